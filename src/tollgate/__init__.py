@@ -1,0 +1,3 @@
+"""Tollgate: a self-hostable JWT authentication server."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""HTTP: routes (thin), request and response schemas, and the one error handler."""

@@ -1,0 +1,48 @@
+"""What routes need from a request: the services, the bearer token, the caller."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from tollgate.errors import InvalidToken, MissingToken
+from tollgate.services.container import Services
+from tollgate.services.grants import ClientInfo
+from tollgate.tokens.claims import AccessClaims
+
+
+def get_services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+def bearer_token(request: Request) -> str:
+    """RFC 6750 §2.1: the Authorization header only, never the query string."""
+    header = request.headers.get("authorization")
+    if not header:
+        raise MissingToken()
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise InvalidToken("Use the header `Authorization: Bearer <token>`.")
+    return token.strip()
+
+
+async def current_claims(
+    request: Request,
+    token: Annotated[str, Depends(bearer_token)],
+    services: Annotated[Services, Depends(get_services)],
+) -> AccessClaims:
+    return await services.sessions.authorize(token)
+
+
+def client_info(request: Request) -> ClientInfo:
+    return ClientInfo(
+        user_agent=request.headers.get("user-agent"),
+        ip=request.client.host if request.client else None,
+    )
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+CallerDep = Annotated[AccessClaims, Depends(current_claims)]
+ClientDep = Annotated[ClientInfo, Depends(client_info)]

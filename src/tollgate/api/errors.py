@@ -1,0 +1,138 @@
+"""The one place where errors become HTTP answers (API.md "Conventions").
+
+Body: {"error", "error_description"} (RFC 6749 §5.2), plus "fields" on 422.
+401s carry `WWW-Authenticate: Bearer realm="tollgate"` (RFC 6750 §3).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import InterfaceError, OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from tollgate.errors import (
+    InsufficientScope,
+    InvalidInput,
+    InvalidToken,
+    MissingToken,
+    ServiceUnavailable,
+    TollgateError,
+)
+
+log = logging.getLogger("tollgate.api")
+
+REALM = "tollgate"
+HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "invalid_request"}
+# RFC 6750 §3: error_description is limited to these characters.
+_HEADER_UNSAFE = re.compile(r"[^\x20-\x21\x23-\x5b\x5d-\x7e]")
+
+
+def error_response(
+    status: int,
+    error: str,
+    description: str,
+    *,
+    fields: dict[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> JSONResponse:
+    body: dict[str, Any] = {"error": error, "error_description": description}
+    if fields is not None:
+        body["fields"] = fields
+    headers = dict(headers or {})
+    if status == 401 and "WWW-Authenticate" not in headers:
+        headers["WWW-Authenticate"] = f'Bearer realm="{REALM}"'
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def mark_token_endpoint(request: Request) -> None:
+    """RFC 6749 §5.2: the token endpoint answers grant errors with 400, not 401."""
+    request.state.token_endpoint = True
+
+
+def _challenge(exc: TollgateError) -> str | None:
+    """RFC 6750 §3: no error code when no token was sent at all."""
+    description = _HEADER_UNSAFE.sub("", exc.description)
+    if isinstance(exc, InvalidToken):
+        if isinstance(exc, MissingToken):
+            return f'Bearer realm="{REALM}"'
+        return f'Bearer realm="{REALM}", error="invalid_token", error_description="{description}"'
+    if isinstance(exc, InsufficientScope):
+        return (
+            f'Bearer realm="{REALM}", error="insufficient_scope", '
+            f'error_description="{description}", scope="{exc.required}"'
+        )
+    return None
+
+
+async def tollgate_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, TollgateError)
+    status = exc.status
+    on_token_endpoint = getattr(request.state, "token_endpoint", False)
+    if on_token_endpoint and status in (401, 422):
+        status = 400
+    headers = {}
+    challenge = _challenge(exc)
+    if challenge:
+        headers["WWW-Authenticate"] = challenge
+    fields = exc.fields if isinstance(exc, InvalidInput) and status == 422 else None
+    if isinstance(exc, ServiceUnavailable):
+        headers["Retry-After"] = "5"
+    return error_response(status, exc.error, exc.description, fields=fields, headers=headers)
+
+
+def _field_name(loc: tuple[int | str, ...]) -> str:
+    parts = [str(p) for p in loc]
+    if parts and parts[0] in ("body", "query", "path", "header"):
+        rest = parts[1:]
+        return ".".join(rest) if rest else parts[0]
+    return ".".join(parts) or "body"
+
+
+async def validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    fields: dict[str, str] = {}
+    for error in exc.errors():
+        if error.get("type") == "json_invalid":
+            fields = {"body": "The request body is not valid JSON."}
+            break
+        name = _field_name(tuple(error.get("loc", ())))
+        fields.setdefault(name, str(error.get("msg", "Invalid value.")))
+    description = "; ".join(f"{k}: {v}" for k, v in fields.items())
+    if getattr(request.state, "token_endpoint", False):
+        return error_response(400, "invalid_request", description)
+    return error_response(422, "invalid_request", description, fields=fields)
+
+
+async def http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = HTTP_CODES.get(exc.status_code, "invalid_request")
+    description = "No such route." if exc.status_code == 404 else str(exc.detail)
+    return error_response(exc.status_code, code, description, headers=exc.headers)
+
+
+async def database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    log.warning("database unavailable: %s", type(exc).__name__)
+    return await tollgate_error(request, ServiceUnavailable())
+
+
+async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    # Logged in full here; the client sees no trace, SQL or secret.
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return error_response(500, "server_error", "The server could not handle the request.")
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(TollgateError, tollgate_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(OperationalError, database_unavailable)
+    app.add_exception_handler(InterfaceError, database_unavailable)
+    app.add_exception_handler(ConnectionError, database_unavailable)
+    app.add_exception_handler(Exception, unexpected_error)

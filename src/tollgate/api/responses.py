@@ -1,0 +1,43 @@
+"""Shaping successful answers, and the documented error responses of each route."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
+
+from tollgate.api.schemas import ErrorBody, TokenResponse
+from tollgate.services.grants import TokenPair
+
+# RFC 6749 §5.1: token responses must not be cached.
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+def token_body(pair: TokenPair) -> TokenResponse:
+    return TokenResponse(
+        access_token=pair.access_token,
+        expires_in=pair.expires_in,
+        refresh_token=pair.refresh_token,
+        refresh_expires_in=pair.refresh_expires_in,
+        scope=pair.scope,
+    )
+
+
+def no_store_json(body: Any, status_code: int = 200) -> JSONResponse:
+    return JSONResponse(jsonable_encoder(body), status_code=status_code, headers=NO_STORE)
+
+
+def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` entries for the error statuses a route can answer with."""
+    descriptions = {
+        400: "Malformed request, or an OAuth 2.0 error (RFC 6749 §5.2)",
+        401: "Missing, invalid, expired or revoked credentials",
+        403: "Valid credentials without the right",
+        404: "Not found",
+        409: "Conflict",
+        413: "Request body over 64 KiB",
+        422: "Invalid input; `fields` says which and why",
+        503: "The database is unreachable",
+    }
+    return {s: {"model": ErrorBody, "description": descriptions[s]} for s in statuses}

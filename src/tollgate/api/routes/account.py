@@ -1,0 +1,143 @@
+"""Using a token: the gateway check, who am I, logout, sessions and password change."""
+
+from __future__ import annotations
+
+import uuid
+from contextlib import suppress
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, Query, Response
+
+from tollgate.api.dependencies import CallerDep, ServicesDep, bearer_token
+from tollgate.api.responses import errors
+from tollgate.api.schemas import (
+    AuthCheck,
+    LogoutRequest,
+    PasswordChangeRequest,
+    SessionOut,
+    UserOut,
+)
+from tollgate.errors import InvalidToken, NotFound
+from tollgate.services.scopes import parse_scope
+
+router = APIRouter(tags=["account"])
+
+
+def header_safe(value: str) -> str:
+    """HTTP header values are Latin-1; non-ASCII names travel percent-encoded (RFC 3986)."""
+    return quote(value, safe="@.+-_~")
+
+
+@router.get(
+    "/auth",
+    response_model=AuthCheck,
+    responses=errors(400, 401, 403, 503),
+    summary="Check a bearer token (nginx auth_request, Traefik ForwardAuth)",
+)
+async def check(
+    response: Response,
+    token: Annotated[str, Depends(bearer_token)],
+    services: ServicesDep,
+    scope: Annotated[str | None, Query(max_length=1024)] = None,
+) -> AuthCheck:
+    required = " ".join(parse_scope(scope)) if scope else ""
+    claims = await services.sessions.authorize(token, required)
+    response.headers["X-Auth-User"] = header_safe(claims.username)
+    response.headers["X-Auth-Subject"] = str(claims.sub)
+    response.headers["X-Auth-Scope"] = claims.scope
+    response.headers["Cache-Control"] = "no-store"
+    return AuthCheck(
+        sub=claims.sub,
+        username=claims.username,
+        scope=claims.scope,
+        sid=claims.sid,
+        exp=claims.exp,
+    )
+
+
+@router.get("/me", response_model=UserOut, responses=errors(401, 503), summary="Who am I")
+async def me(caller: CallerDep, services: ServicesDep) -> UserOut:
+    try:
+        user = await services.accounts.get(caller.sub)
+    except NotFound as exc:
+        raise InvalidToken("The user of this token no longer exists.") from exc
+    return UserOut(
+        id=user.id,
+        username=user.username,
+        email=user.email,
+        scope=caller.scope,
+        created_at=user.created_at,
+    )
+
+
+@router.post(
+    "/logout",
+    status_code=204,
+    responses=errors(401, 413, 422, 503),
+    summary="End this session, the session of a refresh token, or all sessions",
+)
+async def logout(
+    caller: CallerDep, services: ServicesDep, body: LogoutRequest | None = None
+) -> Response:
+    body = body or LogoutRequest()
+    if body.all:
+        await services.sessions.end_all(caller.sub, "logout_all")
+    else:
+        if body.refresh_token:
+            await services.sessions.end_by_refresh_token(caller.sub, body.refresh_token)
+        # NotFound: the refresh token above named this very session.
+        with suppress(NotFound):
+            await services.sessions.end(caller.sub, caller.sid, "logout")
+    return Response(status_code=204)
+
+
+@router.get(
+    "/sessions",
+    response_model=list[SessionOut],
+    responses=errors(401, 503),
+    summary="My live sessions",
+)
+async def list_sessions(caller: CallerDep, services: ServicesDep) -> list[SessionOut]:
+    return [
+        SessionOut(
+            id=s.id,
+            created_at=s.created_at,
+            last_used_at=s.last_used_at,
+            expires_at=s.expires_at,
+            user_agent=s.user_agent,
+            ip=s.ip,
+            current=s.id == caller.sid,
+        )
+        for s in await services.sessions.live_for_user(caller.sub)
+    ]
+
+
+@router.delete(
+    "/sessions/{session_id}",
+    status_code=204,
+    responses=errors(401, 404, 503),
+    summary="End one of my sessions",
+)
+async def end_session(session_id: str, caller: CallerDep, services: ServicesDep) -> Response:
+    try:
+        parsed = uuid.UUID(session_id)
+    except ValueError as exc:
+        raise NotFound("No such session.") from exc
+    await services.sessions.end(caller.sub, parsed, "revoked_by_user")
+    return Response(status_code=204)
+
+
+@router.post(
+    "/password",
+    status_code=204,
+    responses=errors(401, 413, 422, 503),
+    summary="Change my password; every other session ends",
+)
+async def change_password(
+    body: PasswordChangeRequest, caller: CallerDep, services: ServicesDep
+) -> Response:
+    await services.accounts.change_password(
+        caller.sub, caller.sid, body.current_password, body.new_password
+    )
+    return Response(status_code=204)

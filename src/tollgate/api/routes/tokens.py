@@ -1,0 +1,129 @@
+"""Getting tokens: sign-up, login, the OAuth 2.0 token endpoint and refresh."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+
+from tollgate.api.dependencies import ClientDep, ServicesDep
+from tollgate.api.errors import mark_token_endpoint
+from tollgate.api.responses import errors, no_store_json, token_body
+from tollgate.api.schemas import (
+    JoinRequest,
+    JoinResponse,
+    LoginRequest,
+    RefreshRequest,
+    TokenRequest,
+    TokenResponse,
+    UserOut,
+)
+from tollgate.errors import InvalidRequest, UnsupportedGrantType
+
+router = APIRouter(tags=["tokens"])
+
+FORM = "application/x-www-form-urlencoded"
+TOKEN_REQUEST_BODY = {
+    "required": True,
+    "content": {
+        FORM: {"schema": TokenRequest.model_json_schema()},
+        "application/json": {"schema": TokenRequest.model_json_schema()},
+    },
+}
+
+
+@router.post(
+    "/join",
+    status_code=201,
+    response_model=JoinResponse,
+    responses=errors(409, 413, 422, 503),
+    summary="Sign up and get a token pair",
+)
+async def join(body: JoinRequest, services: ServicesDep, client: ClientDep) -> JSONResponse:
+    user = await services.accounts.join(body.username, body.password, body.email)
+    pair = await services.grants.start_session(user, None, client)
+    response = JoinResponse(
+        **token_body(pair).model_dump(), user=UserOut.model_validate(user, from_attributes=True)
+    )
+    return no_store_json(response, status_code=201)
+
+
+@router.post(
+    "/login",
+    response_model=TokenResponse,
+    responses=errors(400, 401, 403, 413, 422, 503),
+    summary="Exchange a username and password for a token pair",
+)
+async def login(body: LoginRequest, services: ServicesDep, client: ClientDep) -> JSONResponse:
+    user = await services.accounts.authenticate(body.username, body.password)
+    pair = await services.grants.start_session(user, body.scope, client)
+    return no_store_json(token_body(pair))
+
+
+@router.post(
+    "/auth",
+    response_model=TokenResponse,
+    responses=errors(400, 403, 413, 503),
+    openapi_extra={"requestBody": TOKEN_REQUEST_BODY},
+    summary="OAuth 2.0 token endpoint (RFC 6749): password and refresh_token grants",
+)
+async def token_endpoint(
+    request: Request, services: ServicesDep, client: ClientDep
+) -> JSONResponse:
+    mark_token_endpoint(request)
+    params = await _token_params(request)
+    try:
+        grant = TokenRequest.model_validate(params)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"]) or "body"
+        raise InvalidRequest(f"{field}: {first['msg']}") from exc
+    if grant.grant_type == "password":
+        if grant.username is None or grant.password is None:
+            raise InvalidRequest("The password grant needs username and password.")
+        user = await services.accounts.authenticate(grant.username, grant.password)
+        pair = await services.grants.start_session(user, grant.scope, client)
+    elif grant.grant_type == "refresh_token":
+        if grant.refresh_token is None:
+            raise InvalidRequest("The refresh_token grant needs refresh_token.")
+        pair = await services.grants.refresh(grant.refresh_token, grant.scope)
+    else:
+        raise UnsupportedGrantType()
+    return no_store_json(token_body(pair))
+
+
+@router.post(
+    "/refresh",
+    response_model=TokenResponse,
+    responses=errors(401, 413, 422, 503),
+    summary="Rotate a refresh token into a new token pair",
+)
+async def refresh(body: RefreshRequest, services: ServicesDep) -> JSONResponse:
+    pair = await services.grants.refresh(body.refresh_token, None)
+    return no_store_json(token_body(pair))
+
+
+async def _token_params(request: Request) -> dict[str, Any]:
+    """RFC 6749 §4.3.2 form parameters, or the same names as a JSON object."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type == FORM:
+        form = await request.form()
+        params: dict[str, Any] = {}
+        for name in form:
+            values = form.getlist(name)
+            # RFC 6749 §3.2: parameters must not be included more than once.
+            if len(values) > 1:
+                raise InvalidRequest(f"The parameter {name!r} is repeated.")
+            params[name] = values[0]
+        return params
+    if content_type == "application/json" or content_type.endswith("+json"):
+        try:
+            data = await request.json()
+        except ValueError as exc:
+            raise InvalidRequest("The request body is not valid JSON.") from exc
+        if not isinstance(data, dict):
+            raise InvalidRequest("The request body must be a JSON object.")
+        return data
+    raise InvalidRequest(f"Send the parameters as {FORM} or application/json.")

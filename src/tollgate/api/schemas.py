@@ -1,0 +1,114 @@
+"""Request and response bodies. Limits here give clear 422s before any rule runs."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StrictBool
+
+
+def _encodable(value: str) -> str:
+    # JSON can carry lone surrogates (\ud800) that no UTF-8 encoder or database accepts.
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError("contains characters that are not valid Unicode") from exc
+    return value
+
+
+Username = Annotated[str, Field(min_length=1, max_length=256), AfterValidator(_encodable)]
+Password = Annotated[str, Field(min_length=1, max_length=1024), AfterValidator(_encodable)]
+Scope = Annotated[str, Field(max_length=1024), AfterValidator(_encodable)]
+TokenString = Annotated[str, Field(min_length=1, max_length=8192), AfterValidator(_encodable)]
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(str_strip_whitespace=False)
+
+
+class JoinRequest(Body):
+    username: Username
+    password: Password
+    email: EmailStr | None = Field(default=None, max_length=320)
+
+
+class LoginRequest(Body):
+    username: Username
+    password: Password
+    scope: Scope | None = None
+
+
+class RefreshRequest(Body):
+    refresh_token: TokenString
+
+
+class TokenRequest(Body):
+    """RFC 6749 §4.3.2 and §6: the token endpoint's parameters."""
+
+    grant_type: Annotated[str, Field(max_length=64)]
+    username: Username | None = None
+    password: Password | None = None
+    refresh_token: TokenString | None = None
+    scope: Scope | None = None
+    client_id: Annotated[str, Field(max_length=256)] | None = None
+
+
+class LogoutRequest(Body):
+    refresh_token: TokenString | None = None
+    all: StrictBool = False
+
+
+class PasswordChangeRequest(Body):
+    current_password: Password
+    new_password: Password
+
+
+class TokenResponse(BaseModel):
+    access_token: str
+    token_type: Literal["Bearer"] = "Bearer"  # noqa: S105 - not a secret
+    expires_in: int
+    refresh_token: str
+    refresh_expires_in: int
+    scope: str
+
+
+class UserOut(BaseModel):
+    id: uuid.UUID
+    username: str
+    email: str | None
+    scope: str
+    created_at: datetime
+
+
+class JoinResponse(TokenResponse):
+    user: UserOut
+
+
+class AuthCheck(BaseModel):
+    sub: uuid.UUID
+    username: str
+    scope: str
+    sid: uuid.UUID
+    exp: int
+
+
+class SessionOut(BaseModel):
+    id: uuid.UUID
+    created_at: datetime
+    last_used_at: datetime
+    expires_at: datetime
+    user_agent: str | None
+    ip: str | None
+    current: bool
+
+
+class ErrorBody(BaseModel):
+    error: str
+    error_description: str
+    fields: dict[str, str] | None = None
+
+
+class Health(BaseModel):
+    status: str

@@ -1,0 +1,1 @@
+"""The rules: sign-up, login, refresh rotation, sessions and passwords. No HTTP here."""

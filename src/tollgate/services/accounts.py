@@ -1,0 +1,125 @@
+"""Accounts: sign-up, password checks, password changes and the admin operations."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from tollgate.errors import AccountDisabled, InvalidGrant, NotFound, UsernameTaken
+from tollgate.services.names import normalize_username, username_key
+from tollgate.services.password_policy import PasswordPolicy
+from tollgate.services.passwords import PasswordHasher
+from tollgate.services.scopes import format_scope, parse_scope
+from tollgate.store import sessions as session_store
+from tollgate.store import users as user_store
+from tollgate.store.models import User, utcnow
+
+WRONG_CREDENTIALS = "The username or password is incorrect."
+
+
+class Accounts:
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        hasher: PasswordHasher,
+        policy: PasswordPolicy,
+        default_scope: str,
+    ) -> None:
+        self._db = sessionmaker
+        self._hasher = hasher
+        self._policy = policy
+        self._default_scope = default_scope
+
+    async def join(
+        self, username: str, password: str, email: str | None = None, scope: str | None = None
+    ) -> User:
+        name = normalize_username(username)
+        self._policy.check(password, username=name.display, email=email)
+        # Hash before touching the database: a taken name costs as much as a free one,
+        # and the unique index on username_key decides races between concurrent sign-ups.
+        password_hash = await self._hasher.hash(password)
+        user = User(
+            id=uuid.uuid4(),
+            username=name.display,
+            username_key=name.key,
+            email=email,
+            password_hash=password_hash,
+            scope=format_scope(parse_scope(scope)) if scope else self._default_scope,
+            disabled=False,
+        )
+        try:
+            async with self._db.begin() as db:
+                db.add(user)
+        except IntegrityError as exc:
+            raise UsernameTaken() from exc
+        return user
+
+    async def authenticate(self, username: str, password: str) -> User:
+        """The user whose password this is; one answer and one cost for every failure."""
+        async with self._db() as db:
+            user = await user_store.by_username_key(db, username_key(username))
+        ok = await self._hasher.verify(user.password_hash if user else None, password)
+        if user is None or not ok:
+            raise InvalidGrant(WRONG_CREDENTIALS)
+        # Only someone who knows the password learns that the account is disabled.
+        if user.disabled:
+            raise AccountDisabled()
+        if self._hasher.needs_rehash(user.password_hash):
+            new_hash = await self._hasher.hash(password)
+            async with self._db.begin() as db:
+                await user_store.upgrade_password_hash(db, user.id, user.password_hash, new_hash)
+        return user
+
+    async def change_password(
+        self, user_id: uuid.UUID, current_session: uuid.UUID, current: str, new: str
+    ) -> None:
+        """Set a new password and end every other session of the user."""
+        user = await self.get(user_id)
+        if not await self._hasher.verify(user.password_hash, current):
+            raise InvalidGrant("The current password is incorrect.")
+        self._policy.check(new, username=user.username, email=user.email)
+        new_hash = await self._hasher.hash(new)
+        async with self._db.begin() as db:
+            await user_store.set_password_hash(db, user.id, new_hash)
+            await session_store.revoke_all_for_user(
+                db, user.id, "password_changed", utcnow(), keep=current_session
+            )
+
+    async def get(self, user_id: uuid.UUID) -> User:
+        async with self._db() as db:
+            user = await user_store.by_id(db, user_id)
+        if user is None:
+            raise NotFound("No such user.")
+        return user
+
+    async def find(self, username: str) -> User:
+        async with self._db() as db:
+            user = await user_store.by_username_key(db, username_key(username))
+        if user is None:
+            raise NotFound(f"No user named {username!r}.")
+        return user
+
+    async def list(self) -> Sequence[User]:
+        async with self._db() as db:
+            return await user_store.all_users(db)
+
+    async def set_disabled(self, username: str, disabled: bool) -> User:
+        """Disabling also ends every session of the user."""
+        user = await self.find(username)
+        async with self._db.begin() as db:
+            await user_store.update_user(db, user.id, disabled=disabled)
+            if disabled:
+                await session_store.revoke_all_for_user(db, user.id, "account_disabled", utcnow())
+        user.disabled = disabled
+        return user
+
+    async def set_scope(self, username: str, scope: str) -> User:
+        user = await self.find(username)
+        normalized = format_scope(parse_scope(scope)) if scope else ""
+        async with self._db.begin() as db:
+            await user_store.update_user(db, user.id, scope=normalized)
+        user.scope = normalized
+        return user

@@ -1,0 +1,59 @@
+"""Build every service once from the settings; the app and the CLI share this wiring."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from tollgate.keys.keyring import Keyring
+from tollgate.services.accounts import Accounts
+from tollgate.services.grants import Grants
+from tollgate.services.password_policy import PasswordPolicy
+from tollgate.services.passwords import PasswordHasher
+from tollgate.services.sessions import Sessions
+from tollgate.settings import Settings
+from tollgate.store import migrate
+from tollgate.store.engine import create_engine, create_sessionmaker
+from tollgate.tokens.checking import TokenChecker
+from tollgate.tokens.issuing import TokenIssuer
+
+
+@dataclass
+class Services:
+    settings: Settings
+    engine: AsyncEngine
+    sessionmaker: async_sessionmaker[AsyncSession]
+    keyring: Keyring
+    checker: TokenChecker
+    accounts: Accounts
+    grants: Grants
+    sessions: Sessions
+
+    @classmethod
+    def build(cls, settings: Settings, hasher: PasswordHasher | None = None) -> Services:
+        engine = create_engine(settings)
+        sessionmaker = create_sessionmaker(engine)
+        keyring = Keyring(sessionmaker, settings.signing_alg)
+        checker = TokenChecker(keyring, settings)
+        policy = PasswordPolicy(settings.password_min_length, settings.password_min_score)
+        return cls(
+            settings=settings,
+            engine=engine,
+            sessionmaker=sessionmaker,
+            keyring=keyring,
+            checker=checker,
+            accounts=Accounts(
+                sessionmaker, hasher or PasswordHasher(), policy, settings.default_scope
+            ),
+            grants=Grants(sessionmaker, TokenIssuer(keyring, settings), checker, settings),
+            sessions=Sessions(sessionmaker, checker),
+        )
+
+    async def start(self) -> None:
+        """Bring the database to the current schema and make sure a signing key exists."""
+        await migrate.upgrade(self.engine)
+        await self.keyring.ensure_signing_key()
+
+    async def close(self) -> None:
+        await self.engine.dispose()

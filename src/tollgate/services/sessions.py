@@ -1,0 +1,67 @@
+"""Sessions seen from their owner: check a bearer token against them, list, end."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from tollgate.errors import InsufficientScope, InvalidGrant, InvalidToken, NotFound
+from tollgate.store import sessions as session_store
+from tollgate.store.models import Session, utcnow
+from tollgate.tokens.checking import TokenChecker
+from tollgate.tokens.claims import AccessClaims
+
+
+class Sessions:
+    def __init__(
+        self, sessionmaker: async_sessionmaker[AsyncSession], checker: TokenChecker
+    ) -> None:
+        self._db = sessionmaker
+        self._checker = checker
+
+    async def authorize(self, access_token: str, required_scope: str = "") -> AccessClaims:
+        """A valid access token whose session is still live, holding every required scope.
+
+        Other services verifying tokens on their own accept a token until `exp`; Tollgate's
+        own routes also honour revocation.
+        """
+        claims = await self._checker.access(access_token)
+        async with self._db() as db:
+            session = await session_store.live_by_id(db, claims.sid, utcnow())
+        if session is None or session.user_id != claims.sub:
+            raise InvalidToken("The session of this token has ended.")
+        missing = set(required_scope.split()) - claims.scopes
+        if missing:
+            raise InsufficientScope(" ".join(sorted(missing)))
+        return claims
+
+    async def live_for_user(self, user_id: uuid.UUID) -> Sequence[Session]:
+        async with self._db() as db:
+            return await session_store.live_for_user(db, user_id, utcnow())
+
+    async def all_live(self) -> Sequence[Session]:
+        async with self._db() as db:
+            return await session_store.all_live(db, utcnow())
+
+    async def end(self, user_id: uuid.UUID | None, session_id: uuid.UUID, reason: str) -> None:
+        """End one live session; of this user only, unless user_id is None (admin)."""
+        async with self._db.begin() as db:
+            if not await session_store.revoke(db, session_id, reason, utcnow(), owner=user_id):
+                raise NotFound("No such session.")
+
+    async def end_all(self, user_id: uuid.UUID, reason: str) -> int:
+        async with self._db.begin() as db:
+            return await session_store.revoke_all_for_user(db, user_id, reason, utcnow())
+
+    async def end_by_refresh_token(self, user_id: uuid.UUID, refresh_token: str) -> None:
+        """Logout with a refresh token: it must belong to the caller."""
+        try:
+            claims = await self._checker.refresh(refresh_token)
+        except InvalidToken as exc:
+            raise InvalidGrant(f"The refresh token is not usable: {exc.description}") from exc
+        if claims.sub != user_id:
+            raise InvalidGrant("The refresh token belongs to someone else.")
+        async with self._db.begin() as db:
+            await session_store.revoke(db, claims.sid, "logout", utcnow(), owner=user_id)

@@ -1,0 +1,62 @@
+"""The one configuration object. Nothing else in Tollgate reads the environment."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SigningAlg = Literal["ES256", "EdDSA", "RS256", "HS256"]
+
+# The contract caps request bodies at 64 KiB (API.md, Conventions).
+MAX_BODY_BYTES = 64 * 1024
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TOLLGATE_", extra="ignore", frozen=True)
+
+    database_url: str = "sqlite+aiosqlite:///./tollgate.db"
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    issuer: str = ""
+    audience: str = "tollgate"
+
+    access_ttl: int = Field(default=600, gt=0)
+    refresh_ttl: int = Field(default=1_209_600, gt=0)
+    session_max_age: int = Field(default=7_776_000, gt=0)
+    refresh_reuse_interval: int = Field(default=10, ge=0)
+    # Tolerated clock skew between replicas for `nbf`/`iat`; `exp` is enforced strictly.
+    clock_leeway: int = Field(default=5, ge=0, le=300)
+    signing_alg: SigningAlg = "ES256"
+
+    password_min_length: int = Field(default=8, ge=8, le=1024)
+    # zxcvbn score (0-4) a new password must reach; 3 = "safely unguessable" for online attacks.
+    password_min_score: int = Field(default=3, ge=0, le=4)
+    default_scope: str = "profile"
+
+    cors_origins: list[str] = Field(default_factory=list)
+    redis_url: str | None = None
+    rate_limit_enabled: bool = True
+    cookie_mode: bool = False
+    ui: bool = True
+    secret_key: str | None = None
+
+    db_pool_size: int = Field(default=10, ge=1)
+    db_max_overflow: int = Field(default=10, ge=0)
+
+    @model_validator(mode="after")
+    def _default_issuer(self) -> Settings:
+        if not self.issuer:
+            # frozen model: the computed default is set once, here.
+            object.__setattr__(self, "issuer", f"http://{self.host}:{self.port}")
+        return self
+
+    @property
+    def refresh_audience(self) -> str:
+        """Refresh tokens are addressed to the issuer itself, never to resource servers."""
+        return self.issuer
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")

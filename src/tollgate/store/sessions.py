@@ -1,0 +1,101 @@
+"""Session and refresh-token rows, including the compare-and-set that makes rotation single-use."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, CursorResult, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tollgate.store.models import RefreshToken, Session
+
+
+def _is_live(now: datetime) -> ColumnElement[bool]:
+    return (Session.revoked_at.is_(None)) & (Session.expires_at > now)
+
+
+async def by_id(db: AsyncSession, session_id: uuid.UUID) -> Session | None:
+    return await db.get(Session, session_id)
+
+
+async def live_by_id(db: AsyncSession, session_id: uuid.UUID, now: datetime) -> Session | None:
+    result = await db.execute(select(Session).where(Session.id == session_id, _is_live(now)))
+    return result.scalar_one_or_none()
+
+
+async def live_for_user(db: AsyncSession, user_id: uuid.UUID, now: datetime) -> Sequence[Session]:
+    result = await db.execute(
+        select(Session)
+        .where(Session.user_id == user_id, _is_live(now))
+        .order_by(Session.last_used_at.desc())
+    )
+    return result.scalars().all()
+
+
+async def all_live(db: AsyncSession, now: datetime) -> Sequence[Session]:
+    result = await db.execute(select(Session).where(_is_live(now)).order_by(Session.created_at))
+    return result.scalars().all()
+
+
+async def revoke(
+    db: AsyncSession,
+    session_id: uuid.UUID,
+    reason: str,
+    now: datetime,
+    owner: uuid.UUID | None = None,
+) -> bool:
+    """Revoke a live session (of `owner` only, when given); False if there was none."""
+    condition = (Session.id == session_id) & _is_live(now)
+    if owner is not None:
+        condition &= Session.user_id == owner
+    result = await db.execute(
+        update(Session).where(condition).values(revoked_at=now, revoked_reason=reason)
+    )
+    return _rowcount(result) == 1
+
+
+async def revoke_all_for_user(
+    db: AsyncSession,
+    user_id: uuid.UUID,
+    reason: str,
+    now: datetime,
+    keep: uuid.UUID | None = None,
+) -> int:
+    condition = (Session.user_id == user_id) & Session.revoked_at.is_(None)
+    if keep is not None:
+        condition &= Session.id != keep
+    result = await db.execute(
+        update(Session).where(condition).values(revoked_at=now, revoked_reason=reason)
+    )
+    return _rowcount(result)
+
+
+async def touch(db: AsyncSession, session_id: uuid.UUID, now: datetime) -> None:
+    await db.execute(update(Session).where(Session.id == session_id).values(last_used_at=now))
+
+
+async def refresh_token(db: AsyncSession, token_id: str) -> RefreshToken | None:
+    return await db.get(RefreshToken, token_id)
+
+
+async def claim_refresh_token(
+    db: AsyncSession, token_id: str, child_id: str, now: datetime
+) -> bool:
+    """Mark a refresh token used, once. True for exactly one of any concurrent callers.
+
+    A conditional UPDATE is a compare-and-set on every database: PostgreSQL makes the
+    losers wait on the row lock and then re-check `used_at`; SQLite serializes writers.
+    """
+    result = await db.execute(
+        update(RefreshToken)
+        .where(RefreshToken.id == token_id, RefreshToken.used_at.is_(None))
+        .values(used_at=now, replaced_by=child_id)
+    )
+    return _rowcount(result) == 1
+
+
+def _rowcount(result: object) -> int:
+    assert isinstance(result, CursorResult)
+    return int(result.rowcount)

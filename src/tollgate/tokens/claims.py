@@ -1,0 +1,36 @@
+"""What the two token types carry (API.md "Tokens"; RFC 9068 for access tokens)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+ACCESS_TYP = "at+jwt"  # RFC 9068 §2.1
+REFRESH_TYP = "rt+jwt"
+
+# RFC 9068 §2.2 requires client_id; password-grant clients of Tollgate are first-party.
+FIRST_PARTY_CLIENT = "tollgate"
+
+
+@dataclass(frozen=True)
+class AccessClaims:
+    sub: uuid.UUID
+    sid: uuid.UUID
+    jti: str
+    username: str
+    scope: str
+    iat: int
+    exp: int
+
+    @property
+    def scopes(self) -> frozenset[str]:
+        return frozenset(self.scope.split())
+
+
+@dataclass(frozen=True)
+class RefreshClaims:
+    sub: uuid.UUID
+    sid: uuid.UUID
+    jti: str
+    iat: int
+    exp: int

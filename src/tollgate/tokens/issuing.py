@@ -1,0 +1,67 @@
+"""Sign access and refresh tokens with the keyring's current key."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+
+import jwt
+
+from tollgate.keys.keyring import Keyring
+from tollgate.settings import Settings
+from tollgate.tokens.claims import ACCESS_TYP, FIRST_PARTY_CLIENT, REFRESH_TYP
+
+
+def new_jti() -> str:
+    return secrets.token_urlsafe(32)
+
+
+class TokenIssuer:
+    def __init__(self, keyring: Keyring, settings: Settings) -> None:
+        self._keyring = keyring
+        self._settings = settings
+
+    def _sign(self, claims: dict[str, object], typ: str) -> str:
+        key = self._keyring.signing_key
+        return jwt.encode(
+            claims, key.signing_key, algorithm=key.alg, headers={"typ": typ, "kid": key.kid}
+        )
+
+    def access_token(
+        self, *, user_id: uuid.UUID, username: str, session_id: uuid.UUID, scope: str, now: int
+    ) -> str:
+        s = self._settings
+        return self._sign(
+            {
+                "iss": s.issuer,
+                "sub": str(user_id),
+                "aud": s.audience,
+                "exp": now + s.access_ttl,
+                "iat": now,
+                "nbf": now,
+                "jti": new_jti(),
+                "client_id": FIRST_PARTY_CLIENT,
+                "sid": str(session_id),
+                "scope": scope,
+                "username": username,
+            },
+            ACCESS_TYP,
+        )
+
+    def refresh_token(
+        self, *, user_id: uuid.UUID, session_id: uuid.UUID, jti: str, iat: int, exp: int
+    ) -> str:
+        """Deterministic in its claims, so the same refresh token can be handed out again."""
+        return self._sign(
+            {
+                "iss": self._settings.issuer,
+                "sub": str(user_id),
+                "aud": self._settings.refresh_audience,
+                "exp": exp,
+                "iat": iat,
+                "nbf": iat,
+                "jti": jti,
+                "sid": str(session_id),
+            },
+            REFRESH_TYP,
+        )
