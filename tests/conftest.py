@@ -1,0 +1,70 @@
+"""Shared fixtures: a real SQLite database per test and the app served in-process."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from tollgate.app import create_app
+from tollgate.services.passwords import PasswordHasher
+from tollgate.settings import Settings
+
+PASSWORD = "violet-harbor-kettle-42"
+OTHER_PASSWORD = "amber-glacier-window-97"
+ISSUER = "http://tollgate.test"
+
+
+@pytest.fixture(scope="session")
+def hasher() -> PasswordHasher:
+    """The real OWASP-parameter hasher, built once (it hashes a dummy password at start)."""
+    return PasswordHasher()
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path) -> Callable[..., Settings]:
+    def make(**overrides: Any) -> Settings:
+        values: dict[str, Any] = {
+            "database_url": f"sqlite+aiosqlite:///{tmp_path / 'tollgate.db'}",
+            "issuer": ISSUER,
+        }
+        values.update(overrides)
+        return Settings(**values)
+
+    return make
+
+
+@pytest.fixture
+def settings(make_settings: Callable[..., Settings]) -> Settings:
+    return make_settings()
+
+
+@pytest.fixture
+async def app(settings: Settings, hasher: PasswordHasher) -> AsyncIterator[FastAPI]:
+    application = create_app(settings, hasher)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 5555))
+    async with httpx.AsyncClient(transport=transport, base_url="http://tollgate.test") as c:
+        yield c
+
+
+async def join(
+    client: httpx.AsyncClient, username: str = "minsu", password: str = PASSWORD
+) -> dict[str, Any]:
+    response = await client.post("/join", json={"username": username, "password": password})
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
