@@ -23,8 +23,12 @@ SESSION = uuid.uuid4()
 def issue_access(services: Services, **overrides: Any) -> str:
     issuer = TokenIssuer(services.keyring, services.settings)
     return issuer.access_token(
-        user_id=USER, username="minsu", session_id=SESSION, scope="profile",
-        now=int(time.time()), **overrides,
+        user_id=USER,
+        username="minsu",
+        session_id=SESSION,
+        scope="profile",
+        now=int(time.time()),
+        **overrides,
     )
 
 
@@ -50,8 +54,19 @@ async def test_access_token_shape(services: Services) -> None:
     header = jwt.get_unverified_header(token)
     assert header == {"alg": "ES256", "typ": "at+jwt", "kid": services.keyring.signing_key.kid}
     claims = claims_of(token)
-    assert set(claims) >= {"iss", "sub", "aud", "exp", "iat", "nbf", "jti", "sid", "scope",
-                           "username", "client_id"}
+    assert set(claims) >= {
+        "iss",
+        "sub",
+        "aud",
+        "exp",
+        "iat",
+        "nbf",
+        "jti",
+        "sid",
+        "scope",
+        "username",
+        "client_id",
+    }
     assert claims["exp"] - claims["iat"] == services.settings.access_ttl
     checked = await services.checker.access(token)
     assert (checked.sub, checked.sid, checked.username) == (USER, SESSION, "minsu")
@@ -151,10 +166,16 @@ async def test_hs256_signed_with_public_key_is_refused(services: Services) -> No
 
 @pytest.mark.parametrize(
     "header",
-    [{"jku": "http://evil.test/jwks"}, {"x5u": "http://evil.test/cert"}, {"crit": ["exp"]},
-     {"jwk": {"kty": "oct", "k": "AAAA"}}],
+    [
+        {"jku": "http://evil.test/jwks"},
+        {"x5u": "http://evil.test/cert"},
+        {"crit": ["exp"]},
+        {"jwk": {"kty": "oct", "k": "AAAA"}},
+    ],
 )
-async def test_key_selecting_headers_are_refused(services: Services, header: dict[str, Any]) -> None:
+async def test_key_selecting_headers_are_refused(
+    services: Services, header: dict[str, Any]
+) -> None:
     token = resign(services, claims_of(issue_access(services)), **header)
     with pytest.raises(InvalidToken):
         await services.checker.access(token)
@@ -175,8 +196,16 @@ async def test_non_string_kid_is_refused(services: Services) -> None:
 
 @pytest.mark.parametrize(
     "garbage",
-    ["", "abc", "a.b", "a.b.c.d", "!!!.???.***", "eyJhbGciOiJFUzI1NiJ9.e30", "\udcff.x.y",
-     "x" * 9000],
+    [
+        "",
+        "abc",
+        "a.b",
+        "a.b.c.d",
+        "!!!.???.***",
+        "eyJhbGciOiJFUzI1NiJ9.e30",
+        "\udcff.x.y",
+        "x" * 9000,
+    ],
 )
 async def test_garbage_is_refused(services: Services, garbage: str) -> None:
     with pytest.raises(InvalidToken):

@@ -19,7 +19,7 @@ def test_request_may_not_widen() -> None:
     assert "admin" in info.value.description
 
 
-@pytest.mark.parametrize("bad", ["a  b", "quote\"d", "back\\slash", "é", " lead"])
+@pytest.mark.parametrize("bad", ["a  b", 'quote"d', "back\\slash", "é", " lead"])
 def test_malformed_scope_tokens(bad: str) -> None:
     with pytest.raises(InvalidScope):
         parse_scope(bad)

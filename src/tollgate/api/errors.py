@@ -29,6 +29,8 @@ from tollgate.errors import (
 log = logging.getLogger("tollgate.api")
 
 REALM = "tollgate"
+# What FastAPI raises when reading a body fails with anything but a JSON syntax error.
+FASTAPI_BODY_PARSE_ERROR = "There was an error parsing the body"
 HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "invalid_request"}
 # RFC 6750 §3: error_description is limited to these characters.
 _HEADER_UNSAFE = re.compile(r"[^\x20-\x21\x23-\x5b\x5d-\x7e]")
@@ -112,6 +114,11 @@ async def validation_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400 and exc.detail == FASTAPI_BODY_PARSE_ERROR:
+        # Bodies json.loads cannot take at all (not UTF-8, nested past recursion): the same
+        # answer as any other malformed JSON.
+        fields = {"body": "The request body is not valid JSON."}
+        return error_response(422, "invalid_request", fields["body"], fields=fields)
     code = HTTP_CODES.get(exc.status_code, "invalid_request")
     description = "No such route." if exc.status_code == 404 else str(exc.detail)
     return error_response(exc.status_code, code, description, headers=exc.headers)
