@@ -23,7 +23,7 @@ def assert_token_response(response: httpx.Response, status: int = 200) -> dict[s
     assert response.headers["cache-control"] == "no-store"
     assert response.headers["pragma"] == "no-cache"
     body: dict[str, object] = response.json()
-    assert TOKEN_KEYS <= body.keys()
+    assert body.keys() >= TOKEN_KEYS
     assert body["token_type"] == "Bearer"
     return body
 

@@ -1,0 +1,42 @@
+"""The OpenAPI description covers every route of the contract with its error answers."""
+
+import httpx
+
+ROUTES = {
+    ("post", "/join"): {"409", "422"},
+    ("post", "/login"): {"401", "403", "422"},
+    ("post", "/auth"): {"400"},
+    ("post", "/refresh"): {"401", "422"},
+    ("get", "/auth"): {"401", "403"},
+    ("get", "/me"): {"401"},
+    ("post", "/logout"): {"401"},
+    ("get", "/sessions"): {"401"},
+    ("delete", "/sessions/{session_id}"): {"401", "404"},
+    ("post", "/password"): {"401", "422"},
+    ("get", "/.well-known/jwks.json"): set(),
+    ("get", "/health"): {"503"},
+}
+
+
+async def test_every_route_is_documented_with_its_errors(client: httpx.AsyncClient) -> None:
+    spec = (await client.get("/openapi.json")).json()
+    for (method, path), statuses in ROUTES.items():
+        operation = spec["paths"][path][method]
+        documented = set(operation["responses"])
+        assert statuses <= documented, (method, path, documented)
+        for status in statuses:
+            schema = operation["responses"][status]["content"]["application/json"]["schema"]
+            assert schema == {"$ref": "#/components/schemas/ErrorBody"}
+
+
+async def test_token_endpoint_documents_form_and_json(client: httpx.AsyncClient) -> None:
+    spec = (await client.get("/openapi.json")).json()
+    content = spec["paths"]["/auth"]["post"]["requestBody"]["content"]
+    assert {"application/x-www-form-urlencoded", "application/json"} <= set(content)
+    assert "grant_type" in content["application/json"]["schema"]["properties"]
+
+
+async def test_docs_page_is_served(client: httpx.AsyncClient) -> None:
+    response = await client.get("/docs")
+    assert response.status_code == 200
+    assert "swagger" in response.text.lower()

@@ -1,0 +1,113 @@
+"""The `tollgate` command line, run as a real process against a real database."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import httpx
+
+from tests.conftest import PASSWORD, bearer
+from tests.e2e.server import run_cli, running_server
+
+
+def test_migrate_creates_the_schema(tmp_path: Path) -> None:
+    database = tmp_path / "cli.db"
+    result = run_cli(database, "migrate")
+    assert result.returncode == 0, result.stderr
+    assert "database at revision 0001" in result.stdout
+    with sqlite3.connect(database) as db:
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        mode = db.execute("PRAGMA journal_mode").fetchone()[0]
+    assert {"users", "sessions", "refresh_tokens", "signing_keys", "alembic_version"} <= tables
+    assert mode == "wal"
+    assert run_cli(database, "migrate").returncode == 0  # idempotent
+
+
+def test_user_admin_commands(tmp_path: Path) -> None:
+    database = tmp_path / "cli.db"
+    created = run_cli(
+        database,
+        "users",
+        "create",
+        "Grace",
+        "--password",
+        PASSWORD,
+        "--email",
+        "grace@example.org",
+        "--scope",
+        "profile admin",
+    )
+    assert created.returncode == 0, created.stderr
+    assert "Grace" in created.stdout
+    assert "admin profile" in created.stdout
+
+    weak = run_cli(database, "users", "create", "henry", "--password", "password1")
+    assert weak.returncode == 1
+    assert "guess" in weak.stderr
+
+    taken = run_cli(database, "users", "create", "GRACE", "--password", PASSWORD)
+    assert taken.returncode == 1
+    assert "taken" in taken.stderr
+
+    listed = run_cli(database, "users", "list")
+    assert listed.returncode == 0
+    assert "Grace" in listed.stdout
+    assert "active" in listed.stdout
+
+    with running_server(database) as base, httpx.Client(base_url=base) as http:
+        pair = http.post("/login", json={"username": "grace", "password": PASSWORD}).json()
+        assert pair["scope"] == "admin profile"
+
+        assert run_cli(database, "users", "set-scope", "grace", "profile").returncode == 0
+        narrowed = http.post("/refresh", json={"refresh_token": pair["refresh_token"]}).json()
+        assert narrowed["scope"] == "profile"
+
+        sessions = run_cli(database, "sessions", "list", "--user", "grace")
+        assert sessions.returncode == 0
+        assert len(sessions.stdout.strip().splitlines()) == 1
+
+        disabled = run_cli(database, "users", "disable", "grace")
+        assert disabled.returncode == 0
+        assert http.get("/me", headers=bearer(narrowed["access_token"])).status_code == 401
+        refused = http.post("/login", json={"username": "grace", "password": PASSWORD})
+        assert refused.status_code == 403
+        assert refused.json()["error"] == "account_disabled"
+        # Someone without the password does not learn the account is disabled.
+        guess = http.post("/login", json={"username": "grace", "password": "wrong-wrong-1"})
+        assert guess.status_code == 401
+
+        assert run_cli(database, "users", "enable", "grace").returncode == 0
+        again = http.post("/login", json={"username": "grace", "password": PASSWORD})
+        assert again.status_code == 200
+
+        session_id = run_cli(database, "sessions", "list").stdout.split()[0]
+        revoked = run_cli(database, "sessions", "revoke", session_id)
+        assert revoked.returncode == 0, revoked.stderr
+        assert http.get("/me", headers=bearer(again.json()["access_token"])).status_code == 401
+
+
+def test_revoke_all_sessions_of_a_user(tmp_path: Path) -> None:
+    database = tmp_path / "cli.db"
+    assert run_cli(database, "users", "create", "ivy", "--password", PASSWORD).returncode == 0
+    with running_server(database) as base, httpx.Client(base_url=base) as http:
+        pairs = [
+            http.post("/login", json={"username": "ivy", "password": PASSWORD}).json()
+            for _ in range(3)
+        ]
+        result = run_cli(database, "sessions", "revoke", "--user", "ivy")
+        assert result.returncode == 0
+        assert "revoked 3 session(s)" in result.stdout
+        for pair in pairs:
+            assert http.get("/auth", headers=bearer(pair["access_token"])).status_code == 401
+
+
+def test_cli_errors_are_messages_not_tracebacks(tmp_path: Path) -> None:
+    database = tmp_path / "cli.db"
+    missing = run_cli(database, "users", "disable", "nobody")
+    assert missing.returncode == 1
+    assert "No user named" in missing.stderr
+    assert "Traceback" not in missing.stderr
+    bad_session = run_cli(database, "sessions", "revoke", "not-a-uuid")
+    assert bad_session.returncode == 1
+    assert "No such session" in bad_session.stderr

@@ -1,0 +1,84 @@
+"""Accounts: sign-up races, rehash on login, and equal cost for every login failure."""
+
+import asyncio
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from tests.conftest import PASSWORD
+from tollgate.errors import AccountDisabled, InvalidGrant, UsernameTaken
+from tollgate.services.container import Services
+from tollgate.services.passwords import PasswordHasher
+from tollgate.settings import Settings
+from tollgate.store.models import User
+
+
+async def stored_hash(services: Services) -> str:
+    async with services.sessionmaker() as db:
+        return (await db.scalars(select(User.password_hash))).one()
+
+
+async def test_old_parameters_are_upgraded_at_login(
+    make_settings: Callable[..., Settings], services: Services
+) -> None:
+    weak = Services.build(make_settings(), PasswordHasher(time_cost=1, memory_kib=8192))
+    await weak.start()
+    await weak.accounts.join("minsu", PASSWORD)
+    await weak.close()
+    assert "m=8192,t=1" in await stored_hash(services)
+    await services.accounts.authenticate("minsu", PASSWORD)
+    upgraded = await stored_hash(services)
+    assert upgraded.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
+    await services.accounts.authenticate("minsu", PASSWORD)
+
+
+async def test_concurrent_signups_in_different_case_make_one_account(services: Services) -> None:
+    names = ["minsu", "Minsu", "MINSU", "mInSu", "MinSu"] * 4
+    results = await asyncio.gather(
+        *(services.accounts.join(n, PASSWORD) for n in names), return_exceptions=True
+    )
+    created = [r for r in results if isinstance(r, User)]
+    assert len(created) == 1
+    assert all(isinstance(r, UsernameTaken) for r in results if not isinstance(r, User))
+    async with services.sessionmaker() as db:
+        assert await db.scalar(select(func.count()).select_from(User)) == 1
+
+
+async def test_disabled_is_told_only_to_the_password_holder(services: Services) -> None:
+    await services.accounts.join("minsu", PASSWORD)
+    await services.accounts.set_disabled("minsu", True)
+    with pytest.raises(AccountDisabled):
+        await services.accounts.authenticate("minsu", PASSWORD)
+    with pytest.raises(InvalidGrant):
+        await services.accounts.authenticate("minsu", "wrong-wrong-wrong")
+
+
+async def test_unknown_user_costs_as_much_as_a_wrong_password(services: Services) -> None:
+    await services.accounts.join("minsu", PASSWORD)
+
+    async def timed(username: str) -> float:
+        started = time.perf_counter()
+        with pytest.raises(InvalidGrant) as info:
+            await services.accounts.authenticate(username, "wrong-wrong-wrong")
+        assert info.value.description == "The username or password is incorrect."
+        return time.perf_counter() - started
+
+    known: list[float] = []
+    unknown: list[float] = []
+    for _ in range(15):  # interleaved, so drift in machine load hits both alike
+        known.append(await timed("minsu"))
+        unknown.append(await timed("nobody"))
+    ratio = statistics.median(unknown) / statistics.median(known)
+    # Without the dummy hash the unknown user would answer ~100x faster.
+    assert 0.8 < ratio < 1.25, ratio
+
+
+@pytest.mark.parametrize("email", [None, "minsu@example.org"])
+async def test_join_stores_email_and_default_scope(services: Services, email: Any) -> None:
+    user = await services.accounts.join("minsu", PASSWORD, email)
+    assert user.email == email
+    assert user.scope == "profile"
