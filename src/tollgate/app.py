@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from tollgate import __version__
 from tollgate.api import errors
 from tollgate.api.body_limit import BodyLimit
-from tollgate.api.routes import account, tokens, wellknown
+from tollgate.api.routes import account, oauth, tokens, wellknown
 from tollgate.services.container import Services
 from tollgate.services.passwords import PasswordHasher
 from tollgate.settings import MAX_BODY_BYTES, Settings
@@ -38,6 +38,7 @@ def create_app(settings: Settings | None = None, hasher: PasswordHasher | None =
     errors.install(app)
     app.include_router(tokens.router)
     app.include_router(account.router)
+    app.include_router(oauth.router)
     app.include_router(wellknown.router)
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
     return app

@@ -44,6 +44,14 @@ class InvalidGrant(TollgateError):
     description = "The credentials are invalid."
 
 
+class InvalidClient(TollgateError):
+    """Client authentication failed (RFC 6749 §5.2)."""
+
+    error = "invalid_client"
+    status = 401
+    description = "Client authentication failed."
+
+
 class InvalidToken(TollgateError):
     """A bearer token that is missing, malformed, forged, expired or revoked (RFC 6750 §3.1)."""
 

@@ -29,6 +29,11 @@ class Settings(BaseSettings):
     # Tolerated clock skew between replicas for `nbf`/`iat`; `exp` is enforced strictly.
     clock_leeway: int = Field(default=5, ge=0, le=300)
     signing_alg: SigningAlg = "ES256"
+    # How long verifiers may cache the JWKS. A rotated-in key waits this long before it
+    # signs, so every cache holds it first.
+    jwks_max_age: int = Field(default=300, ge=0, le=86_400)
+    # How often each process re-reads keys, to see rotations and retirements by others.
+    key_reload_interval: float = Field(default=10.0, gt=0, le=3600)
 
     password_min_length: int = Field(default=8, ge=8, le=1024)
     # zxcvbn score (0-4) a new password must reach; 3 = "safely unguessable" for online attacks.
@@ -56,6 +61,11 @@ class Settings(BaseSettings):
     def refresh_audience(self) -> str:
         """Refresh tokens are addressed to the issuer itself, never to resource servers."""
         return self.issuer
+
+    @property
+    def longest_token_lifetime(self) -> int:
+        """How long a token signed now may stay valid: a key retires only after this."""
+        return max(self.access_ttl, self.refresh_ttl) + self.jwks_max_age
 
     @property
     def is_sqlite(self) -> bool:

@@ -15,6 +15,10 @@ ROUTES = {
     ("post", "/password"): {"401", "422"},
     ("get", "/.well-known/jwks.json"): set(),
     ("get", "/health"): {"503"},
+    ("post", "/revoke"): {"400", "401"},
+    ("post", "/introspect"): {"400", "401"},
+    ("get", "/.well-known/oauth-authorization-server"): set(),
+    ("get", "/.well-known/openid-configuration"): set(),
 }
 
 

@@ -9,17 +9,25 @@ import httpx
 
 from tests.conftest import PASSWORD, bearer
 from tests.e2e.server import run_cli, running_server
+from tollgate.store.migrate import head_revision
 
 
 def test_migrate_creates_the_schema(tmp_path: Path) -> None:
     database = tmp_path / "cli.db"
     result = run_cli(database, "migrate")
     assert result.returncode == 0, result.stderr
-    assert "database at revision 0001" in result.stdout
+    assert f"database at revision {head_revision()}" in result.stdout
     with sqlite3.connect(database) as db:
         tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         mode = db.execute("PRAGMA journal_mode").fetchone()[0]
-    assert {"users", "sessions", "refresh_tokens", "signing_keys", "alembic_version"} <= tables
+    assert {
+        "users",
+        "sessions",
+        "refresh_tokens",
+        "signing_keys",
+        "clients",
+        "alembic_version",
+    } <= tables
     assert mode == "wal"
     assert run_cli(database, "migrate").returncode == 0  # idempotent
 

@@ -12,6 +12,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 from tollgate.errors import InvalidToken
+from tollgate.keys import keyring as keyring_module
 from tollgate.services.container import Services
 from tollgate.settings import Settings
 from tollgate.tokens.issuing import TokenIssuer
@@ -20,9 +21,9 @@ USER = uuid.uuid4()
 SESSION = uuid.uuid4()
 
 
-def issue_access(services: Services, **overrides: Any) -> str:
+async def issue_access(services: Services, **overrides: Any) -> str:
     issuer = TokenIssuer(services.keyring, services.settings)
-    return issuer.access_token(
+    return await issuer.access_token(
         user_id=USER,
         username="minsu",
         session_id=SESSION,
@@ -32,9 +33,9 @@ def issue_access(services: Services, **overrides: Any) -> str:
     )
 
 
-def issue_refresh(services: Services) -> str:
+async def issue_refresh(services: Services) -> str:
     now = int(time.time())
-    return TokenIssuer(services.keyring, services.settings).refresh_token(
+    return await TokenIssuer(services.keyring, services.settings).refresh_token(
         user_id=USER, session_id=SESSION, jti="abc", iat=now, exp=now + 60
     )
 
@@ -43,16 +44,16 @@ def claims_of(token: str) -> dict[str, Any]:
     return jwt.decode(token, options={"verify_signature": False})
 
 
-def resign(services: Services, claims: dict[str, Any], **header: Any) -> str:
-    key = services.keyring.signing_key
+async def resign(services: Services, claims: dict[str, Any], **header: Any) -> str:
+    key = await services.keyring.signer()
     headers = {"typ": "at+jwt", "kid": key.kid, **header}
     return jwt.encode(claims, key.signing_key, algorithm=key.alg, headers=headers)
 
 
 async def test_access_token_shape(services: Services) -> None:
-    token = issue_access(services)
+    token = await issue_access(services)
     header = jwt.get_unverified_header(token)
-    assert header == {"alg": "ES256", "typ": "at+jwt", "kid": services.keyring.signing_key.kid}
+    assert header == {"alg": "ES256", "typ": "at+jwt", "kid": (await services.keyring.signer()).kid}
     claims = claims_of(token)
     assert set(claims) >= {
         "iss",
@@ -79,7 +80,7 @@ async def test_every_algorithm_round_trips(
     services = Services.build(make_settings(signing_alg=alg), hasher)
     await services.start()
     try:
-        token = issue_access(services)
+        token = await issue_access(services)
         assert jwt.get_unverified_header(token)["alg"] == alg
         assert (await services.checker.access(token)).sub == USER
     finally:
@@ -88,16 +89,16 @@ async def test_every_algorithm_round_trips(
 
 async def test_types_never_cross(services: Services) -> None:
     with pytest.raises(InvalidToken, match="wrong type"):
-        await services.checker.access(issue_refresh(services))
+        await services.checker.access(await issue_refresh(services))
     with pytest.raises(InvalidToken, match="wrong type"):
-        await services.checker.refresh(issue_access(services))
+        await services.checker.refresh(await issue_access(services))
 
 
 async def test_refresh_typed_token_with_access_audience_is_refused(services: Services) -> None:
     # Even with the right `typ`, an access token's audience is not the refresh audience.
-    claims = claims_of(issue_access(services))
+    claims = claims_of(await issue_access(services))
     with pytest.raises(InvalidToken):
-        await services.checker.refresh(resign(services, claims, typ="rt+jwt"))
+        await services.checker.refresh(await resign(services, claims, typ="rt+jwt"))
 
 
 @pytest.mark.parametrize(
@@ -114,29 +115,29 @@ async def test_refresh_typed_token_with_access_audience_is_refused(services: Ser
     ],
 )
 async def test_claims_are_checked(services: Services, change: dict[str, Any], message: str) -> None:
-    claims = {**claims_of(issue_access(services)), **change}
+    claims = {**claims_of(await issue_access(services)), **change}
     with pytest.raises(InvalidToken, match=message):
-        await services.checker.access(resign(services, claims))
+        await services.checker.access(await resign(services, claims))
 
 
 @pytest.mark.parametrize("missing", ["exp", "sid", "sub", "aud", "iss", "jti", "nbf", "scope"])
 async def test_required_claims(services: Services, missing: str) -> None:
-    claims = claims_of(issue_access(services))
+    claims = claims_of(await issue_access(services))
     del claims[missing]
     with pytest.raises(InvalidToken):
-        await services.checker.access(resign(services, claims))
+        await services.checker.access(await resign(services, claims))
 
 
 async def test_alg_none_is_refused(services: Services) -> None:
-    claims = claims_of(issue_access(services))
-    kid = services.keyring.signing_key.kid
+    claims = claims_of(await issue_access(services))
+    kid = (await services.keyring.signer()).kid
     token = jwt.encode(claims, None, algorithm="none", headers={"typ": "at+jwt", "kid": kid})
     with pytest.raises(InvalidToken):
         await services.checker.access(token)
 
 
 async def test_changed_payload_with_old_signature_is_refused(services: Services) -> None:
-    header, payload, signature = issue_access(services).split(".")
+    header, payload, signature = (await issue_access(services)).split(".")
     claims = json.loads(base64.urlsafe_b64decode(payload + "=="))
     claims["scope"] = "profile admin"
     forged = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
@@ -145,11 +146,11 @@ async def test_changed_payload_with_old_signature_is_refused(services: Services)
 
 
 async def test_hs256_signed_with_public_key_is_refused(services: Services) -> None:
-    key = services.keyring.signing_key
+    key = await services.keyring.signer()
     pem = key.verifying_key.public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
-    claims = claims_of(issue_access(services))
+    claims = claims_of(await issue_access(services))
     # PyJWT refuses PEM as an HMAC secret, so sign by hand as an attacker would.
     import hashlib
     import hmac
@@ -176,14 +177,14 @@ async def test_hs256_signed_with_public_key_is_refused(services: Services) -> No
 async def test_key_selecting_headers_are_refused(
     services: Services, header: dict[str, Any]
 ) -> None:
-    token = resign(services, claims_of(issue_access(services)), **header)
+    token = await resign(services, claims_of(await issue_access(services)), **header)
     with pytest.raises(InvalidToken):
         await services.checker.access(token)
 
 
 @pytest.mark.parametrize("kid", ["unknown", "../../etc/passwd", "' OR 1=1 --"])
 async def test_unknown_kid_is_refused(services: Services, kid: Any) -> None:
-    token = resign(services, claims_of(issue_access(services)), kid=kid)
+    token = await resign(services, claims_of(await issue_access(services)), kid=kid)
     with pytest.raises(InvalidToken, match="known key"):
         await services.checker.access(token)
 
@@ -213,15 +214,15 @@ async def test_garbage_is_refused(services: Services, garbage: str) -> None:
 
 
 async def test_key_made_by_another_process_is_found_by_kid(
-    services: Services, settings: Settings, hasher: Any
+    services: Services, settings: Settings, hasher: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # A second process on the same database with a different algorithm makes its own key;
     # the first verifies its tokens after reloading on the unknown kid.
     other = Services.build(settings.model_copy(update={"signing_alg": "EdDSA"}), hasher)
     await other.start()
     try:
-        token = issue_access(other)
-        services.keyring._loaded_at = float("-inf")  # as if the reload interval had passed
+        token = await issue_access(other)
+        monkeypatch.setattr(keyring_module, "MISS_RELOAD_SECONDS", 0)
         assert (await services.checker.access(token)).sub == USER
     finally:
         await other.close()

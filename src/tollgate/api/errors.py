@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tollgate.errors import (
     InsufficientScope,
+    InvalidClient,
     InvalidInput,
     InvalidToken,
     MissingToken,
@@ -65,6 +66,9 @@ def _challenge(exc: TollgateError) -> str | None:
         if isinstance(exc, MissingToken):
             return f'Bearer realm="{REALM}"'
         return f'Bearer realm="{REALM}", error="invalid_token", error_description="{description}"'
+    if isinstance(exc, InvalidClient):
+        # Both schemes: the contract's Bearer challenge, and Basic for client credentials.
+        return f'Bearer realm="{REALM}", Basic realm="{REALM}"'
     if isinstance(exc, InsufficientScope):
         return (
             f'Bearer realm="{REALM}", error="insufficient_scope", '
@@ -77,7 +81,8 @@ async def tollgate_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, TollgateError)
     status = exc.status
     on_token_endpoint = getattr(request.state, "token_endpoint", False)
-    if on_token_endpoint and status in (401, 422):
+    # RFC 6749 §5.2: only client authentication failures stay 401 there.
+    if on_token_endpoint and status in (401, 422) and not isinstance(exc, InvalidClient):
         status = 400
     headers = {}
     challenge = _challenge(exc)

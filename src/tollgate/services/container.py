@@ -8,10 +8,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from tollgate.keys.keyring import Keyring
 from tollgate.services.accounts import Accounts
+from tollgate.services.clients import Clients
 from tollgate.services.grants import Grants
 from tollgate.services.password_policy import PasswordPolicy
 from tollgate.services.passwords import PasswordHasher
 from tollgate.services.sessions import Sessions
+from tollgate.services.token_control import TokenControl
 from tollgate.settings import Settings
 from tollgate.store import migrate
 from tollgate.store.engine import create_engine, create_sessionmaker
@@ -29,12 +31,16 @@ class Services:
     accounts: Accounts
     grants: Grants
     sessions: Sessions
+    clients: Clients
+    token_control: TokenControl
 
     @classmethod
     def build(cls, settings: Settings, hasher: PasswordHasher | None = None) -> Services:
         engine = create_engine(settings)
         sessionmaker = create_sessionmaker(engine)
-        keyring = Keyring(sessionmaker, settings.signing_alg)
+        keyring = Keyring(
+            sessionmaker, settings.signing_alg, settings.secret_key, settings.key_reload_interval
+        )
         checker = TokenChecker(keyring, settings)
         policy = PasswordPolicy(settings.password_min_length, settings.password_min_score)
         return cls(
@@ -48,6 +54,8 @@ class Services:
             ),
             grants=Grants(sessionmaker, TokenIssuer(keyring, settings), checker, settings),
             sessions=Sessions(sessionmaker, checker),
+            clients=Clients(sessionmaker),
+            token_control=TokenControl(sessionmaker, checker, settings),
         )
 
     async def start(self) -> None:

@@ -106,7 +106,7 @@ class Grants:
             db.add(session)
             await db.flush()
             db.add(record)
-        return self._pair(user, session, scope, jti, record, now)
+        return await self._pair(user, session, scope, jti, record, now)
 
     async def refresh(self, refresh_token: str, requested_scope: str | None) -> TokenPair:
         try:
@@ -124,7 +124,7 @@ class Grants:
         # A scope taken from the user since the login is no longer granted.
         granted = " ".join(s for s in granted.split() if s in rotation.user.scope.split())
         scope = narrow(granted, requested_scope)
-        return self._pair(
+        return await self._pair(
             rotation.user, rotation.session, scope, rotation.jti, rotation.record, now
         )
 
@@ -190,7 +190,7 @@ class Grants:
         sliding = now + timedelta(seconds=self._settings.refresh_ttl)
         return min(sliding, session.expires_at)
 
-    def _pair(
+    async def _pair(
         self,
         user: User,
         session: Session,
@@ -201,10 +201,10 @@ class Grants:
     ) -> TokenPair:
         now_ts = int(now.timestamp())
         refresh_exp = int(record.expires_at.timestamp())
-        access = self._issuer.access_token(
+        access = await self._issuer.access_token(
             user_id=user.id, username=user.username, session_id=session.id, scope=scope, now=now_ts
         )
-        refresh = self._issuer.refresh_token(
+        refresh = await self._issuer.refresh_token(
             user_id=user.id,
             session_id=session.id,
             jti=jti,

@@ -15,6 +15,6 @@ async def usable(db: AsyncSession) -> Sequence[SigningKey]:
     result = await db.execute(
         select(SigningKey)
         .where(SigningKey.retired_at.is_(None))
-        .order_by(SigningKey.created_at.desc(), SigningKey.kid)
+        .order_by(SigningKey.activates_at.desc(), SigningKey.kid)
     )
     return result.scalars().all()

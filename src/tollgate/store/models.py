@@ -10,7 +10,6 @@ from sqlalchemy import (
     Boolean,
     DateTime,
     ForeignKey,
-    Index,
     LargeBinary,
     MetaData,
     String,
@@ -118,12 +117,24 @@ class SigningKey(Base):
 
     kid: Mapped[str] = mapped_column(String(128), primary_key=True)
     alg: Mapped[str] = mapped_column(String(16))
-    # PKCS#8 PEM for asymmetric keys, raw bytes for HS256.
+    # PKCS#8 PEM for asymmetric keys, raw bytes for HS256; sealed with AES-GCM when
+    # TOLLGATE_SECRET_KEY is set (keys.sealing).
     private_key: Mapped[bytes] = mapped_column(LargeBinary)
     public_jwk: Mapped[str | None] = mapped_column(Text)
+    # Published in the JWKS from created_at; signs from activates_at, until a newer key
+    # activates; verifies until retired_at.
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    activates_at: Mapped[datetime] = mapped_column(UTCDateTime)
     retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
-Index("ix_signing_keys_alg_active", SigningKey.alg, SigningKey.active)
+class Client(Base):
+    """A registered OAuth 2.0 client (RFC 6749 §2), e.g. a resource server that introspects."""
+
+    __tablename__ = "clients"
+
+    client_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    # SHA-256 of a 256-bit random secret: a slow hash adds nothing at that entropy.
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -21,17 +21,17 @@ class TokenIssuer:
         self._keyring = keyring
         self._settings = settings
 
-    def _sign(self, claims: dict[str, object], typ: str) -> str:
-        key = self._keyring.signing_key
+    async def _sign(self, claims: dict[str, object], typ: str) -> str:
+        key = await self._keyring.signer()
         return jwt.encode(
             claims, key.signing_key, algorithm=key.alg, headers={"typ": typ, "kid": key.kid}
         )
 
-    def access_token(
+    async def access_token(
         self, *, user_id: uuid.UUID, username: str, session_id: uuid.UUID, scope: str, now: int
     ) -> str:
         s = self._settings
-        return self._sign(
+        return await self._sign(
             {
                 "iss": s.issuer,
                 "sub": str(user_id),
@@ -48,11 +48,11 @@ class TokenIssuer:
             ACCESS_TYP,
         )
 
-    def refresh_token(
+    async def refresh_token(
         self, *, user_id: uuid.UUID, session_id: uuid.UUID, jti: str, iat: int, exp: int
     ) -> str:
         """Deterministic in its claims, so the same refresh token can be handed out again."""
-        return self._sign(
+        return await self._sign(
             {
                 "iss": self._settings.issuer,
                 "sub": str(user_id),

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
 from tollgate.api.dependencies import ClientDep, ServicesDep
 from tollgate.api.errors import mark_token_endpoint
+from tollgate.api.params import FORM, oauth_params
 from tollgate.api.responses import errors, no_store_json, token_body
 from tollgate.api.schemas import (
     JoinRequest,
@@ -24,7 +23,6 @@ from tollgate.errors import InvalidRequest, UnsupportedGrantType
 
 router = APIRouter(tags=["tokens"])
 
-FORM = "application/x-www-form-urlencoded"
 TOKEN_REQUEST_BODY = {
     "required": True,
     "content": {
@@ -73,7 +71,7 @@ async def token_endpoint(
     request: Request, services: ServicesDep, client: ClientDep
 ) -> JSONResponse:
     mark_token_endpoint(request)
-    params = await _token_params(request)
+    params = await oauth_params(request)
     try:
         grant = TokenRequest.model_validate(params)
     except ValidationError as exc:
@@ -103,27 +101,3 @@ async def token_endpoint(
 async def refresh(body: RefreshRequest, services: ServicesDep) -> JSONResponse:
     pair = await services.grants.refresh(body.refresh_token, None)
     return no_store_json(token_body(pair))
-
-
-async def _token_params(request: Request) -> dict[str, Any]:
-    """RFC 6749 §4.3.2 form parameters, or the same names as a JSON object."""
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type == FORM:
-        form = await request.form()
-        params: dict[str, Any] = {}
-        for name in form:
-            values = form.getlist(name)
-            # RFC 6749 §3.2: parameters must not be included more than once.
-            if len(values) > 1:
-                raise InvalidRequest(f"The parameter {name!r} is repeated.")
-            params[name] = values[0]
-        return params
-    if content_type == "application/json" or content_type.endswith("+json"):
-        try:
-            data = await request.json()
-        except ValueError as exc:
-            raise InvalidRequest("The request body is not valid JSON.") from exc
-        if not isinstance(data, dict):
-            raise InvalidRequest("The request body must be a JSON object.")
-        return data
-    raise InvalidRequest(f"Send the parameters as {FORM} or application/json.")

@@ -11,20 +11,54 @@ from sqlalchemy import text
 from tollgate.api.dependencies import ServicesDep
 from tollgate.api.responses import errors
 from tollgate.api.schemas import Health
+from tollgate.services.container import Services
 
 router = APIRouter(tags=["keys"])
 
-# Verifiers may cache the key set this long; new keys also reach them through the
-# refetch on an unknown `kid` that JWKS clients do.
-JWKS_MAX_AGE = 300
-JWKS_RELOAD_SECONDS = 30
+METADATA_CACHE = {"Cache-Control": "public, max-age=3600"}
 
 
 @router.get("/.well-known/jwks.json", summary="Public keys that verify Tollgate's tokens")
 async def jwks(services: ServicesDep) -> JSONResponse:
-    await services.keyring.reload_if_older_than(JWKS_RELOAD_SECONDS)
-    body: dict[str, Any] = services.keyring.jwks()
-    return JSONResponse(body, headers={"Cache-Control": f"public, max-age={JWKS_MAX_AGE}"})
+    body: dict[str, Any] = await services.keyring.jwks()
+    max_age = services.settings.jwks_max_age
+    return JSONResponse(body, headers={"Cache-Control": f"public, max-age={max_age}"})
+
+
+def authorization_server_metadata(services: Services) -> dict[str, Any]:
+    """RFC 8414 §2. Endpoints hang off the issuer, which must be this server's public URL."""
+    issuer = services.settings.issuer.rstrip("/")
+    client_auth = ["client_secret_basic", "client_secret_post"]
+    return {
+        "issuer": services.settings.issuer,
+        "token_endpoint": f"{issuer}/auth",
+        "jwks_uri": f"{issuer}/.well-known/jwks.json",
+        "revocation_endpoint": f"{issuer}/revoke",
+        "introspection_endpoint": f"{issuer}/introspect",
+        "grant_types_supported": ["password", "refresh_token"],
+        # No authorization endpoint: no response types.
+        "response_types_supported": [],
+        "token_endpoint_auth_methods_supported": ["none"],
+        "revocation_endpoint_auth_methods_supported": ["none", *client_auth],
+        "introspection_endpoint_auth_methods_supported": client_auth,
+        "scopes_supported": sorted(set(services.settings.default_scope.split())),
+        # The algorithms access tokens may be signed with, for verifiers to pin.
+        "token_signing_alg_values_supported": [services.settings.signing_alg],
+        "service_documentation": f"{issuer}/docs",
+    }
+
+
+METADATA_SUMMARY = "Authorization server metadata (RFC 8414)"
+
+
+@router.get("/.well-known/oauth-authorization-server", summary=METADATA_SUMMARY)
+async def oauth_metadata(services: ServicesDep) -> JSONResponse:
+    return JSONResponse(authorization_server_metadata(services), headers=METADATA_CACHE)
+
+
+@router.get("/.well-known/openid-configuration", summary=METADATA_SUMMARY + ", OIDC path")
+async def openid_configuration(services: ServicesDep) -> JSONResponse:
+    return JSONResponse(authorization_server_metadata(services), headers=METADATA_CACHE)
 
 
 @router.get("/health", response_model=Health, responses=errors(503), summary="Liveness")

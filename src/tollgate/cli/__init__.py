@@ -1,0 +1,69 @@
+"""The `tollgate` command: serve, migrate, and the admin command groups."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from tollgate.app import create_app
+from tollgate.cli import clients, keys, sessions, users
+from tollgate.cli.runner import run
+from tollgate.services.container import Services
+from tollgate.settings import Settings
+from tollgate.store import migrate as migrations
+
+cli = typer.Typer(help="Tollgate: a self-hostable JWT authentication server.", no_args_is_help=True)
+cli.add_typer(users.app, name="users")
+cli.add_typer(sessions.app, name="sessions")
+cli.add_typer(keys.app, name="keys")
+cli.add_typer(clients.app, name="clients")
+
+
+@cli.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+) -> None:
+    """Migrate the database, make a signing key if there is none, and serve HTTP."""
+    settings = Settings(host=host, port=port)
+
+    async def prepare(services: Services) -> None:
+        return None
+
+    # Once, before any worker starts, so workers never race to migrate or make keys.
+    run(prepare, settings)
+    if workers == 1:
+        uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level)
+        return
+    # Worker processes build their own app from the environment; pass host and port
+    # on so their default issuer matches this one.
+    os.environ["TOLLGATE_HOST"] = host
+    os.environ["TOLLGATE_PORT"] = str(port)
+    uvicorn.run(
+        "tollgate.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=log_level,
+    )
+
+
+@cli.command()
+def migrate() -> None:
+    """Apply database migrations up to the newest."""
+
+    async def action(services: Services) -> str | None:
+        return await migrations.current_revision(services.engine)
+
+    revision = run(action)
+    typer.echo(f"database at revision {revision}")
+
+
+def main() -> None:
+    cli(prog_name="tollgate")

@@ -1,0 +1,140 @@
+"""Key rotation, retirement and encryption at rest, on a real database."""
+
+import asyncio
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import jwt
+import pytest
+from sqlalchemy import select
+
+from tollgate.errors import InvalidRequest, InvalidToken
+from tollgate.keys import rotation
+from tollgate.keys.sealing import SealingError
+from tollgate.services.container import Services
+from tollgate.settings import Settings
+from tollgate.store.models import SigningKey
+from tollgate.tokens.issuing import TokenIssuer
+
+
+async def access_token(services: Services) -> str:
+    return await TokenIssuer(services.keyring, services.settings).access_token(
+        user_id=uuid.uuid4(),
+        username="minsu",
+        session_id=uuid.uuid4(),
+        scope="profile",
+        now=int(time.time()),
+    )
+
+
+def kid_of(token: str) -> str:
+    return str(jwt.get_unverified_header(token)["kid"])
+
+
+async def start(make_settings: Callable[..., Settings], hasher: Any, **overrides: Any) -> Services:
+    services = Services.build(make_settings(key_reload_interval=0.01, **overrides), hasher)
+    await services.start()
+    return services
+
+
+async def test_rotation_keeps_old_tokens_verifying(
+    make_settings: Callable[..., Settings], hasher: Any
+) -> None:
+    services = await start(make_settings, hasher)
+    try:
+        old = await access_token(services)
+        new_key = await rotation.create_key(services.sessionmaker, "ES256", None, activates_in=0)
+        await asyncio.sleep(0.02)
+        new = await access_token(services)
+        assert kid_of(new) == new_key.kid != kid_of(old)
+        await services.checker.access(old)
+        await services.checker.access(new)
+        kids = {k["kid"] for k in (await services.keyring.jwks())["keys"]}
+        assert kids == {kid_of(old), new_key.kid}
+    finally:
+        await services.close()
+
+
+async def test_rotated_in_key_is_published_before_it_signs(
+    make_settings: Callable[..., Settings], hasher: Any
+) -> None:
+    services = await start(make_settings, hasher)
+    try:
+        old = await access_token(services)
+        pending = await rotation.create_key(services.sessionmaker, "ES256", None, activates_in=60)
+        await asyncio.sleep(0.02)
+        assert pending.kid in {k["kid"] for k in (await services.keyring.jwks())["keys"]}
+        assert kid_of(await access_token(services)) == kid_of(old)
+        # A key that never signed can be retired at once.
+        await rotation.retire(services.sessionmaker, pending.kid, 3600)
+    finally:
+        await services.close()
+
+
+async def test_retirement_rules(make_settings: Callable[..., Settings], hasher: Any) -> None:
+    services = await start(make_settings, hasher)
+    try:
+        old = await access_token(services)
+        with pytest.raises(InvalidRequest, match="rotate first"):
+            await rotation.retire(services.sessionmaker, kid_of(old), 3600)
+        await rotation.create_key(services.sessionmaker, "ES256", None, activates_in=0)
+        with pytest.raises(InvalidRequest, match="--force"):
+            await rotation.retire(services.sessionmaker, kid_of(old), 3600)
+        await rotation.retire(services.sessionmaker, kid_of(old), 3600, force=True)
+        await asyncio.sleep(0.02)
+        with pytest.raises(InvalidToken, match="known key"):
+            await services.checker.access(old)
+        assert kid_of(old) not in {k["kid"] for k in (await services.keyring.jwks())["keys"]}
+        # Once every token it signed has expired, no --force is needed.
+        spare = await rotation.create_key(services.sessionmaker, "ES256", None, activates_in=0)
+        await rotation.create_key(services.sessionmaker, "ES256", None, activates_in=0)
+        await rotation.retire(services.sessionmaker, spare.kid, 0)
+    finally:
+        await services.close()
+
+
+async def test_keys_are_sealed_at_rest_with_a_secret(
+    make_settings: Callable[..., Settings], hasher: Any
+) -> None:
+    services = await start(make_settings, hasher, secret_key="s3cret-from-the-vault")
+    try:
+        async with services.sessionmaker() as db:
+            stored = (await db.scalars(select(SigningKey.private_key))).one()
+        assert b"PRIVATE KEY" not in stored
+        assert stored.startswith(b"tollgate-sealed:v1:")
+        await services.checker.access(await access_token(services))
+    finally:
+        await services.close()
+    for wrong in (None, "another-secret"):
+        other = Services.build(make_settings(secret_key=wrong), hasher)
+        with pytest.raises(SealingError):
+            await other.start()
+        await other.close()
+
+
+async def test_hs256_publishes_nothing(make_settings: Callable[..., Settings], hasher: Any) -> None:
+    services = await start(make_settings, hasher, signing_alg="HS256")
+    try:
+        assert await services.keyring.jwks() == {"keys": []}
+        await services.checker.access(await access_token(services))
+    finally:
+        await services.close()
+
+
+async def test_changing_algorithm_makes_a_new_key_and_keeps_the_old(
+    make_settings: Callable[..., Settings], hasher: Any
+) -> None:
+    first = await start(make_settings, hasher)
+    es256 = await access_token(first)
+    await first.close()
+    second = await start(make_settings, hasher, signing_alg="EdDSA")
+    try:
+        eddsa = await access_token(second)
+        assert jwt.get_unverified_header(eddsa)["alg"] == "EdDSA"
+        await second.checker.access(es256)
+        algs = sorted(k["alg"] for k in (await second.keyring.jwks())["keys"])
+        assert algs == ["ES256", "EdDSA"]
+    finally:
+        await second.close()
