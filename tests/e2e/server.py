@@ -43,38 +43,58 @@ def run_cli(database: Path, *args: str, **settings: str) -> subprocess.Completed
 
 
 @contextmanager
-def running_server(database: Path, *args: str, **settings: str) -> Iterator[str]:
-    """Start the server, wait until /health answers, yield its base URL, stop it."""
-    port = free_port()
-    log = database.with_suffix(f".{port}.log")
+def running_process(
+    command: list[str], env: dict[str, str], ready_url: str, log: Path
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Start a process, wait until ready_url answers 200, stop it (SIGINT) at the end."""
     with log.open("w") as out:
-        process = subprocess.Popen(
-            [*TOLLGATE, "serve", "--port", str(port), "--log-level", "warning", *args],
-            env=tollgate_env(database, **settings),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}"
+        process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 30
         while True:
             if process.poll() is not None:
-                raise RuntimeError(f"tollgate exited early:\n{log.read_text()}")
+                raise RuntimeError(f"{command[:3]} exited early:\n{log.read_text()}")
             try:
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                if httpx.get(ready_url, timeout=1).status_code == 200:
                     break
             except httpx.TransportError:
                 pass
             if time.monotonic() > deadline:
-                raise RuntimeError(f"tollgate did not start:\n{log.read_text()}")
+                raise RuntimeError(f"{command[:3]} did not start:\n{log.read_text()}")
             time.sleep(0.1)
-        yield base
+        yield process
     finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
         output = log.read_text()
         assert "Traceback" not in output, output
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+@contextmanager
+def tollgate_process(
+    database: Path, *args: str, **settings: str
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """A real `tollgate serve` on a free port; yields its base URL and the process."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    command = [*TOLLGATE, "serve", "--port", str(port), "--log-level", "warning", *args]
+    log = database.with_suffix(f".{port}.log")
+    env = tollgate_env(database, **settings)
+    with running_process(command, env, f"{base}/health", log) as process:
+        yield base, process
+
+
+@contextmanager
+def running_server(database: Path, *args: str, **settings: str) -> Iterator[str]:
+    with tollgate_process(database, *args, **settings) as (base, _):
+        yield base

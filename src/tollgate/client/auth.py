@@ -1,0 +1,148 @@
+"""httpx.Auth that logs in, sends the bearer token, and refreshes it before it expires
+(or after a 401), keeping the rotated refresh token each time."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import AsyncGenerator, Callable, Generator
+from typing import Any
+
+import httpx
+
+# Refresh when less than this share of the access token's lifetime is left (at most 30 s).
+REFRESH_SHARE = 0.2
+REFRESH_MARGIN_MAX = 30.0
+
+
+class LoginFailed(Exception):
+    """The username and password were refused."""
+
+
+class SessionExpired(Exception):
+    """The session is gone (logged out, revoked, expired): log in again."""
+
+
+class TollgateAuth(httpx.Auth):
+    """Keeps an httpx client logged in to Tollgate.
+
+    Give a username and password (used once, then forgotten) or a stored refresh token.
+    `on_tokens` is called with every new token response, e.g. to persist the refresh token.
+    """
+
+    def __init__(
+        self,
+        issuer: str,
+        username: str | None = None,
+        password: str | None = None,
+        *,
+        refresh_token: str | None = None,
+        scope: str | None = None,
+        on_tokens: Callable[[dict[str, Any]], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if refresh_token is None and (username is None or password is None):
+            raise ValueError("give username and password, or a refresh_token")
+        self.token_url = issuer.rstrip("/") + "/auth"
+        self._username = username
+        self._password = password
+        self._scope = scope
+        self._on_tokens = on_tokens
+        self._clock = clock
+        self.access_token: str | None = None
+        self.refresh_token = refresh_token
+        self._refresh_at = float("-inf")
+        self._sync_lock = threading.Lock()
+        self._async_lock = asyncio.Lock()
+
+    # -- token requests and answers -----------------------------------------------
+
+    def _token_request(self) -> httpx.Request:
+        if self.refresh_token is not None:
+            data = {"grant_type": "refresh_token", "refresh_token": self.refresh_token}
+        elif self._username is not None and self._password is not None:
+            data = {
+                "grant_type": "password",
+                "username": self._username,
+                "password": self._password,
+            }
+        else:
+            raise SessionExpired("The session has ended; log in again.")
+        if self._scope:
+            data["scope"] = self._scope
+        return httpx.Request("POST", self.token_url, data=data)
+
+    def _accept(self, response: httpx.Response) -> None:
+        body = _json(response)
+        if response.status_code != 200:
+            reason = body.get("error_description") or f"HTTP {response.status_code}"
+            was_refresh = self.refresh_token is not None
+            self.access_token = self.refresh_token = None
+            if was_refresh:
+                raise SessionExpired(f"The session has ended: {reason}")
+            raise LoginFailed(reason)
+        self.access_token = body["access_token"]
+        self.refresh_token = body["refresh_token"]
+        self._password = None  # never re-login silently: a revoked session stays revoked
+        lifetime = float(body.get("expires_in", 0))
+        margin = min(REFRESH_MARGIN_MAX, lifetime * REFRESH_SHARE)
+        self._refresh_at = self._clock() + lifetime - margin
+        if self._on_tokens:
+            self._on_tokens(body)
+
+    def _due(self) -> bool:
+        return self.access_token is None or self._clock() >= self._refresh_at
+
+    def _authorize(self, request: httpx.Request) -> str:
+        assert self.access_token is not None
+        request.headers["Authorization"] = f"Bearer {self.access_token}"
+        return self.access_token
+
+    # -- the flows: token work is serialized, requests themselves are not ----------
+
+    def sync_auth_flow(
+        self, request: httpx.Request
+    ) -> Generator[httpx.Request, httpx.Response, None]:
+        with self._sync_lock:
+            if self._due():
+                response = yield self._token_request()
+                response.read()
+                self._accept(response)
+            sent_with = self._authorize(request)
+        response = yield request
+        if response.status_code == 401:
+            with self._sync_lock:
+                if self.access_token == sent_with:  # nobody refreshed meanwhile
+                    refreshed = yield self._token_request()
+                    refreshed.read()
+                    self._accept(refreshed)
+                self._authorize(request)
+            yield request
+
+    async def async_auth_flow(
+        self, request: httpx.Request
+    ) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        async with self._async_lock:
+            if self._due():
+                response = yield self._token_request()
+                await response.aread()
+                self._accept(response)
+            sent_with = self._authorize(request)
+        response = yield request
+        if response.status_code == 401:
+            async with self._async_lock:
+                if self.access_token == sent_with:
+                    refreshed = yield self._token_request()
+                    await refreshed.aread()
+                    self._accept(refreshed)
+                self._authorize(request)
+            yield request
+
+
+def _json(response: httpx.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}

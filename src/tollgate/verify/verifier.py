@@ -1,0 +1,209 @@
+"""Check Tollgate access tokens inside another service, with no call to Tollgate per request.
+
+Keys come from the issuer's JWKS (found through its RFC 8414 metadata) and are cached
+for the JWKS's `max-age`; a token naming an unknown `kid` triggers one refetch at most
+every `refetch_interval` seconds, so forged kids cannot flood the issuer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import jwt
+
+from tollgate.verify.errors import InsufficientScope, InvalidToken, KeysUnavailable
+from tollgate.verify.keyset import KeySet, PublicKey, max_age
+
+ASYMMETRIC = ("ES256", "EdDSA", "RS256")
+ACCESS_TYPES = frozenset({"at+jwt", "application/at+jwt"})  # RFC 9068 §4
+FORBIDDEN_HEADERS = frozenset({"jku", "jwk", "x5u", "x5c", "crit"})
+MAX_TOKEN_LENGTH = 8192
+
+
+@dataclass(frozen=True)
+class Claims:
+    """A verified access token."""
+
+    sub: str
+    username: str | None
+    scopes: frozenset[str]
+    sid: str | None
+    exp: int
+    raw: Mapping[str, Any]
+
+
+class Verifier:
+    """Verifies access tokens of one issuer for one audience.
+
+    >>> verifier = Verifier("https://auth.example.com", audience="tollgate")
+    >>> claims = verifier.verify(token, scopes=["posts:write"])
+    """
+
+    def __init__(
+        self,
+        issuer: str,
+        audience: str = "tollgate",
+        *,
+        algorithms: Iterable[str] = ASYMMETRIC,
+        leeway: float = 5.0,
+        jwks_uri: str | None = None,
+        refetch_interval: float = 10.0,
+        default_max_age: float = 300.0,
+        timeout: float = 5.0,
+        hs256_secret: bytes | None = None,
+        transport: httpx.BaseTransport | None = None,
+        async_transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.issuer = issuer
+        self.audience = audience
+        self.leeway = leeway
+        self.refetch_interval = refetch_interval
+        self.default_max_age = default_max_age
+        self._jwks_uri = jwks_uri
+        self._timeout = timeout
+        self._transport = transport
+        self._async_transport = async_transport
+        self._secret = hs256_secret
+        self._keys = KeySet(frozenset(["HS256"] if hs256_secret else algorithms))
+        self._sync_lock = threading.Lock()
+        self._async_lock = asyncio.Lock()
+
+    def verify(self, token: str, scopes: Iterable[str] = ()) -> Claims:
+        """Verify, fetching keys with a blocking HTTP call when needed."""
+        header = self._header(token)
+        key = self._key(header["kid"])
+        if self._wants_fetch(header["kid"]):
+            with self._sync_lock:
+                if self._wants_fetch(header["kid"]):
+                    self._fetch_sync()
+            key = self._key(header["kid"])
+        return self._finish(token, header, key, scopes)
+
+    async def verify_async(self, token: str, scopes: Iterable[str] = ()) -> Claims:
+        """Verify, fetching keys without blocking the event loop when needed."""
+        header = self._header(token)
+        key = self._key(header["kid"])
+        if self._wants_fetch(header["kid"]):
+            async with self._async_lock:
+                if self._wants_fetch(header["kid"]):
+                    await self._fetch_async()
+            key = self._key(header["kid"])
+        return self._finish(token, header, key, scopes)
+
+    # -- the parts both paths share -------------------------------------------------
+
+    def _header(self, token: str) -> dict[str, Any]:
+        if not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH:
+            raise InvalidToken("The token is malformed.")
+        try:
+            header = jwt.get_unverified_header(token)
+        except (jwt.PyJWTError, ValueError, TypeError) as exc:
+            raise InvalidToken("The token is malformed.") from exc
+        if header.get("typ") not in ACCESS_TYPES:
+            raise InvalidToken("The token is not an access token.")
+        if FORBIDDEN_HEADERS & header.keys():
+            raise InvalidToken("The token header has members that are not accepted.")
+        if not isinstance(header.get("kid"), str):
+            raise InvalidToken("The token names no key.")
+        return header
+
+    def _key(self, kid: str) -> PublicKey | None:
+        if self._secret is not None:
+            return PublicKey(kid, "HS256", self._secret)
+        return self._keys.keys.get(kid)
+
+    def _wants_fetch(self, kid: str) -> bool:
+        if self._secret is not None:
+            return False
+        if kid not in self._keys.keys:
+            return self._keys.may_refetch(self.refetch_interval)
+        return self._keys.stale()
+
+    def _finish(
+        self, token: str, header: dict[str, Any], key: PublicKey | None, scopes: Iterable[str]
+    ) -> Claims:
+        if key is None:
+            raise InvalidToken("The token was not signed by a known key.")
+        if header.get("alg") != key.alg:
+            raise InvalidToken("The token's algorithm does not match its key.")
+        try:
+            raw = jwt.decode(
+                token,
+                key.key,
+                algorithms=[key.alg],
+                audience=self.audience,
+                issuer=self.issuer,
+                leeway=self.leeway,
+                options={"require": ["exp", "iat", "sub", "iss", "aud"]},
+            )
+        except jwt.ExpiredSignatureError as exc:
+            raise InvalidToken("The token has expired.") from exc
+        except (jwt.PyJWTError, ValueError, TypeError) as exc:
+            raise InvalidToken(f"The token is invalid: {exc}") from exc
+        scope = raw.get("scope", "")
+        if not isinstance(scope, str) or not isinstance(raw["sub"], str):
+            raise InvalidToken("The token has a claim of the wrong type.")
+        claims = Claims(
+            sub=raw["sub"],
+            username=raw.get("username"),
+            scopes=frozenset(scope.split()),
+            sid=raw.get("sid"),
+            exp=int(raw["exp"]),
+            raw=raw,
+        )
+        missing = frozenset(scopes) - claims.scopes
+        if missing:
+            raise InsufficientScope(missing)
+        return claims
+
+    # -- fetching ----------------------------------------------------------------
+
+    def _metadata_url(self) -> str:
+        return self.issuer.rstrip("/") + "/.well-known/oauth-authorization-server"
+
+    def _jwks_from_metadata(self, response: httpx.Response) -> str:
+        metadata = response.json()
+        # RFC 8414 §3.3: the metadata must be the issuer's own.
+        if metadata.get("issuer") != self.issuer or not isinstance(metadata.get("jwks_uri"), str):
+            raise KeysUnavailable("The issuer's metadata does not match the configured issuer.")
+        uri: str = metadata["jwks_uri"]
+        return uri
+
+    def _store(self, response: httpx.Response) -> None:
+        ttl = max_age(response.headers.get("cache-control"), self.default_max_age)
+        self._keys.update(response.json(), ttl)
+
+    def _fetch_sync(self) -> None:
+        try:
+            with httpx.Client(timeout=self._timeout, transport=self._transport) as http:
+                if self._jwks_uri is None:
+                    self._jwks_uri = self._jwks_from_metadata(
+                        http.get(self._metadata_url()).raise_for_status()
+                    )
+                self._store(http.get(self._jwks_uri).raise_for_status())
+        except (httpx.HTTPError, ValueError, KeysUnavailable) as exc:
+            self._fetch_failed(exc)
+
+    async def _fetch_async(self) -> None:
+        try:
+            async with httpx.AsyncClient(
+                timeout=self._timeout, transport=self._async_transport
+            ) as http:
+                if self._jwks_uri is None:
+                    response = await http.get(self._metadata_url())
+                    self._jwks_uri = self._jwks_from_metadata(response.raise_for_status())
+                self._store((await http.get(self._jwks_uri)).raise_for_status())
+        except (httpx.HTTPError, ValueError, KeysUnavailable) as exc:
+            self._fetch_failed(exc)
+
+    def _fetch_failed(self, exc: Exception) -> None:
+        # Known keys stay usable while the issuer is unreachable, and the issuer is not
+        # asked again before refetch_interval.
+        self._keys.failed(self.refetch_interval)
+        if not self._keys.keys:
+            raise KeysUnavailable(f"The issuer's keys could not be fetched: {exc}") from exc
