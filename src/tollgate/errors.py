@@ -5,6 +5,7 @@ Each class carries its RFC 6749 §5.2 / RFC 6750 §3.1 `error` code and its HTTP
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 
 
@@ -42,6 +43,8 @@ class InvalidGrant(TollgateError):
     error = "invalid_grant"
     status = 401
     description = "The credentials are invalid."
+    # For the audit trail only; never part of an answer.
+    user_id: uuid.UUID | None = None
 
 
 class InvalidClient(TollgateError):
@@ -98,6 +101,16 @@ class UsernameTaken(TollgateError):
     error = "username_taken"
     status = 409
     description = "That username is taken."
+
+
+class TooManyRequests(TollgateError):
+    error = "too_many_requests"
+    status = 429
+    description = "Too many attempts; try again later."
+
+    def __init__(self, retry_after: int) -> None:
+        self.retry_after = max(1, retry_after)
+        super().__init__(f"Too many attempts; try again in {self.retry_after} seconds.")
 
 
 class NotFound(TollgateError):

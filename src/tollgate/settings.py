@@ -43,6 +43,14 @@ class Settings(BaseSettings):
     cors_origins: list[str] = Field(default_factory=list)
     redis_url: str | None = None
     rate_limit_enabled: bool = True
+    # Limits in the `limits` library's notation; "a;b" applies both.
+    rate_limit_join: str = "20/minute;200/hour"  # sign-ups per client IP
+    rate_limit_requests: str = "120/minute"  # /login, /auth, /refresh requests per client IP
+    rate_limit_login_failures_ip: str = "30/minute;300/day"  # failed logins per client IP
+    rate_limit_login_failures_account_ip: str = "5/minute;20/hour"  # per account and IP
+    # NIST SP 800-63B §5.2.2: at most 100 failures per account; then only addresses the
+    # account logged in from before may keep trying (so an attacker cannot lock it out).
+    account_lockout_failures: int = Field(default=100, ge=1, le=100)
     cookie_mode: bool = False
     ui: bool = True
     secret_key: str | None = None

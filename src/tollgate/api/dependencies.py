@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
@@ -41,6 +41,15 @@ def client_info(request: Request) -> ClientInfo:
         user_agent=request.headers.get("user-agent"),
         ip=request.client.host if request.client else None,
     )
+
+
+def rate_limited(route: str) -> Any:
+    """A route dependency counting requests per client address (429 past the limit)."""
+
+    async def count(request: Request, services: Annotated[Services, Depends(get_services)]) -> None:
+        await services.throttle.request(route, client_info(request).ip or "unknown")
+
+    return Depends(count)
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]

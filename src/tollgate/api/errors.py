@@ -25,6 +25,7 @@ from tollgate.errors import (
     MissingToken,
     ServiceUnavailable,
     TollgateError,
+    TooManyRequests,
 )
 
 log = logging.getLogger("tollgate.api")
@@ -91,6 +92,8 @@ async def tollgate_error(request: Request, exc: Exception) -> JSONResponse:
     fields = exc.fields if isinstance(exc, InvalidInput) and status == 422 else None
     if isinstance(exc, ServiceUnavailable):
         headers["Retry-After"] = "5"
+    if isinstance(exc, TooManyRequests):
+        headers["Retry-After"] = str(exc.retry_after)
     return error_response(status, exc.error, exc.description, fields=fields, headers=headers)
 
 

@@ -38,6 +38,7 @@ def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
         409: "Conflict",
         413: "Request body over 64 KiB",
         422: "Invalid input; `fields` says which and why",
+        429: "Too many requests or failed logins; see Retry-After",
         503: "The database is unreachable",
     }
     return {s: {"model": ErrorBody, "description": descriptions[s]} for s in statuses}

@@ -9,6 +9,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tollgate.errors import AccountDisabled, InvalidGrant, NotFound, UsernameTaken
+from tollgate.services.audit import Audit
+from tollgate.services.grants import NO_CLIENT, ClientInfo
 from tollgate.services.names import normalize_username, username_key
 from tollgate.services.password_policy import PasswordPolicy
 from tollgate.services.passwords import PasswordHasher
@@ -27,14 +29,21 @@ class Accounts:
         hasher: PasswordHasher,
         policy: PasswordPolicy,
         default_scope: str,
+        audit: Audit,
     ) -> None:
         self._db = sessionmaker
         self._hasher = hasher
         self._policy = policy
         self._default_scope = default_scope
+        self._audit = audit
 
     async def join(
-        self, username: str, password: str, email: str | None = None, scope: str | None = None
+        self,
+        username: str,
+        password: str,
+        email: str | None = None,
+        scope: str | None = None,
+        client: ClientInfo = NO_CLIENT,
     ) -> User:
         name = normalize_username(username)
         self._policy.check(password, username=name.display, email=email)
@@ -55,6 +64,7 @@ class Accounts:
                 db.add(user)
         except IntegrityError as exc:
             raise UsernameTaken() from exc
+        await self._audit.record("joined", user_id=user.id, username=user.username, client=client)
         return user
 
     async def authenticate(self, username: str, password: str) -> User:
@@ -63,7 +73,9 @@ class Accounts:
             user = await user_store.by_username_key(db, username_key(username))
         ok = await self._hasher.verify(user.password_hash if user else None, password)
         if user is None or not ok:
-            raise InvalidGrant(WRONG_CREDENTIALS)
+            failure = InvalidGrant(WRONG_CREDENTIALS)
+            failure.user_id = user.id if user else None
+            raise failure
         # Only someone who knows the password learns that the account is disabled.
         if user.disabled:
             raise AccountDisabled()
@@ -74,7 +86,12 @@ class Accounts:
         return user
 
     async def change_password(
-        self, user_id: uuid.UUID, current_session: uuid.UUID, current: str, new: str
+        self,
+        user_id: uuid.UUID,
+        current_session: uuid.UUID,
+        current: str,
+        new: str,
+        client: ClientInfo = NO_CLIENT,
     ) -> None:
         """Set a new password and end every other session of the user."""
         user = await self.get(user_id)
@@ -84,9 +101,17 @@ class Accounts:
         new_hash = await self._hasher.hash(new)
         async with self._db.begin() as db:
             await user_store.set_password_hash(db, user.id, new_hash)
-            await session_store.revoke_all_for_user(
+            ended = await session_store.revoke_all_for_user(
                 db, user.id, "password_changed", utcnow(), keep=current_session
             )
+        await self._audit.record(
+            "password_changed",
+            user_id=user.id,
+            username=user.username,
+            session_id=current_session,
+            client=client,
+            detail=f"{ended} other session(s) ended",
+        )
 
     async def get(self, user_id: uuid.UUID) -> User:
         async with self._db() as db:
@@ -113,6 +138,11 @@ class Accounts:
             await user_store.update_user(db, user.id, disabled=disabled)
             if disabled:
                 await session_store.revoke_all_for_user(db, user.id, "account_disabled", utcnow())
+        await self._audit.record(
+            "user_disabled" if disabled else "user_enabled",
+            user_id=user.id,
+            username=user.username,
+        )
         user.disabled = disabled
         return user
 

@@ -8,11 +8,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from tollgate.keys.keyring import Keyring
 from tollgate.services.accounts import Accounts
+from tollgate.services.audit import Audit
 from tollgate.services.clients import Clients
 from tollgate.services.grants import Grants
+from tollgate.services.login import Login
 from tollgate.services.password_policy import PasswordPolicy
 from tollgate.services.passwords import PasswordHasher
 from tollgate.services.sessions import Sessions
+from tollgate.services.throttle import Throttle
 from tollgate.services.token_control import TokenControl
 from tollgate.settings import Settings
 from tollgate.store import migrate
@@ -33,6 +36,9 @@ class Services:
     sessions: Sessions
     clients: Clients
     token_control: TokenControl
+    throttle: Throttle
+    audit: Audit
+    login: Login
 
     @classmethod
     def build(cls, settings: Settings, hasher: PasswordHasher | None = None) -> Services:
@@ -43,19 +49,28 @@ class Services:
         )
         checker = TokenChecker(keyring, settings)
         policy = PasswordPolicy(settings.password_min_length, settings.password_min_score)
+        audit = Audit(sessionmaker)
+        throttle = Throttle(settings)
+        accounts = Accounts(
+            sessionmaker, hasher or PasswordHasher(), policy, settings.default_scope, audit
+        )
+        grants = Grants(
+            sessionmaker, TokenIssuer(keyring, settings), checker, settings, audit.refresh_reuse
+        )
         return cls(
             settings=settings,
             engine=engine,
             sessionmaker=sessionmaker,
             keyring=keyring,
             checker=checker,
-            accounts=Accounts(
-                sessionmaker, hasher or PasswordHasher(), policy, settings.default_scope
-            ),
-            grants=Grants(sessionmaker, TokenIssuer(keyring, settings), checker, settings),
-            sessions=Sessions(sessionmaker, checker),
+            accounts=accounts,
+            grants=grants,
+            sessions=Sessions(sessionmaker, checker, audit),
             clients=Clients(sessionmaker),
             token_control=TokenControl(sessionmaker, checker, settings),
+            throttle=throttle,
+            audit=audit,
+            login=Login(sessionmaker, accounts, grants, throttle, audit),
         )
 
     async def start(self) -> None:

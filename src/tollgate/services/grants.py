@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import secrets
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -32,6 +33,7 @@ MAX_USER_AGENT = 512
 
 @dataclass(frozen=True)
 class TokenPair:
+    session_id: uuid.UUID
     access_token: str
     expires_in: int
     refresh_token: str
@@ -43,6 +45,11 @@ class TokenPair:
 class ClientInfo:
     user_agent: str | None = None
     ip: str | None = None
+
+
+NO_CLIENT = ClientInfo()
+# Told about every detected reuse (theft): user id, session id, who presented the token.
+ReuseHandler = Callable[[uuid.UUID, uuid.UUID, ClientInfo], Awaitable[None]]
 
 
 def token_id(jti: str) -> str:
@@ -65,6 +72,7 @@ class _Rotation:
     jti: str = ""
     record: RefreshToken | None = None
     failure: str | None = None
+    reused: bool = False
 
 
 class Grants:
@@ -74,11 +82,13 @@ class Grants:
         issuer: TokenIssuer,
         checker: TokenChecker,
         settings: Settings,
+        on_reuse: ReuseHandler | None = None,
     ) -> None:
         self._db = sessionmaker
         self._issuer = issuer
         self._checker = checker
         self._settings = settings
+        self._on_reuse = on_reuse
 
     async def start_session(
         self, user: User, requested_scope: str | None, client: ClientInfo
@@ -108,13 +118,17 @@ class Grants:
             db.add(record)
         return await self._pair(user, session, scope, jti, record, now)
 
-    async def refresh(self, refresh_token: str, requested_scope: str | None) -> TokenPair:
+    async def refresh(
+        self, refresh_token: str, requested_scope: str | None, client: ClientInfo = NO_CLIENT
+    ) -> TokenPair:
         try:
             claims = await self._checker.refresh(refresh_token)
         except InvalidToken as exc:
             raise InvalidGrant(f"The refresh token is not usable: {exc.description}") from exc
         now = utcnow()
         rotation = await self._rotate(claims.jti, claims.sid, claims.sub, now)
+        if rotation.reused and self._on_reuse is not None:
+            await self._on_reuse(claims.sub, claims.sid, client)
         if rotation.failure:
             raise InvalidGrant(rotation.failure)
         assert rotation.session is not None
@@ -184,7 +198,9 @@ class Grants:
             if token_id(current) == child.id:
                 return _Rotation(session=session, user=user, jti=current, record=child)
         await session_store.revoke(db, session.id, REUSE_REASON, now)
-        return _Rotation(failure="The refresh token was already used; the session is revoked.")
+        return _Rotation(
+            failure="The refresh token was already used; the session is revoked.", reused=True
+        )
 
     def _refresh_expiry(self, now: datetime, session: Session) -> datetime:
         sliding = now + timedelta(seconds=self._settings.refresh_ttl)
@@ -212,6 +228,7 @@ class Grants:
             exp=refresh_exp,
         )
         return TokenPair(
+            session_id=session.id,
             access_token=access,
             expires_in=self._settings.access_ttl,
             refresh_token=refresh,

@@ -8,6 +8,8 @@ from collections.abc import Sequence
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tollgate.errors import InsufficientScope, InvalidGrant, InvalidToken, NotFound
+from tollgate.services.audit import Audit
+from tollgate.services.grants import NO_CLIENT, ClientInfo
 from tollgate.store import sessions as session_store
 from tollgate.store.models import Session, utcnow
 from tollgate.tokens.checking import TokenChecker
@@ -16,10 +18,14 @@ from tollgate.tokens.claims import AccessClaims
 
 class Sessions:
     def __init__(
-        self, sessionmaker: async_sessionmaker[AsyncSession], checker: TokenChecker
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        checker: TokenChecker,
+        audit: Audit,
     ) -> None:
         self._db = sessionmaker
         self._checker = checker
+        self._audit = audit
 
     async def authorize(self, access_token: str, required_scope: str = "") -> AccessClaims:
         """A valid access token whose session is still live, holding every required scope.
@@ -45,17 +51,30 @@ class Sessions:
         async with self._db() as db:
             return await session_store.all_live(db, utcnow())
 
-    async def end(self, user_id: uuid.UUID | None, session_id: uuid.UUID, reason: str) -> None:
+    async def end(
+        self,
+        user_id: uuid.UUID | None,
+        session_id: uuid.UUID,
+        reason: str,
+        client: ClientInfo = NO_CLIENT,
+    ) -> None:
         """End one live session; of this user only, unless user_id is None (admin)."""
         async with self._db.begin() as db:
             if not await session_store.revoke(db, session_id, reason, utcnow(), owner=user_id):
                 raise NotFound("No such session.")
+        await self._audit.record(reason, user_id=user_id, session_id=session_id, client=client)
 
-    async def end_all(self, user_id: uuid.UUID, reason: str) -> int:
+    async def end_all(self, user_id: uuid.UUID, reason: str, client: ClientInfo = NO_CLIENT) -> int:
         async with self._db.begin() as db:
-            return await session_store.revoke_all_for_user(db, user_id, reason, utcnow())
+            count = await session_store.revoke_all_for_user(db, user_id, reason, utcnow())
+        await self._audit.record(
+            reason, user_id=user_id, client=client, detail=f"{count} session(s) ended"
+        )
+        return count
 
-    async def end_by_refresh_token(self, user_id: uuid.UUID, refresh_token: str) -> None:
+    async def end_by_refresh_token(
+        self, user_id: uuid.UUID, refresh_token: str, client: ClientInfo = NO_CLIENT
+    ) -> None:
         """Logout with a refresh token: it must belong to the caller."""
         try:
             claims = await self._checker.refresh(refresh_token)
@@ -64,4 +83,8 @@ class Sessions:
         if claims.sub != user_id:
             raise InvalidGrant("The refresh token belongs to someone else.")
         async with self._db.begin() as db:
-            await session_store.revoke(db, claims.sid, "logout", utcnow(), owner=user_id)
+            ended = await session_store.revoke(db, claims.sid, "logout", utcnow(), owner=user_id)
+        if ended:
+            await self._audit.record(
+                "logout", user_id=user_id, session_id=claims.sid, client=client
+            )

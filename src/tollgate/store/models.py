@@ -10,6 +10,7 @@ from sqlalchemy import (
     Boolean,
     DateTime,
     ForeignKey,
+    Integer,
     LargeBinary,
     MetaData,
     String,
@@ -138,3 +139,20 @@ class Client(Base):
     # SHA-256 of a 256-bit random secret: a slow hash adds nothing at that entropy.
     secret_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AuditEvent(Base):
+    """Security-relevant events: logins, failures, reuse detected, logouts, key changes."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    event: Mapped[str] = mapped_column(String(48))
+    user_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)
+    # The name as tried (also for unknown users), cut to the username limit.
+    username: Mapped[str | None] = mapped_column(String(256))
+    session_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    ip: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(512))
+    detail: Mapped[str | None] = mapped_column(String(512))

@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, CursorResult, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tollgate.store.models import RefreshToken, Session
+from tollgate.store.models import RefreshToken, Session, User
 
 
 def _is_live(now: datetime) -> ColumnElement[bool]:
@@ -70,6 +70,17 @@ async def revoke_all_for_user(
         update(Session).where(condition).values(revoked_at=now, revoked_reason=reason)
     )
     return _rowcount(result)
+
+
+async def user_seen_from(db: AsyncSession, username_key: str, ip: str, since: datetime) -> bool:
+    """Has the account with this name logged in from this address since then?"""
+    result = await db.execute(
+        select(Session.id)
+        .join(User, User.id == Session.user_id)
+        .where(User.username_key == username_key, Session.ip == ip, Session.created_at >= since)
+        .limit(1)
+    )
+    return result.first() is not None
 
 
 async def touch(db: AsyncSession, session_id: uuid.UUID, now: datetime) -> None:

@@ -9,7 +9,7 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Query, Response
 
-from tollgate.api.dependencies import CallerDep, ServicesDep, bearer_token
+from tollgate.api.dependencies import CallerDep, ClientDep, ServicesDep, bearer_token
 from tollgate.api.responses import errors
 from tollgate.api.schemas import (
     AuthCheck,
@@ -78,17 +78,17 @@ async def me(caller: CallerDep, services: ServicesDep) -> UserOut:
     summary="End this session, the session of a refresh token, or all sessions",
 )
 async def logout(
-    caller: CallerDep, services: ServicesDep, body: LogoutRequest | None = None
+    caller: CallerDep, services: ServicesDep, client: ClientDep, body: LogoutRequest | None = None
 ) -> Response:
     body = body or LogoutRequest()
     if body.all:
-        await services.sessions.end_all(caller.sub, "logout_all")
+        await services.sessions.end_all(caller.sub, "logout_all", client)
     else:
         if body.refresh_token:
-            await services.sessions.end_by_refresh_token(caller.sub, body.refresh_token)
+            await services.sessions.end_by_refresh_token(caller.sub, body.refresh_token, client)
         # NotFound: the refresh token above named this very session.
         with suppress(NotFound):
-            await services.sessions.end(caller.sub, caller.sid, "logout")
+            await services.sessions.end(caller.sub, caller.sid, "logout", client)
     return Response(status_code=204)
 
 
@@ -119,12 +119,14 @@ async def list_sessions(caller: CallerDep, services: ServicesDep) -> list[Sessio
     responses=errors(401, 404, 503),
     summary="End one of my sessions",
 )
-async def end_session(session_id: str, caller: CallerDep, services: ServicesDep) -> Response:
+async def end_session(
+    session_id: str, caller: CallerDep, services: ServicesDep, client: ClientDep
+) -> Response:
     try:
         parsed = uuid.UUID(session_id)
     except ValueError as exc:
         raise NotFound("No such session.") from exc
-    await services.sessions.end(caller.sub, parsed, "revoked_by_user")
+    await services.sessions.end(caller.sub, parsed, "revoked_by_user", client)
     return Response(status_code=204)
 
 
@@ -135,9 +137,9 @@ async def end_session(session_id: str, caller: CallerDep, services: ServicesDep)
     summary="Change my password; every other session ends",
 )
 async def change_password(
-    body: PasswordChangeRequest, caller: CallerDep, services: ServicesDep
+    body: PasswordChangeRequest, caller: CallerDep, services: ServicesDep, client: ClientDep
 ) -> Response:
     await services.accounts.change_password(
-        caller.sub, caller.sid, body.current_password, body.new_password
+        caller.sub, caller.sid, body.current_password, body.new_password, client
     )
     return Response(status_code=204)

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
-from tollgate.api.dependencies import ClientDep, ServicesDep
+from tollgate.api.dependencies import ClientDep, ServicesDep, rate_limited
 from tollgate.api.errors import mark_token_endpoint
 from tollgate.api.params import FORM, oauth_params
 from tollgate.api.responses import errors, no_store_json, token_body
@@ -36,11 +36,12 @@ TOKEN_REQUEST_BODY = {
     "/join",
     status_code=201,
     response_model=JoinResponse,
-    responses=errors(409, 413, 422, 503),
+    responses=errors(409, 413, 422, 429, 503),
+    dependencies=[rate_limited("join")],
     summary="Sign up and get a token pair",
 )
 async def join(body: JoinRequest, services: ServicesDep, client: ClientDep) -> JSONResponse:
-    user = await services.accounts.join(body.username, body.password, body.email)
+    user = await services.accounts.join(body.username, body.password, body.email, client=client)
     pair = await services.grants.start_session(user, None, client)
     response = JoinResponse(
         **token_body(pair).model_dump(), user=UserOut.model_validate(user, from_attributes=True)
@@ -51,19 +52,20 @@ async def join(body: JoinRequest, services: ServicesDep, client: ClientDep) -> J
 @router.post(
     "/login",
     response_model=TokenResponse,
-    responses=errors(400, 401, 403, 413, 422, 503),
+    responses=errors(400, 401, 403, 413, 422, 429, 503),
+    dependencies=[rate_limited("token")],
     summary="Exchange a username and password for a token pair",
 )
 async def login(body: LoginRequest, services: ServicesDep, client: ClientDep) -> JSONResponse:
-    user = await services.accounts.authenticate(body.username, body.password)
-    pair = await services.grants.start_session(user, body.scope, client)
+    pair = await services.login.with_password(body.username, body.password, body.scope, client)
     return no_store_json(token_body(pair))
 
 
 @router.post(
     "/auth",
     response_model=TokenResponse,
-    responses=errors(400, 403, 413, 503),
+    responses=errors(400, 401, 403, 413, 429, 503),
+    dependencies=[rate_limited("token")],
     openapi_extra={"requestBody": TOKEN_REQUEST_BODY},
     summary="OAuth 2.0 token endpoint (RFC 6749): password and refresh_token grants",
 )
@@ -81,12 +83,13 @@ async def token_endpoint(
     if grant.grant_type == "password":
         if grant.username is None or grant.password is None:
             raise InvalidRequest("The password grant needs username and password.")
-        user = await services.accounts.authenticate(grant.username, grant.password)
-        pair = await services.grants.start_session(user, grant.scope, client)
+        pair = await services.login.with_password(
+            grant.username, grant.password, grant.scope, client
+        )
     elif grant.grant_type == "refresh_token":
         if grant.refresh_token is None:
             raise InvalidRequest("The refresh_token grant needs refresh_token.")
-        pair = await services.grants.refresh(grant.refresh_token, grant.scope)
+        pair = await services.grants.refresh(grant.refresh_token, grant.scope, client)
     else:
         raise UnsupportedGrantType()
     return no_store_json(token_body(pair))
@@ -95,9 +98,10 @@ async def token_endpoint(
 @router.post(
     "/refresh",
     response_model=TokenResponse,
-    responses=errors(401, 413, 422, 503),
+    responses=errors(401, 413, 422, 429, 503),
+    dependencies=[rate_limited("token")],
     summary="Rotate a refresh token into a new token pair",
 )
-async def refresh(body: RefreshRequest, services: ServicesDep) -> JSONResponse:
-    pair = await services.grants.refresh(body.refresh_token, None)
+async def refresh(body: RefreshRequest, services: ServicesDep, client: ClientDep) -> JSONResponse:
+    pair = await services.grants.refresh(body.refresh_token, None, client)
     return no_store_json(token_body(pair))
