@@ -6,11 +6,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
 from tollgate import __version__
 from tollgate.api import errors
 from tollgate.api.body_limit import BodyLimit
+from tollgate.api.cookies import CSRF_HEADER
 from tollgate.api.routes import account, oauth, tokens, wellknown
+from tollgate.api.security_headers import SecurityHeaders
 from tollgate.services.container import Services
 from tollgate.services.passwords import PasswordHasher
 from tollgate.settings import MAX_BODY_BYTES, Settings
@@ -40,5 +43,19 @@ def create_app(settings: Settings | None = None, hasher: PasswordHasher | None =
     app.include_router(account.router)
     app.include_router(oauth.router)
     app.include_router(wellknown.router)
+    # Added last = runs first: security headers wrap everything, CORS answers preflights
+    # before the body limit reads anything.
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
+    if settings.cors_origins:
+        wildcard = "*" in settings.cors_origins
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=["*"] if wildcard else settings.cors_origins,
+            # Credentials (cookies) only ever for named origins, never for "*".
+            allow_credentials=not wildcard,
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", CSRF_HEADER],
+            max_age=600,
+        )
+    app.add_middleware(SecurityHeaders)
     return app

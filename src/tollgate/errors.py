@@ -91,6 +91,14 @@ class UnsupportedGrantType(TollgateError):
     description = "Supported grant types are password and refresh_token."
 
 
+class CrossSiteRequest(TollgateError):
+    """A cookie-authenticated request without proof that our own page sent it."""
+
+    error = "access_denied"
+    status = 403
+    description = "Cross-site request refused."
+
+
 class AccountDisabled(TollgateError):
     error = "account_disabled"
     status = 403

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
+import json
+from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 SigningAlg = Literal["ES256", "EdDSA", "RS256", "HS256"]
 
@@ -40,7 +41,8 @@ class Settings(BaseSettings):
     password_min_score: int = Field(default=3, ge=0, le=4)
     default_scope: str = "profile"
 
-    cors_origins: list[str] = Field(default_factory=list)
+    # Origins allowed to call Tollgate from a browser: comma-separated or a JSON list.
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     redis_url: str | None = None
     rate_limit_enabled: bool = True
     # Limits in the `limits` library's notation; "a;b" applies both.
@@ -57,6 +59,16 @@ class Settings(BaseSettings):
 
     db_pool_size: int = Field(default=10, ge=1)
     db_max_overflow: int = Field(default=10, ge=0)
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip().rstrip("/") for part in text.split(",") if part.strip()]
+        return value
 
     @model_validator(mode="after")
     def _default_issuer(self) -> Settings:

@@ -7,8 +7,10 @@ from typing import Any
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 
+from tollgate.api.cookies import new_csrf_token, set_session_cookies
 from tollgate.api.schemas import ErrorBody, TokenResponse
 from tollgate.services.grants import TokenPair
+from tollgate.settings import Settings
 
 # RFC 6749 §5.1: token responses must not be cached.
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -26,6 +28,19 @@ def token_body(pair: TokenPair) -> TokenResponse:
 
 def no_store_json(body: Any, status_code: int = 200) -> JSONResponse:
     return JSONResponse(jsonable_encoder(body), status_code=status_code, headers=NO_STORE)
+
+
+def token_answer(
+    body: TokenResponse, pair: TokenPair, settings: Settings, status_code: int = 200
+) -> JSONResponse:
+    """A token response; in cookie mode the refresh token moves into its cookie."""
+    if not settings.cookie_mode:
+        return no_store_json(body.model_dump(mode="json", exclude={"csrf_token"}), status_code)
+    csrf = new_csrf_token()
+    payload = body.model_dump(mode="json", exclude={"refresh_token"}) | {"csrf_token": csrf}
+    response = no_store_json(payload, status_code)
+    set_session_cookies(response, pair.refresh_token, pair.refresh_expires_in, csrf)
+    return response
 
 
 def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:

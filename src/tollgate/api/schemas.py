@@ -41,7 +41,8 @@ class LoginRequest(Body):
 
 
 class RefreshRequest(Body):
-    refresh_token: TokenString
+    # Required, except in cookie mode where it comes from the cookie instead.
+    refresh_token: TokenString | None = None
 
 
 class TokenRequest(Body):
@@ -69,9 +70,12 @@ class TokenResponse(BaseModel):
     access_token: str
     token_type: Literal["Bearer"] = "Bearer"  # noqa: S105 - not a secret
     expires_in: int
-    refresh_token: str
+    # Absent in cookie mode, where it travels only in the HttpOnly cookie.
+    refresh_token: str | None = None
     refresh_expires_in: int
     scope: str
+    # Cookie mode only: send it back as X-CSRF-Token with cookie-authenticated requests.
+    csrf_token: str | None = None
 
 
 class UserOut(BaseModel):

@@ -9,6 +9,7 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Query, Response
 
+from tollgate.api.cookies import clear_session_cookies
 from tollgate.api.dependencies import CallerDep, ClientDep, ServicesDep, bearer_token
 from tollgate.api.responses import errors
 from tollgate.api.schemas import (
@@ -89,7 +90,10 @@ async def logout(
         # NotFound: the refresh token above named this very session.
         with suppress(NotFound):
             await services.sessions.end(caller.sub, caller.sid, "logout", client)
-    return Response(status_code=204)
+    response = Response(status_code=204)
+    if services.settings.cookie_mode:
+        clear_session_cookies(response)
+    return response
 
 
 @router.get(

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
+from tollgate.api.cookies import refresh_cookie
 from tollgate.api.dependencies import ClientDep, ServicesDep, rate_limited
 from tollgate.api.errors import mark_token_endpoint
 from tollgate.api.params import FORM, oauth_params
-from tollgate.api.responses import errors, no_store_json, token_body
+from tollgate.api.responses import errors, no_store_json, token_answer, token_body
 from tollgate.api.schemas import (
     JoinRequest,
     JoinResponse,
@@ -19,7 +22,7 @@ from tollgate.api.schemas import (
     TokenResponse,
     UserOut,
 )
-from tollgate.errors import InvalidRequest, UnsupportedGrantType
+from tollgate.errors import InvalidInput, InvalidRequest, UnsupportedGrantType
 
 router = APIRouter(tags=["tokens"])
 
@@ -46,7 +49,7 @@ async def join(body: JoinRequest, services: ServicesDep, client: ClientDep) -> J
     response = JoinResponse(
         **token_body(pair).model_dump(), user=UserOut.model_validate(user, from_attributes=True)
     )
-    return no_store_json(response, status_code=201)
+    return token_answer(response, pair, services.settings, status_code=201)
 
 
 @router.post(
@@ -58,7 +61,7 @@ async def join(body: JoinRequest, services: ServicesDep, client: ClientDep) -> J
 )
 async def login(body: LoginRequest, services: ServicesDep, client: ClientDep) -> JSONResponse:
     pair = await services.login.with_password(body.username, body.password, body.scope, client)
-    return no_store_json(token_body(pair))
+    return token_answer(token_body(pair), pair, services.settings)
 
 
 @router.post(
@@ -92,7 +95,8 @@ async def token_endpoint(
         pair = await services.grants.refresh(grant.refresh_token, grant.scope, client)
     else:
         raise UnsupportedGrantType()
-    return no_store_json(token_body(pair))
+    # The OAuth 2.0 endpoint serves non-browser clients: tokens stay in the body.
+    return no_store_json(token_body(pair).model_dump(mode="json", exclude={"csrf_token"}))
 
 
 @router.post(
@@ -102,6 +106,20 @@ async def token_endpoint(
     dependencies=[rate_limited("token")],
     summary="Rotate a refresh token into a new token pair",
 )
-async def refresh(body: RefreshRequest, services: ServicesDep, client: ClientDep) -> JSONResponse:
-    pair = await services.grants.refresh(body.refresh_token, None, client)
-    return no_store_json(token_body(pair))
+async def refresh(
+    services: ServicesDep,
+    client: ClientDep,
+    cookie_token: Annotated[str | None, Depends(refresh_cookie)],
+    body: RefreshRequest | None = None,
+) -> JSONResponse:
+    settings = services.settings
+    if cookie_token is not None:
+        if body is not None and body.refresh_token:
+            raise InvalidRequest("In cookie mode the refresh token travels only in its cookie.")
+        token = cookie_token
+    elif body is None or body.refresh_token is None:
+        raise InvalidInput({"refresh_token": "Field required"})
+    else:
+        token = body.refresh_token
+    pair = await services.grants.refresh(token, None, client)
+    return token_answer(token_body(pair), pair, settings)
