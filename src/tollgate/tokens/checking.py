@@ -12,6 +12,7 @@ from tollgate.errors import InvalidToken
 from tollgate.keys.keyring import Keyring
 from tollgate.settings import Settings
 from tollgate.tokens.claims import ACCESS_TYP, REFRESH_TYP, AccessClaims, RefreshClaims
+from tollgate.tokens.structure import check_structure
 
 # Real tokens are well under 2 KiB; anything far larger is refused before parsing.
 MAX_TOKEN_LENGTH = 8192
@@ -53,6 +54,7 @@ class TokenChecker:
         if len(token) > MAX_TOKEN_LENGTH:
             raise InvalidToken("The token is too long.")
         try:
+            check_structure(token)
             header = jwt.get_unverified_header(token)
         except (jwt.PyJWTError, ValueError, TypeError) as exc:
             raise InvalidToken("The token is malformed.") from exc
