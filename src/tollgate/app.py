@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from tollgate import __version__
-from tollgate.api import errors
+from tollgate.api import errors, openapi
 from tollgate.api.body_limit import BodyLimit
 from tollgate.api.cookies import CSRF_HEADER
 from tollgate.api.routes import account, oauth, tokens, wellknown
@@ -39,6 +39,7 @@ def create_app(settings: Settings | None = None, hasher: PasswordHasher | None =
     )
     app.state.services = services
     errors.install(app)
+    openapi.install(app)
     app.include_router(tokens.router)
     app.include_router(account.router)
     app.include_router(oauth.router)

@@ -18,9 +18,7 @@ CSRF = "__Host-tollgate-csrf"
 
 
 @pytest.fixture
-def serve(
-    make_settings: Callable[..., Settings], hasher: PasswordHasher
-) -> Callable[..., Any]:
+def serve(make_settings: Callable[..., Settings], hasher: PasswordHasher) -> Callable[..., Any]:
     class Served:
         def __init__(self, base_url: str = "https://tollgate.test", **settings: Any) -> None:
             self.app: FastAPI = create_app(make_settings(**settings), hasher)
@@ -86,8 +84,9 @@ async def test_cookie_refresh_with_csrf(cookie_client: httpx.AsyncClient) -> Non
     body = await signed_up(cookie_client)
     before = cookie_client.cookies.get(REFRESH)
     response = await cookie_client.post(
-        "/refresh", json={}, headers={"X-CSRF-Token": body["csrf_token"],
-                                      "Origin": "https://tollgate.test"}
+        "/refresh",
+        json={},
+        headers={"X-CSRF-Token": body["csrf_token"], "Origin": "https://tollgate.test"},
     )
     assert response.status_code == 200, response.text
     assert "refresh_token" not in response.json()
@@ -103,8 +102,14 @@ async def test_cookie_refresh_with_csrf(cookie_client: httpx.AsyncClient) -> Non
         ("{}", {"Content-Type": "application/json", "X-CSRF-Token": "guess"}),
         ("a=b", {"Content-Type": "application/x-www-form-urlencoded", "X-CSRF-Token": "@"}),
         ("hello", {"Content-Type": "text/plain", "X-CSRF-Token": "@"}),
-        ("{}", {"Content-Type": "application/json", "X-CSRF-Token": "@",
-                "Origin": "https://evil.example"}),
+        (
+            "{}",
+            {
+                "Content-Type": "application/json",
+                "X-CSRF-Token": "@",
+                "Origin": "https://evil.example",
+            },
+        ),
     ],
 )
 async def test_cross_site_refreshes_are_refused(
@@ -147,8 +152,11 @@ async def test_cors_allowlist(serve: Callable[..., Any]) -> None:
     async with serve(cors_origins="https://app.example, https://admin.example") as http:
         preflight = await http.options(
             "/login",
-            headers={"Origin": "https://app.example", "Access-Control-Request-Method": "POST",
-                     "Access-Control-Request-Headers": "content-type"},
+            headers={
+                "Origin": "https://app.example",
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "content-type",
+            },
         )
         assert preflight.status_code == 200
         assert preflight.headers["access-control-allow-origin"] == "https://app.example"
@@ -178,8 +186,13 @@ async def test_no_cors_headers_by_default(client: httpx.AsyncClient) -> None:
 
 @pytest.mark.parametrize(
     ("method", "path", "kwargs"),
-    [("GET", "/health", {}), ("GET", "/nope", {}), ("GET", "/me", {}),
-     ("POST", "/login", {"content": b"x" * 70_000}), ("GET", "/.well-known/jwks.json", {})],
+    [
+        ("GET", "/health", {}),
+        ("GET", "/nope", {}),
+        ("GET", "/me", {}),
+        ("POST", "/login", {"content": b"x" * 70_000}),
+        ("GET", "/.well-known/jwks.json", {}),
+    ],
 )
 async def test_security_headers_everywhere(
     serve: Callable[..., Any], method: str, path: str, kwargs: dict[str, Any]

@@ -7,7 +7,6 @@ import hashlib
 import hmac
 import json
 import time
-from collections.abc import Callable
 from typing import Any
 
 import jwt
@@ -24,8 +23,11 @@ def b64(data: bytes) -> str:
 def parts(token: str) -> tuple[dict[str, Any], dict[str, Any], str]:
     head, body, sig = token.split(".")
     pad = lambda s: s + "=" * (-len(s) % 4)  # noqa: E731
-    return (json.loads(base64.urlsafe_b64decode(pad(head))),
-            json.loads(base64.urlsafe_b64decode(pad(body))), sig)
+    return (
+        json.loads(base64.urlsafe_b64decode(pad(head))),
+        json.loads(base64.urlsafe_b64decode(pad(body))),
+        sig,
+    )
 
 
 def raw(header: dict[str, Any] | bytes, payload: dict[str, Any] | bytes, signature: str) -> str:
@@ -63,10 +65,12 @@ class Forger:
         header, claims, signature = parts(self.access)
         now = int(time.time())
         public = self.key.verifying_key
-        pem = public.public_bytes(serialization.Encoding.PEM,
-                                  serialization.PublicFormat.SubjectPublicKeyInfo)
-        der = public.public_bytes(serialization.Encoding.DER,
-                                  serialization.PublicFormat.SubjectPublicKeyInfo)
+        pem = public.public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        der = public.public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
         jwk_json = json.dumps(jwt.algorithms.ECAlgorithm.to_jwk(public, as_dict=True)).encode()
         hs_header = {**header, "alg": "HS256"}
         attacker_ec = ec.generate_private_key(ec.SECP256R1())
@@ -74,6 +78,7 @@ class Forger:
         attacker_p384 = ec.generate_private_key(ec.SECP384R1())
         attacker_rsa = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         admin = {**claims, "scope": "profile admin"}
+
         def with_claims(**changes: Any) -> dict[str, Any]:
             return {k: v for k, v in {**claims, **changes}.items() if v is not None}
 
@@ -90,7 +95,9 @@ class Forger:
             attacks[f"hs256 secret {secret!r}"] = hs256(hs_header, admin, secret)
         attacks["ecdsa r=s=0"] = raw(header, admin, b64(bytes(64)))
         attacks["embedded jwk"] = jwt.encode(
-            admin, attacker_ec, algorithm="ES256",
+            admin,
+            attacker_ec,
+            algorithm="ES256",
             headers={**header, "jwk": attacker_jwk},
         )
         attacks["jku elsewhere"] = jwt.encode(
@@ -99,20 +106,29 @@ class Forger:
         attacks["x5u elsewhere"] = jwt.encode(
             admin, attacker_ec, algorithm="ES256", headers={**header, "x5u": jku_url}
         )
-        for label, kid in (("path", "../../../../../../dev/null"), ("sql", "' OR '1'='1' --"),
-                           ("unknown", "no-such-key"), ("empty", ""), ("nul", "a\x00b")):
+        for label, kid in (
+            ("path", "../../../../../../dev/null"),
+            ("sql", "' OR '1'='1' --"),
+            ("unknown", "no-such-key"),
+            ("empty", ""),
+            ("nul", "a\x00b"),
+        ):
             attacks[f"kid {label}"] = jwt.encode(
                 admin, attacker_ec, algorithm="ES256", headers={**header, "kid": kid}
             )
         same_kid = {k: v for k, v in header.items() if k != "alg"}
         attacks["alg ES384 outside pin"] = jwt.encode(
-            admin, attacker_p384, algorithm="ES384", headers=same_kid)
+            admin, attacker_p384, algorithm="ES384", headers=same_kid
+        )
         attacks["alg RS256 outside pin"] = jwt.encode(
-            admin, attacker_rsa, algorithm="RS256", headers=same_kid)
+            admin, attacker_rsa, algorithm="RS256", headers=same_kid
+        )
         attacks["alg PS256 outside pin"] = jwt.encode(
-            admin, attacker_rsa, algorithm="PS256", headers=same_kid)
-        attacks["unknown crit"] = self.signed({**header, "crit": ["x-tollgate"],
-                                               "x-tollgate": 1}, claims)
+            admin, attacker_rsa, algorithm="PS256", headers=same_kid
+        )
+        attacks["unknown crit"] = self.signed(
+            {**header, "crit": ["x-tollgate"], "x-tollgate": 1}, claims
+        )
         attacks["two segments"] = ".".join(self.access.split(".")[:2])
         attacks["four segments"] = self.access + ".AAAA"
         attacks["bad base64url"] = self.access.replace("-", "+").replace("_", "/") + "=="
@@ -121,9 +137,11 @@ class Forger:
         attacks["non-utf8 payload"] = raw(header, b'{"sub":"\xfe\xff"}', signature)
         header_json = json.dumps(header).encode()
         attacks["duplicate header keys"] = self.signed_raw(
-            header_json[:-1] + b', "alg": "none"}', json.dumps(claims).encode())
+            header_json[:-1] + b', "alg": "none"}', json.dumps(claims).encode()
+        )
         attacks["duplicate payload keys"] = self.signed_raw(
-            header_json, json.dumps(claims).encode()[:-1] + b', "scope": "profile admin"}')
+            header_json, json.dumps(claims).encode()[:-1] + b', "scope": "profile admin"}'
+        )
         attacks["huge token"] = self.access + "A" * 100_000
         attacks["wrong typ JWT"] = self.signed({**header, "typ": "JWT"}, claims)
         attacks["no typ"] = self.signed({k: v for k, v in header.items() if k != "typ"}, claims)
@@ -143,8 +161,10 @@ class Forger:
         header, claims, signature = parts(self.refresh)
         now = int(time.time())
         other_session = {**claims, "sid": "00000000-0000-0000-0000-000000000000"}
+
         def with_claims(**changes: Any) -> dict[str, Any]:
             return {k: v for k, v in {**claims, **changes}.items() if v is not None}
+
         return {
             "alg none": raw({**header, "alg": "none"}, claims, ""),
             "changed sid, old signature": raw(header, other_session, signature),
@@ -155,10 +175,12 @@ class Forger:
             "expired": self.signed(header, with_claims(exp=now - 1)),
             "missing exp": self.signed(header, with_claims(exp=None)),
             "unknown jti": self.signed(header, with_claims(jti="never-issued")),
-            "hs256 public pem": hs256({**header, "alg": "HS256"}, claims,
-                                      self.key.verifying_key.public_bytes(
-                                          serialization.Encoding.PEM,
-                                          serialization.PublicFormat.SubjectPublicKeyInfo)),
+            "hs256 public pem": hs256(
+                {**header, "alg": "HS256"},
+                claims,
+                self.key.verifying_key.public_bytes(
+                    serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+                ),
+            ),
             "four segments": self.refresh + ".x",
         }
-

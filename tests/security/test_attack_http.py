@@ -39,7 +39,14 @@ def test_burst_over_real_http(tmp_path: Path) -> None:
         huge = http.get("/me", headers=bearer("x" * 1_000_000))
         assert huge.status_code in (400, 401, 413, 431)
         assert http.get("/auth", headers=bearer(tokens["access_token"])).status_code == 200
-        refresh = http.post("/refresh", json={"refresh_token": raw(
-            {**parts(tokens["refresh_token"])[0], "alg": "none"},
-            parts(tokens["refresh_token"])[1], "")})
+        refresh = http.post(
+            "/refresh",
+            json={
+                "refresh_token": raw(
+                    {**parts(tokens["refresh_token"])[0], "alg": "none"},
+                    parts(tokens["refresh_token"])[1],
+                    "",
+                )
+            },
+        )
         assert refresh.status_code == 401

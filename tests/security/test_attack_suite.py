@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -55,10 +55,10 @@ def listener() -> Iterator[Listener]:
 
 
 @pytest.fixture
-async def forger(app: FastAPI, client: httpx.AsyncClient) -> AsyncIterator[Forger]:
+async def forger(app: FastAPI, client: httpx.AsyncClient) -> Forger:
     tokens = await join(client)
     key = await app.state.services.keyring.signer()
-    yield Forger(key, tokens["access_token"], tokens["refresh_token"])
+    return Forger(key, tokens["access_token"], tokens["refresh_token"])
 
 
 async def assert_refused(client: httpx.AsyncClient, token: str, name: str) -> None:
@@ -89,8 +89,9 @@ async def test_forged_refresh_tokens(client: httpx.AsyncClient, forger: Forger) 
         response = await client.post("/refresh", json={"refresh_token": token[:8192]})
         assert response.status_code == 401, (name, response.text)
         assert response.json()["error"] == "invalid_grant", name
-        oauth = await client.post("/auth", data={"grant_type": "refresh_token",
-                                                 "refresh_token": token[:8192]})
+        oauth = await client.post(
+            "/auth", data={"grant_type": "refresh_token", "refresh_token": token[:8192]}
+        )
         assert oauth.status_code == 400, (name, oauth.text)
     # None of the forgeries was mistaken for a replay: the real token still rotates.
     ok = await client.post("/refresh", json={"refresh_token": forger.refresh})
@@ -102,12 +103,14 @@ async def test_huge_authorization_header(client: httpx.AsyncClient, forger: Forg
     assert response.status_code == 401
 
 
-async def test_attacks_leave_no_session_behind(client: httpx.AsyncClient, app: FastAPI,
-                                               forger: Forger, listener: Listener) -> None:
+async def test_attacks_leave_no_session_behind(
+    client: httpx.AsyncClient, app: FastAPI, forger: Forger, listener: Listener
+) -> None:
     before = await client.get("/sessions", headers=bearer(forger.access))
     for token in forger.access_attacks(listener.url).values():
-        await client.get("/auth", headers={"Authorization": f"Bearer {token}".encode(
-            "utf-8", "surrogateescape")})
+        await client.get(
+            "/auth", headers={"Authorization": f"Bearer {token}".encode("utf-8", "surrogateescape")}
+        )
     after = await client.get("/sessions", headers=bearer(forger.access))
     assert before.json() == after.json()
 

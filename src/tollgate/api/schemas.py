@@ -106,6 +106,10 @@ class SessionOut(BaseModel):
     user_agent: str | None
     ip: str | None
     current: bool
+    # Only in ?history=true listings: when and why an ended session ended
+    # (logout, password_changed, refresh_token_reused, ...).
+    ended_at: datetime | None = None
+    end_reason: str | None = None
 
 
 class ErrorBody(BaseModel):

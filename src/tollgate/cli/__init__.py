@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import copy
 import os
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 import uvicorn
 
 from tollgate.app import create_app
-from tollgate.cli import clients, keys, sessions, users
+from tollgate.cli import audit, clients, keys, sessions, users
 from tollgate.cli.runner import run
 from tollgate.services.container import Services
 from tollgate.settings import Settings
@@ -20,6 +21,7 @@ cli.add_typer(users.app, name="users")
 cli.add_typer(sessions.app, name="sessions")
 cli.add_typer(keys.app, name="keys")
 cli.add_typer(clients.app, name="clients")
+cli.command("audit")(audit.audit)
 
 
 @cli.command()
@@ -37,8 +39,15 @@ def serve(
 
     # Once, before any worker starts, so workers never race to migrate or make keys.
     run(prepare, settings)
+    log_config = logging_config()
     if workers == 1:
-        uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level)
+        uvicorn.run(
+            create_app(settings),
+            host=host,
+            port=port,
+            log_level=log_level,
+            log_config=log_config,
+        )
         return
     # Worker processes build their own app from the environment; pass host and port
     # on so their default issuer matches this one.
@@ -51,7 +60,22 @@ def serve(
         port=port,
         workers=workers,
         log_level=log_level,
+        log_config=log_config,
     )
+
+
+def logging_config() -> dict[str, Any]:
+    """uvicorn's logging, plus Tollgate's own loggers (audit events are JSON lines) at INFO
+    whatever uvicorn's level, so the audit trail always reaches the log."""
+    config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
+    config["formatters"]["tollgate"] = {"format": "%(message)s"}
+    config["handlers"]["tollgate"] = {
+        "formatter": "tollgate",
+        "class": "logging.StreamHandler",
+        "stream": "ext://sys.stderr",
+    }
+    config["loggers"]["tollgate"] = {"handlers": ["tollgate"], "level": "INFO", "propagate": False}
+    return config
 
 
 @cli.command()

@@ -60,7 +60,9 @@ def keys_rotate(
             s.secret_key,
             activates_in=0 if now else s.jwks_max_age,
         )
-        return f"{key.kid} {key.alg} signs from {key.activates_at:%Y-%m-%d %H:%M:%S} UTC"
+        summary = f"{key.kid} {key.alg} signs from {key.activates_at:%Y-%m-%d %H:%M:%S} UTC"
+        await services.audit.record("key_rotated", detail=summary)
+        return summary
 
     typer.echo(run(action))
 
@@ -77,6 +79,7 @@ def keys_retire(
     async def action(services: Services) -> str:
         lifetime = services.settings.longest_token_lifetime
         key = await rotation.retire(services.sessionmaker, kid, lifetime, force)
+        await services.audit.record("key_retired", detail=key.kid + (" (forced)" if force else ""))
         return f"retired {key.kid}"
 
     typer.echo(run(action))

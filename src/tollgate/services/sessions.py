@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -46,6 +47,11 @@ class Sessions:
     async def live_for_user(self, user_id: uuid.UUID) -> Sequence[Session]:
         async with self._db() as db:
             return await session_store.live_for_user(db, user_id, utcnow())
+
+    async def recently_ended(self, user_id: uuid.UUID, days: int = 30) -> Sequence[Session]:
+        async with self._db() as db:
+            since = utcnow() - timedelta(days=days)
+            return await session_store.ended_for_user(db, user_id, since)
 
     async def all_live(self) -> Sequence[Session]:
         async with self._db() as db:

@@ -34,6 +34,19 @@ async def live_for_user(db: AsyncSession, user_id: uuid.UUID, now: datetime) -> 
     return result.scalars().all()
 
 
+async def ended_for_user(
+    db: AsyncSession, user_id: uuid.UUID, since: datetime
+) -> Sequence[Session]:
+    """Sessions revoked since then, newest first: the user's own security history."""
+    result = await db.execute(
+        select(Session)
+        .where(Session.user_id == user_id, Session.revoked_at >= since)
+        .order_by(Session.revoked_at.desc())
+        .limit(100)
+    )
+    return result.scalars().all()
+
+
 async def all_live(db: AsyncSession, now: datetime) -> Sequence[Session]:
     result = await db.execute(select(Session).where(_is_live(now)).order_by(Session.created_at))
     return result.scalars().all()

@@ -100,9 +100,16 @@ async def logout(
     "/sessions",
     response_model=list[SessionOut],
     responses=errors(401, 503),
-    summary="My live sessions",
+    summary="My live sessions (and, with ?history=true, recently ended ones)",
 )
-async def list_sessions(caller: CallerDep, services: ServicesDep) -> list[SessionOut]:
+async def list_sessions(
+    caller: CallerDep,
+    services: ServicesDep,
+    history: Annotated[bool, Query(description="Also sessions ended in the last 30 days")] = False,
+) -> list[SessionOut]:
+    sessions = list(await services.sessions.live_for_user(caller.sub))
+    if history:
+        sessions += await services.sessions.recently_ended(caller.sub)
     return [
         SessionOut(
             id=s.id,
@@ -112,8 +119,10 @@ async def list_sessions(caller: CallerDep, services: ServicesDep) -> list[Sessio
             user_agent=s.user_agent,
             ip=s.ip,
             current=s.id == caller.sid,
+            ended_at=s.revoked_at,
+            end_reason=s.revoked_reason,
         )
-        for s in await services.sessions.live_for_user(caller.sub)
+        for s in sessions
     ]
 
 

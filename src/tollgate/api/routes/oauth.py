@@ -54,7 +54,11 @@ async def _authenticated_client(
 
 @router.post(
     "/revoke",
-    responses=errors(400, 401, 413, 503),
+    response_class=Response,
+    responses={
+        200: {"description": "Revoked, or not a token we know (RFC 7009 §2.2)"},
+        **errors(400, 401, 413, 503),
+    },
     openapi_extra={"requestBody": TOKEN_FORM},
     summary="Revoke a refresh or access token and its session (RFC 7009)",
 )
