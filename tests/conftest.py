@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +10,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from tests.support.postgres import PostgresServer
 from tollgate.app import create_app
 from tollgate.services.passwords import PasswordHasher
 from tollgate.settings import Settings
@@ -25,13 +26,25 @@ def hasher() -> PasswordHasher:
     return PasswordHasher()
 
 
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """One real PostgreSQL server for the whole run; each test gets its own database."""
+    server = PostgresServer()
+    server.start()
+    yield server
+    server.remove()
+
+
 @pytest.fixture
-def make_settings(tmp_path: Path) -> Callable[..., Settings]:
+def database_url(tmp_path: Path) -> str:
+    """SQLite by default; suites that run on both databases override this fixture."""
+    return f"sqlite+aiosqlite:///{tmp_path / 'tollgate.db'}"
+
+
+@pytest.fixture
+def make_settings(database_url: str) -> Callable[..., Settings]:
     def make(**overrides: Any) -> Settings:
-        values: dict[str, Any] = {
-            "database_url": f"sqlite+aiosqlite:///{tmp_path / 'tollgate.db'}",
-            "issuer": ISSUER,
-        }
+        values: dict[str, Any] = {"database_url": database_url, "issuer": ISSUER}
         values.update(overrides)
         return Settings(**values)
 

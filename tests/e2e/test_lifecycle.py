@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import time
+import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -108,7 +109,7 @@ def test_independent_jwks_client_verifies_tokens(server: str) -> None:
         jwt.decode(pair["refresh_token"], signing_key, algorithms=["ES256"], audience="tollgate")
 
 
-def test_concurrent_refreshes_of_one_token(server: str, database: Path) -> None:
+def test_concurrent_refreshes_of_one_token(server: str, sql: Callable[[str], str]) -> None:
     with httpx.Client(base_url=server) as http:
         pair = http.post("/join", json={"username": "dave", "password": PASSWORD}).json()
 
@@ -128,12 +129,13 @@ def test_concurrent_refreshes_of_one_token(server: str, database: Path) -> None:
     issued = {jti(r.json()["refresh_token"]) for r in responses if r.status_code == 200}
     assert len(issued) == 1, "every success must hand out the same current token"
     sid = jwt.decode(pair["refresh_token"], options={"verify_signature": False})["sid"]
-    with sqlite3.connect(database) as db:
-        live = db.execute(
-            "SELECT count(*) FROM refresh_tokens WHERE session_id = ? AND used_at IS NULL",
-            (sid.replace("-", ""),),
-        ).fetchone()[0]
-    assert live == 1
+    # SQLite stores the UUID as 32 hex digits, PostgreSQL natively; sid is a parsed UUID.
+    forms = f"'{uuid.UUID(sid)}', '{uuid.UUID(sid).hex}'"
+    live = sql(
+        "SELECT count(*) FROM refresh_tokens WHERE used_at IS NULL"  # noqa: S608
+        f" AND CAST(session_id AS TEXT) IN ({forms})"
+    )
+    assert live == "1"
 
 
 @pytest.mark.parametrize(
@@ -166,16 +168,24 @@ def test_bad_requests_over_real_http(
     assert set(body) >= {"error", "error_description"}
 
 
-def test_restart_keeps_keys_tokens_and_revocations(tmp_path: Path) -> None:
+def test_restart_keeps_keys_tokens_and_revocations(
+    tmp_path: Path, backend: tuple[str, Callable[[str], str]]
+) -> None:
     database = tmp_path / "restart.db"
     # The default issuer names the port, and the restart gets another free port.
     issuer = "http://auth.example.test"
-    with running_server(database, issuer=issuer) as base, httpx.Client(base_url=base) as http:
+    with (
+        running_server(database, issuer=issuer, database_url=backend[0]) as base,
+        httpx.Client(base_url=base) as http,
+    ):
         kept = http.post("/join", json={"username": "erin", "password": PASSWORD}).json()
         ended = http.post("/login", json={"username": "erin", "password": PASSWORD}).json()
         assert http.post("/logout", headers=bearer(ended["access_token"])).status_code == 204
         kids = [k["kid"] for k in http.get("/.well-known/jwks.json").json()["keys"]]
-    with running_server(database, issuer=issuer) as base, httpx.Client(base_url=base) as http:
+    with (
+        running_server(database, issuer=issuer, database_url=backend[0]) as base,
+        httpx.Client(base_url=base) as http,
+    ):
         assert [k["kid"] for k in http.get("/.well-known/jwks.json").json()["keys"]] == kids
         assert http.get("/me", headers=bearer(kept["access_token"])).status_code == 200
         assert http.get("/me", headers=bearer(ended["access_token"])).status_code == 401
@@ -184,9 +194,14 @@ def test_restart_keeps_keys_tokens_and_revocations(tmp_path: Path) -> None:
         )
 
 
-def test_workers_share_keys_and_sessions(tmp_path: Path) -> None:
+def test_workers_share_keys_and_sessions(
+    tmp_path: Path, backend: tuple[str, Callable[[str], str]]
+) -> None:
     database = tmp_path / "workers.db"
-    with running_server(database, "--workers", "2") as base, httpx.Client(base_url=base) as http:
+    with (
+        running_server(database, "--workers", "2", database_url=backend[0]) as base,
+        httpx.Client(base_url=base) as http,
+    ):
         pair = http.post("/join", json={"username": "fay", "password": PASSWORD}).json()
         # New connections land on either worker; every one must accept the token.
         for _ in range(10):

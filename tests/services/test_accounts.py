@@ -10,8 +10,9 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.conftest import PASSWORD
-from tollgate.errors import AccountDisabled, InvalidGrant, UsernameTaken
+from tollgate.errors import AccountDisabled, InvalidClient, InvalidGrant, UsernameTaken
 from tollgate.services.container import Services
+from tollgate.services.grants import ClientInfo
 from tollgate.services.passwords import PasswordHasher
 from tollgate.settings import Settings
 from tollgate.store.models import User
@@ -82,3 +83,14 @@ async def test_join_stores_email_and_default_scope(services: Services, email: An
     user = await services.accounts.join("minsu", PASSWORD, email)
     assert user.email == email
     assert user.scope == "profile"
+
+
+async def test_nul_characters_never_reach_the_database(services: Services) -> None:
+    # PostgreSQL text cannot hold U+0000; such names simply do not exist.
+    await services.accounts.join("minsu", PASSWORD)
+    with pytest.raises(InvalidGrant):
+        await services.accounts.authenticate("min\x00su", PASSWORD)
+    with pytest.raises(InvalidGrant):
+        await services.login.with_password("min\x00su", PASSWORD, None, ClientInfo(ip="::1"))
+    with pytest.raises(InvalidClient):
+        await services.clients.authenticate("tgc_\x00", "secret")

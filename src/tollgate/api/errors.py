@@ -14,7 +14,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tollgate.errors import (
@@ -137,6 +137,15 @@ async def database_unavailable(request: Request, exc: Exception) -> JSONResponse
     return await tollgate_error(request, ServiceUnavailable())
 
 
+async def unstorable_input(request: Request, exc: Exception) -> JSONResponse:
+    # A safety net: input the database refuses (e.g. U+0000 in PostgreSQL text) is the
+    # client's problem, not a server error.
+    log.warning("database refused input on %s %s", request.method, request.url.path)
+    return error_response(
+        400, "invalid_request", "The request holds characters or values that cannot be stored."
+    )
+
+
 async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     # Logged in full here; the client sees no trace, SQL or secret.
     log.exception("unhandled error on %s %s", request.method, request.url.path)
@@ -147,6 +156,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(TollgateError, tollgate_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(DataError, unstorable_input)
     app.add_exception_handler(OperationalError, database_unavailable)
     app.add_exception_handler(InterfaceError, database_unavailable)
     app.add_exception_handler(ConnectionError, database_unavailable)

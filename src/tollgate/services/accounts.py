@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tollgate.errors import AccountDisabled, InvalidGrant, NotFound, UsernameTaken
 from tollgate.services.audit import Audit
 from tollgate.services.grants import NO_CLIENT, ClientInfo
-from tollgate.services.names import normalize_username, username_key
+from tollgate.services.names import normalize_username, storable, username_key
 from tollgate.services.password_policy import PasswordPolicy
 from tollgate.services.passwords import PasswordHasher
 from tollgate.services.scopes import format_scope, parse_scope
@@ -69,8 +69,7 @@ class Accounts:
 
     async def authenticate(self, username: str, password: str) -> User:
         """The user whose password this is; one answer and one cost for every failure."""
-        async with self._db() as db:
-            user = await user_store.by_username_key(db, username_key(username))
+        user = await self._by_name(username)
         ok = await self._hasher.verify(user.password_hash if user else None, password)
         if user is None or not ok:
             failure = InvalidGrant(WRONG_CREDENTIALS)
@@ -120,9 +119,14 @@ class Accounts:
             raise NotFound("No such user.")
         return user
 
-    async def find(self, username: str) -> User:
+    async def _by_name(self, username: str) -> User | None:
+        if not storable(username):
+            return None
         async with self._db() as db:
-            user = await user_store.by_username_key(db, username_key(username))
+            return await user_store.by_username_key(db, username_key(username))
+
+    async def find(self, username: str) -> User:
+        user = await self._by_name(username)
         if user is None:
             raise NotFound(f"No user named {username!r}.")
         return user

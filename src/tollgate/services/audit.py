@@ -35,7 +35,8 @@ class Audit:
             at=utcnow(),
             event=event,
             user_id=user_id,
-            username=username[:256] if username else None,
+            # As tried, which may hold characters no database column takes.
+            username=username[:256].replace("\x00", "\ufffd") if username else None,
             session_id=session_id,
             ip=client.ip,
             user_agent=(client.user_agent or "")[:512] or None,

@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tollgate.errors import InvalidClient, InvalidInput, NotFound
+from tollgate.services.names import storable
 from tollgate.store.models import Client
 
 # Compared against when the client id is unknown, so both failures cost the same.
@@ -57,8 +58,10 @@ class Clients:
         return client
 
     async def authenticate(self, client_id: str, client_secret: str) -> Client:
-        async with self._db() as db:
-            client = await db.get(Client, client_id)
+        client = None
+        if storable(client_id):
+            async with self._db() as db:
+                client = await db.get(Client, client_id)
         expected = client.secret_hash if client else _NO_SUCH_CLIENT
         if not hmac.compare_digest(expected, _hash(client_secret)) or client is None:
             raise InvalidClient()

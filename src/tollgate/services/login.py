@@ -10,7 +10,7 @@ from tollgate.errors import AccountDisabled, InvalidGrant
 from tollgate.services.accounts import Accounts
 from tollgate.services.audit import Audit
 from tollgate.services.grants import ClientInfo, Grants, TokenPair
-from tollgate.services.names import username_key
+from tollgate.services.names import storable, username_key
 from tollgate.services.throttle import Throttle
 from tollgate.store import sessions as session_store
 from tollgate.store.models import utcnow
@@ -41,6 +41,8 @@ class Login:
         ip = client.ip or "unknown"
 
         async def trusted_address() -> bool:
+            if not storable(account):
+                return False
             since = utcnow() - timedelta(days=TRUSTED_ADDRESS_DAYS)
             async with self._db() as db:
                 return await session_store.user_seen_from(db, account, ip, since)

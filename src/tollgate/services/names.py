@@ -22,6 +22,12 @@ class Username:
     key: str
 
 
+def storable(text: str) -> bool:
+    """Databases differ on U+0000 (PostgreSQL text refuses it): such input is never stored,
+    so it can match nothing either."""
+    return "\x00" not in text
+
+
 def username_key(display: str) -> str:
     # Unicode's NFKC_Casefold: casefold can denormalize, so normalize again after it.
     return unicodedata.normalize("NFKC", display.casefold())
