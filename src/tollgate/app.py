@@ -12,7 +12,8 @@ from tollgate import __version__
 from tollgate.api import errors, openapi
 from tollgate.api.body_limit import BodyLimit
 from tollgate.api.cookies import CSRF_HEADER
-from tollgate.api.routes import account, oauth, tokens, wellknown
+from tollgate.api.observability import Observability
+from tollgate.api.routes import account, oauth, ops, tokens, wellknown
 from tollgate.api.security_headers import SecurityHeaders
 from tollgate.services.container import Services
 from tollgate.services.passwords import PasswordHasher
@@ -44,6 +45,7 @@ def create_app(settings: Settings | None = None, hasher: PasswordHasher | None =
     app.include_router(account.router)
     app.include_router(oauth.router)
     app.include_router(wellknown.router)
+    app.include_router(ops.router)
     # Added last = runs first: security headers wrap everything, CORS answers preflights
     # before the body limit reads anything.
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
@@ -59,4 +61,5 @@ def create_app(settings: Settings | None = None, hasher: PasswordHasher | None =
             max_age=600,
         )
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(Observability, metrics=services.metrics)
     return app

@@ -15,7 +15,9 @@ MAX_BODY_BYTES = 64 * 1024
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="TOLLGATE_", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(
+        env_prefix="TOLLGATE_", extra="ignore", frozen=True, populate_by_name=True
+    )
 
     database_url: str = "sqlite+aiosqlite:///./tollgate.db"
     host: str = "127.0.0.1"
@@ -56,6 +58,12 @@ class Settings(BaseSettings):
     cookie_mode: bool = False
     ui: bool = True
     secret_key: str | None = None
+
+    metrics_enabled: bool = True
+    # Set by `tollgate serve --workers N` (prometheus-client's own variable name).
+    prometheus_multiproc_dir: str | None = Field(
+        default=None, validation_alias="PROMETHEUS_MULTIPROC_DIR"
+    )
 
     db_pool_size: int = Field(default=10, ge=1)
     db_max_overflow: int = Field(default=10, ge=0)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 import os
+import shutil
+import tempfile
 from typing import Annotated, Any
 
 import typer
@@ -30,6 +32,9 @@ def serve(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+    graceful_timeout: Annotated[
+        int, typer.Option(help="Seconds in-flight requests get to finish on SIGTERM.")
+    ] = 30,
 ) -> None:
     """Migrate the database, make a signing key if there is none, and serve HTTP."""
     settings = Settings(host=host, port=port)
@@ -39,29 +44,27 @@ def serve(
 
     # Once, before any worker starts, so workers never race to migrate or make keys.
     run(prepare, settings)
-    log_config = logging_config()
+    options: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "log_level": log_level,
+        "log_config": logging_config(),
+        "access_log": False,  # Tollgate writes its own JSON access lines with request ids
+        "timeout_graceful_shutdown": graceful_timeout,
+    }
     if workers == 1:
-        uvicorn.run(
-            create_app(settings),
-            host=host,
-            port=port,
-            log_level=log_level,
-            log_config=log_config,
-        )
+        uvicorn.run(create_app(settings), **options)
         return
-    # Worker processes build their own app from the environment; pass host and port
-    # on so their default issuer matches this one.
+    # Worker processes build their own app from the environment: pass host and port on so
+    # their default issuer matches, and a folder where they pool their metrics.
+    metrics_dir = tempfile.mkdtemp(prefix="tollgate-metrics-")
     os.environ["TOLLGATE_HOST"] = host
     os.environ["TOLLGATE_PORT"] = str(port)
-    uvicorn.run(
-        "tollgate.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level=log_level,
-        log_config=log_config,
-    )
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    try:
+        uvicorn.run("tollgate.app:create_app", factory=True, workers=workers, **options)
+    finally:
+        shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
 def logging_config() -> dict[str, Any]:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from tollgate.request_context import current_request_id
 from tollgate.services.grants import NO_CLIENT, ClientInfo
 from tollgate.store.models import AuditEvent, utcnow
 
@@ -18,8 +19,18 @@ log = logging.getLogger("tollgate.audit")
 
 
 class Audit:
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        observer: Callable[[str], None] | None = None,
+    ) -> None:
         self._db = sessionmaker
+        self._observer = observer
+
+    def count(self, event: str) -> None:
+        """An event only counted (metrics), not stored: too frequent for the trail."""
+        if self._observer is not None:
+            self._observer(event)
 
     async def record(
         self,
@@ -44,6 +55,7 @@ class Audit:
         )
         async with self._db.begin() as db:
             db.add(row)
+        self.count(event)
         log.info(
             json.dumps(
                 {
@@ -55,6 +67,7 @@ class Audit:
                     "ip": row.ip,
                     "user_agent": row.user_agent,
                     "detail": row.detail,
+                    "request_id": current_request_id(),
                 },
                 ensure_ascii=False,
             )

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from tollgate.keys.keyring import Keyring
+from tollgate.metrics import Metrics
 from tollgate.services.accounts import Accounts
 from tollgate.services.audit import Audit
 from tollgate.services.clients import Clients
@@ -39,6 +42,8 @@ class Services:
     throttle: Throttle
     audit: Audit
     login: Login
+    metrics: Metrics
+    schema_head: str | None
 
     @classmethod
     def build(cls, settings: Settings, hasher: PasswordHasher | None = None) -> Services:
@@ -49,13 +54,20 @@ class Services:
         )
         checker = TokenChecker(keyring, settings)
         policy = PasswordPolicy(settings.password_min_length, settings.password_min_score)
-        audit = Audit(sessionmaker)
+        metrics = Metrics(settings.prometheus_multiproc_dir)
+        count_connections(engine, metrics)
+        audit = Audit(sessionmaker, metrics.event)
         throttle = Throttle(settings)
         accounts = Accounts(
             sessionmaker, hasher or PasswordHasher(), policy, settings.default_scope, audit
         )
         grants = Grants(
-            sessionmaker, TokenIssuer(keyring, settings), checker, settings, audit.refresh_reuse
+            sessionmaker,
+            TokenIssuer(keyring, settings),
+            checker,
+            settings,
+            on_reuse=audit.refresh_reuse,
+            on_refresh=audit.count,
         )
         return cls(
             settings=settings,
@@ -71,6 +83,8 @@ class Services:
             throttle=throttle,
             audit=audit,
             login=Login(sessionmaker, accounts, grants, throttle, audit),
+            metrics=metrics,
+            schema_head=migrate.head_revision(),
         )
 
     async def start(self) -> None:
@@ -80,3 +94,16 @@ class Services:
 
     async def close(self) -> None:
         await self.engine.dispose()
+
+
+def count_connections(engine: AsyncEngine, metrics: Metrics) -> None:
+    """Keep the pool gauge current from SQLAlchemy's own pool events."""
+
+    def checked_out(*_: Any) -> None:
+        metrics.db_connections.inc()
+
+    def checked_in(*_: Any) -> None:
+        metrics.db_connections.dec()
+
+    event.listen(engine.sync_engine.pool, "checkout", checked_out)
+    event.listen(engine.sync_engine.pool, "checkin", checked_in)

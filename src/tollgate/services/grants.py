@@ -73,6 +73,7 @@ class _Rotation:
     record: RefreshToken | None = None
     failure: str | None = None
     reused: bool = False
+    replayed: bool = False
 
 
 class Grants:
@@ -83,12 +84,14 @@ class Grants:
         checker: TokenChecker,
         settings: Settings,
         on_reuse: ReuseHandler | None = None,
+        on_refresh: Callable[[str], None] | None = None,
     ) -> None:
         self._db = sessionmaker
         self._issuer = issuer
         self._checker = checker
         self._settings = settings
         self._on_reuse = on_reuse
+        self._on_refresh = on_refresh or (lambda _event: None)
 
     async def start_session(
         self, user: User, requested_scope: str | None, client: ClientInfo
@@ -124,13 +127,16 @@ class Grants:
         try:
             claims = await self._checker.refresh(refresh_token)
         except InvalidToken as exc:
+            self._on_refresh("refresh_refused")
             raise InvalidGrant(f"The refresh token is not usable: {exc.description}") from exc
         now = utcnow()
         rotation = await self._rotate(claims.jti, claims.sid, claims.sub, now)
         if rotation.reused and self._on_reuse is not None:
             await self._on_reuse(claims.sub, claims.sid, client)
         if rotation.failure:
+            self._on_refresh("refresh_refused")
             raise InvalidGrant(rotation.failure)
+        self._on_refresh("refresh_replayed" if rotation.replayed else "refresh_rotated")
         assert rotation.session is not None
         assert rotation.user is not None
         assert rotation.record is not None
@@ -196,7 +202,9 @@ class Grants:
         ):
             current = child_jti(jti, child.derivation_salt)
             if token_id(current) == child.id:
-                return _Rotation(session=session, user=user, jti=current, record=child)
+                return _Rotation(
+                    session=session, user=user, jti=current, record=child, replayed=True
+                )
         await session_store.revoke(db, session.id, REUSE_REASON, now)
         return _Rotation(
             failure="The refresh token was already used; the session is revoked.", reused=True

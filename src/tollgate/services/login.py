@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tollgate.errors import AccountDisabled, InvalidGrant
+from tollgate.errors import AccountDisabled, InvalidGrant, TooManyRequests
 from tollgate.services.accounts import Accounts
 from tollgate.services.audit import Audit
 from tollgate.services.grants import ClientInfo, Grants, TokenPair
@@ -47,7 +47,11 @@ class Login:
             async with self._db() as db:
                 return await session_store.user_seen_from(db, account, ip, since)
 
-        await self._throttle.before_login(account, ip, trusted_address)
+        try:
+            await self._throttle.before_login(account, ip, trusted_address)
+        except TooManyRequests:
+            self._audit.count("login_throttled")
+            raise
         try:
             user = await self._accounts.authenticate(username, password)
         except InvalidGrant as failure:

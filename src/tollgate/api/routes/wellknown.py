@@ -1,4 +1,4 @@
-"""Public, unauthenticated endpoints: the JWKS and the health check."""
+"""Public, unauthenticated endpoints: the JWKS and the authorization server metadata."""
 
 from __future__ import annotations
 
@@ -6,11 +6,8 @@ from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
-from sqlalchemy import text
 
 from tollgate.api.dependencies import ServicesDep
-from tollgate.api.responses import errors
-from tollgate.api.schemas import Health
 from tollgate.services.container import Services
 
 router = APIRouter(tags=["keys"])
@@ -59,10 +56,3 @@ async def oauth_metadata(services: ServicesDep) -> JSONResponse:
 @router.get("/.well-known/openid-configuration", summary=METADATA_SUMMARY + ", OIDC path")
 async def openid_configuration(services: ServicesDep) -> JSONResponse:
     return JSONResponse(authorization_server_metadata(services), headers=METADATA_CACHE)
-
-
-@router.get("/health", response_model=Health, responses=errors(503), summary="Liveness")
-async def health(services: ServicesDep) -> Health:
-    async with services.engine.connect() as connection:
-        await connection.execute(text("SELECT 1"))
-    return Health(status="ok")

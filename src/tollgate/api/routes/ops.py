@@ -1,0 +1,52 @@
+"""For operators: liveness, readiness and Prometheus metrics."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+from prometheus_client import CONTENT_TYPE_LATEST
+from sqlalchemy import text
+
+from tollgate.api.dependencies import ServicesDep
+from tollgate.api.responses import errors
+from tollgate.api.schemas import Health
+from tollgate.errors import NotFound, ServiceUnavailable
+from tollgate.store import migrate
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/health", response_model=Health, responses=errors(503), summary="Liveness")
+async def health(services: ServicesDep) -> Health:
+    async with services.engine.connect() as connection:
+        await connection.execute(text("SELECT 1"))
+    return Health(status="ok")
+
+
+@router.get(
+    "/ready",
+    response_model=Health,
+    responses=errors(503),
+    summary="Readiness: the database answers and its schema is current",
+)
+async def ready(services: ServicesDep) -> Health:
+    current = await migrate.current_revision(services.engine)
+    if current != services.schema_head:
+        raise ServiceUnavailable(
+            f"The database schema is at {current}, not {services.schema_head}."
+        )
+    return Health(status="ready")
+
+
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={
+        200: {"description": "Prometheus text format", "content": {"text/plain": {}}},
+        **errors(404),
+    },
+    summary="Prometheus metrics",
+)
+async def metrics(services: ServicesDep) -> Response:
+    if not services.settings.metrics_enabled:
+        raise NotFound("No such route.")
+    return Response(services.metrics.render(), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,57 @@
+"""Readiness, metrics and request ids, in-process."""
+
+import httpx
+from fastapi import FastAPI
+from sqlalchemy import text
+
+from tests.conftest import PASSWORD, join
+
+
+async def test_ready_when_schema_is_current(client: httpx.AsyncClient) -> None:
+    response = await client.get("/ready")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ready"}
+
+
+async def test_not_ready_when_schema_is_behind(client: httpx.AsyncClient, app: FastAPI) -> None:
+    async with app.state.services.engine.begin() as connection:
+        await connection.execute(text("UPDATE alembic_version SET version_num = '0001'"))
+    response = await client.get("/ready")
+    assert response.status_code == 503
+    assert response.json()["error"] == "temporarily_unavailable"
+    assert "0001" in response.json()["error_description"]
+    assert (await client.get("/health")).status_code == 200  # alive, just not ready
+
+
+async def test_metrics_count_security_events_and_latency(client: httpx.AsyncClient) -> None:
+    tokens = await join(client)
+    await client.post("/login", json={"username": "minsu", "password": PASSWORD})
+    await client.post("/login", json={"username": "minsu", "password": "wrong-wrong-1"})
+    await client.post("/refresh", json={"refresh_token": tokens["refresh_token"]})
+    await client.post("/refresh", json={"refresh_token": "garbage"})
+    response = await client.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    text_body = response.text
+    for line in (
+        'tollgate_events_total{event="login_succeeded"} 1.0',
+        'tollgate_events_total{event="login_failed"} 1.0',
+        'tollgate_events_total{event="refresh_rotated"} 1.0',
+        'tollgate_events_total{event="refresh_refused"} 1.0',
+        'tollgate_events_total{event="joined"} 1.0',
+    ):
+        assert line in text_body, line
+    assert (
+        'tollgate_http_request_duration_seconds_count{method="POST",route="/login",status="200"} 1.0'
+        in text_body
+    )
+    assert "tollgate_db_connections_in_use 0.0" in text_body
+
+
+async def test_request_ids(client: httpx.AsyncClient) -> None:
+    generated = await client.get("/health")
+    assert len(generated.headers["x-request-id"]) == 32
+    kept = await client.get("/health", headers={"X-Request-ID": "edge-1234.abc"})
+    assert kept.headers["x-request-id"] == "edge-1234.abc"
+    replaced = await client.get("/health", headers={"X-Request-ID": "no spaces <script>"})
+    assert replaced.headers["x-request-id"] != "no spaces <script>"
