@@ -41,10 +41,8 @@ async def test_metrics_count_security_events_and_latency(client: httpx.AsyncClie
         'tollgate_events_total{event="joined"} 1.0',
     ):
         assert line in text_body, line
-    assert (
-        'tollgate_http_request_duration_seconds_count{method="POST",route="/login",status="200"} 1.0'
-        in text_body
-    )
+    histogram = "tollgate_http_request_duration_seconds_count"
+    assert f'{histogram}{{method="POST",route="/login",status="200"}} 1.0' in text_body
     assert "tollgate_db_connections_in_use 0.0" in text_body
 
 
