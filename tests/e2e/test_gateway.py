@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,17 +11,10 @@ import httpx
 import pytest
 
 from tests.conftest import PASSWORD, bearer
-from tests.e2e.server import free_port, run_cli, running_process, running_server, stop
+from tests.e2e.server import free_port, run_cli, running_process, running_server
+from tests.support.nginx import example, running_nginx
 
 ROOT = Path(__file__).resolve().parents[2]
-SNIPPET = ROOT / "examples" / "nginx" / "tollgate-auth.conf"
-
-
-def nginx_binary() -> str:
-    path = shutil.which("nginx") or "/usr/sbin/nginx"
-    if not os.path.exists(path):
-        pytest.fail("nginx is not installed; ./scripts/test installs Debian's nginx")
-    return path
 
 
 @pytest.fixture
@@ -48,44 +38,17 @@ def upstream(tmp_path: Path) -> Iterator[str]:
 @pytest.fixture
 def gateway(tmp_path: Path, upstream: str) -> Iterator[tuple[str, str]]:
     with running_server(tmp_path / "tollgate.db") as tollgate:
-        port = free_port()
-        server = (
-            SNIPPET.read_text()
-            .replace("127.0.0.1:8080", f"127.0.0.1:{port}")
-            .replace("127.0.0.1:8000", tollgate.removeprefix("http://"))
-            .replace("127.0.0.1:9000", upstream)
+        listen = f"127.0.0.1:{free_port()}"
+        server = example(
+            "tollgate-auth.conf",
+            {
+                "127.0.0.1:8080": listen,
+                "127.0.0.1:8000": tollgate.removeprefix("http://"),
+                "127.0.0.1:9000": upstream,
+            },
         )
-        prefix = tmp_path / "nginx"
-        prefix.mkdir()
-        conf = prefix / "nginx.conf"
-        conf.write_text(
-            "daemon off;\nworker_processes 1;\n"
-            f"pid {prefix}/nginx.pid;\nerror_log {prefix}/error.log warn;\n"
-            "events {}\nhttp {\n"
-            f"  access_log off;\n  client_body_temp_path {prefix}/body;\n"
-            f"  proxy_temp_path {prefix}/proxy;\n  fastcgi_temp_path {prefix}/fastcgi;\n"
-            f"  uwsgi_temp_path {prefix}/uwsgi;\n  scgi_temp_path {prefix}/scgi;\n"
-            f"{server}\n}}\n"
-        )
-        process = subprocess.Popen(
-            [nginx_binary(), "-p", str(prefix), "-c", str(conf), "-e", str(prefix / "stderr.log")],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            base = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + 15
-            while True:
-                try:
-                    httpx.get(base, timeout=1)
-                    break
-                except httpx.TransportError:
-                    if process.poll() is not None or time.monotonic() > deadline:
-                        raise RuntimeError((prefix / "error.log").read_text()) from None
-                    time.sleep(0.1)
-            yield base, tollgate
-        finally:
-            stop(process)
+        with running_nginx(tmp_path, server, listen):
+            yield f"http://{listen}", tollgate
 
 
 def test_nginx_auth_request(gateway: tuple[str, str], tmp_path: Path) -> None:
