@@ -8,18 +8,22 @@ unknown `kid` is looked up at once (at most every MISS_RELOAD_SECONDS).
 from __future__ import annotations
 
 import json
+import logging
 import time
 from dataclasses import dataclass
 from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tollgate.keys.rotation import create_key, current_signer
 from tollgate.keys.sealing import unseal
 from tollgate.store import keys as key_store
 from tollgate.store.models import SigningKey, utcnow
+
+log = logging.getLogger("tollgate.keys")
 
 # An unknown `kid` reloads at most this often, so forged kids cannot each cost a query.
 MISS_RELOAD_SECONDS = 2.0
@@ -82,8 +86,17 @@ class Keyring:
         self._loaded_at = time.monotonic()
 
     async def _reload_if_older_than(self, seconds: float) -> None:
-        if time.monotonic() - self._loaded_at >= seconds:
+        if time.monotonic() - self._loaded_at < seconds:
+            return
+        try:
             await self.reload()
+        except (OperationalError, InterfaceError, OSError):
+            if not self._keys:
+                raise
+            # Keep signing and verifying with the keys we have while the database is
+            # away; try again after another interval.
+            log.warning("could not reload signing keys; using the ones loaded before")
+            self._loaded_at = time.monotonic()
 
     async def signer(self) -> Key:
         """The key that signs new tokens now."""
