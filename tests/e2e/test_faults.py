@@ -35,7 +35,7 @@ def wait_for(check: object, seconds: float = 20) -> None:
 def test_database_outage_and_recovery(tmp_path: Path, own_postgres: PostgresServer) -> None:
     url = own_postgres.new_database()
     with (
-        running_server(tmp_path / "outage.db", database_url=url) as base,
+        running_server(tmp_path / "outage.db", database_url=url, key_reload_interval="0.5") as base,
         httpx.Client(base_url=base, timeout=30) as http,
     ):
         pair = http.post("/join", json={"username": "minsu", "password": PASSWORD}).json()
@@ -56,7 +56,9 @@ def test_database_outage_and_recovery(tmp_path: Path, own_postgres: PostgresServ
             assert response.status_code == 503, (path, response.status_code, response.text)
             assert response.json()["error"] == "temporarily_unavailable"
             assert response.headers["retry-after"]
-        # The public keys stay available from memory, so verifiers keep working.
+        # The public keys stay available from memory (after a failed reload), so other
+        # services keep verifying tokens.
+        time.sleep(0.6)
         assert http.get("/.well-known/jwks.json").json()["keys"]
 
         own_postgres.start()
