@@ -11,13 +11,14 @@ from fastapi.middleware.cors import CORSMiddleware
 from tollgate import __version__
 from tollgate.api import errors, openapi
 from tollgate.api.body_limit import BodyLimit
-from tollgate.api.cookies import CSRF_HEADER
+from tollgate.api.cookies import CSRF_HEADER, DELIVERY_HEADER
 from tollgate.api.observability import Observability
 from tollgate.api.routes import account, oauth, ops, tokens, wellknown
 from tollgate.api.security_headers import SecurityHeaders
 from tollgate.services.container import Services
 from tollgate.services.passwords import PasswordHasher
 from tollgate.settings import MAX_BODY_BYTES, Settings
+from tollgate.ui import routes as ui_routes
 
 
 def create_app(settings: Settings | None = None, hasher: PasswordHasher | None = None) -> FastAPI:
@@ -46,6 +47,9 @@ def create_app(settings: Settings | None = None, hasher: PasswordHasher | None =
     app.include_router(oauth.router)
     app.include_router(wellknown.router)
     app.include_router(ops.router)
+    if settings.ui:
+        app.include_router(ui_routes.router)
+        app.mount("/ui", ui_routes.static_files(), name="ui")
     # Added last = runs first: security headers wrap everything, CORS answers preflights
     # before the body limit reads anything.
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
@@ -57,7 +61,7 @@ def create_app(settings: Settings | None = None, hasher: PasswordHasher | None =
             # Credentials (cookies) only ever for named origins, never for "*".
             allow_credentials=not wildcard,
             allow_methods=["GET", "POST", "DELETE"],
-            allow_headers=["Authorization", "Content-Type", CSRF_HEADER],
+            allow_headers=["Authorization", "Content-Type", CSRF_HEADER, DELIVERY_HEADER],
             max_age=600,
         )
     app.add_middleware(SecurityHeaders)

@@ -22,6 +22,14 @@ from tollgate.settings import Settings
 REFRESH_COOKIE = "__Host-tollgate-refresh"
 CSRF_COOKIE = "__Host-tollgate-csrf"
 CSRF_HEADER = "X-CSRF-Token"
+# A browser page may ask for cookie delivery on its own requests even when cookie mode is
+# off for everyone (the bundled page at / does): same cookies, same CSRF checks.
+DELIVERY_HEADER = "X-Token-Delivery"
+
+
+def uses_cookies(request: Request) -> bool:
+    settings: Settings = request.app.state.services.settings
+    return settings.cookie_mode or request.headers.get(DELIVERY_HEADER, "").lower() == "cookie"
 
 
 def new_csrf_token() -> str:
@@ -69,7 +77,7 @@ def refresh_cookie(request: Request) -> str | None:
     refused as such (403) rather than as a malformed body.
     """
     settings: Settings = request.app.state.services.settings
-    return refresh_token_from_cookie(request, settings) if settings.cookie_mode else None
+    return refresh_token_from_cookie(request, settings) if uses_cookies(request) else None
 
 
 def refresh_token_from_cookie(request: Request, settings: Settings) -> str:

@@ -10,7 +10,6 @@ from fastapi.responses import JSONResponse
 from tollgate.api.cookies import new_csrf_token, set_session_cookies
 from tollgate.api.schemas import ErrorBody, TokenResponse
 from tollgate.services.grants import TokenPair
-from tollgate.settings import Settings
 
 # RFC 6749 §5.1: token responses must not be cached.
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -31,10 +30,10 @@ def no_store_json(body: Any, status_code: int = 200) -> JSONResponse:
 
 
 def token_answer(
-    body: TokenResponse, pair: TokenPair, settings: Settings, status_code: int = 200
+    body: TokenResponse, pair: TokenPair, cookies: bool, status_code: int = 200
 ) -> JSONResponse:
-    """A token response; in cookie mode the refresh token moves into its cookie."""
-    if not settings.cookie_mode:
+    """A token response; with cookies the refresh token moves into its cookie."""
+    if not cookies:
         return no_store_json(body.model_dump(mode="json", exclude={"csrf_token"}), status_code)
     csrf = new_csrf_token()
     payload = body.model_dump(mode="json", exclude={"refresh_token"}) | {"csrf_token": csrf}

@@ -7,9 +7,9 @@ from contextlib import suppress
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
-from tollgate.api.cookies import clear_session_cookies
+from tollgate.api.cookies import clear_session_cookies, uses_cookies
 from tollgate.api.dependencies import CallerDep, ClientDep, ServicesDep, bearer_token
 from tollgate.api.responses import errors
 from tollgate.api.schemas import (
@@ -79,7 +79,11 @@ async def me(caller: CallerDep, services: ServicesDep) -> UserOut:
     summary="End this session, the session of a refresh token, or all sessions",
 )
 async def logout(
-    caller: CallerDep, services: ServicesDep, client: ClientDep, body: LogoutRequest | None = None
+    request: Request,
+    caller: CallerDep,
+    services: ServicesDep,
+    client: ClientDep,
+    body: LogoutRequest | None = None,
 ) -> Response:
     body = body or LogoutRequest()
     if body.all:
@@ -91,7 +95,7 @@ async def logout(
         with suppress(NotFound):
             await services.sessions.end(caller.sub, caller.sid, "logout", client)
     response = Response(status_code=204)
-    if services.settings.cookie_mode:
+    if uses_cookies(request):
         clear_session_cookies(response)
     return response
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
-from tollgate.api.cookies import refresh_cookie
+from tollgate.api.cookies import refresh_cookie, uses_cookies
 from tollgate.api.dependencies import ClientDep, ServicesDep, rate_limited
 from tollgate.api.errors import mark_token_endpoint
 from tollgate.api.params import FORM, oauth_params
@@ -43,13 +43,15 @@ TOKEN_REQUEST_BODY = {
     dependencies=[rate_limited("join")],
     summary="Sign up and get a token pair",
 )
-async def join(body: JoinRequest, services: ServicesDep, client: ClientDep) -> JSONResponse:
+async def join(
+    request: Request, body: JoinRequest, services: ServicesDep, client: ClientDep
+) -> JSONResponse:
     user = await services.accounts.join(body.username, body.password, body.email, client=client)
     pair = await services.grants.start_session(user, None, client)
     response = JoinResponse(
         **token_body(pair).model_dump(), user=UserOut.model_validate(user, from_attributes=True)
     )
-    return token_answer(response, pair, services.settings, status_code=201)
+    return token_answer(response, pair, uses_cookies(request), status_code=201)
 
 
 @router.post(
@@ -59,9 +61,11 @@ async def join(body: JoinRequest, services: ServicesDep, client: ClientDep) -> J
     dependencies=[rate_limited("token")],
     summary="Exchange a username and password for a token pair",
 )
-async def login(body: LoginRequest, services: ServicesDep, client: ClientDep) -> JSONResponse:
+async def login(
+    request: Request, body: LoginRequest, services: ServicesDep, client: ClientDep
+) -> JSONResponse:
     pair = await services.login.with_password(body.username, body.password, body.scope, client)
-    return token_answer(token_body(pair), pair, services.settings)
+    return token_answer(token_body(pair), pair, uses_cookies(request))
 
 
 @router.post(
@@ -107,12 +111,12 @@ async def token_endpoint(
     summary="Rotate a refresh token into a new token pair",
 )
 async def refresh(
+    request: Request,
     services: ServicesDep,
     client: ClientDep,
     cookie_token: Annotated[str | None, Depends(refresh_cookie)],
     body: RefreshRequest | None = None,
 ) -> JSONResponse:
-    settings = services.settings
     if cookie_token is not None:
         if body is not None and body.refresh_token:
             raise InvalidRequest("In cookie mode the refresh token travels only in its cookie.")
@@ -122,4 +126,4 @@ async def refresh(
     else:
         token = body.refresh_token
     pair = await services.grants.refresh(token, None, client)
-    return token_answer(token_body(pair), pair, settings)
+    return token_answer(token_body(pair), pair, uses_cookies(request))

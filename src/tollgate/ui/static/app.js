@@ -1,0 +1,278 @@
+// The account page. The access token lives only in this module's memory; the refresh
+// token lives in an HttpOnly cookie this script can never read. The page refreshes
+// shortly before the access token expires, after a 401, and on load (so a reload keeps
+// you logged in).
+
+const DELIVERY = { "X-Token-Delivery": "cookie" };
+const CSRF_COOKIE = "__Host-tollgate-csrf";
+
+const state = { access: null, sessionId: null, timer: null, refreshing: null };
+const $ = (id) => document.getElementById(id);
+
+class ApiError extends Error {}
+
+function csrfToken() {
+  const entry = document.cookie.split("; ").find((c) => c.startsWith(`${CSRF_COOKIE}=`));
+  return entry ? decodeURIComponent(entry.slice(CSRF_COOKIE.length + 1)) : "";
+}
+
+function sessionIdOf(token) {
+  try {
+    const payload = token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
+    return JSON.parse(atob(payload)).sid;
+  } catch {
+    return null;
+  }
+}
+
+async function explain(response, context) {
+  let body = {};
+  try {
+    body = await response.json();
+  } catch {
+    // not JSON: fall through to the status line
+  }
+  if (response.status === 429) {
+    const wait = response.headers.get("Retry-After") || "a few";
+    return `Too many attempts. Try again in ${wait} seconds.`;
+  }
+  if (context === "login" && body.error === "invalid_grant") {
+    return "Wrong username or password.";
+  }
+  if (body.fields) {
+    return Object.entries(body.fields)
+      .map(([field, reason]) => `${field.replace(/_/g, " ")}: ${reason}`)
+      .join(" ");
+  }
+  return body.error_description || `Something went wrong (HTTP ${response.status}).`;
+}
+
+function say(text, ok = false) {
+  const box = $("message");
+  box.textContent = text;
+  box.className = ok ? "ok" : "";
+  box.hidden = !text;
+}
+
+function accept(tokens) {
+  state.access = tokens.access_token;
+  state.sessionId = sessionIdOf(tokens.access_token);
+  clearTimeout(state.timer);
+  const lifetime = Number(tokens.expires_in) || 60;
+  const margin = Math.min(30, lifetime * 0.2);
+  state.timer = setTimeout(keepAlive, Math.max(0.5, lifetime - margin) * 1000);
+}
+
+async function refresh() {
+  // One refresh at a time per tab; other tabs share the cookie, and the server's reuse
+  // interval answers their simultaneous refreshes with the same new pair.
+  if (!state.refreshing) {
+    state.refreshing = (async () => {
+      const response = await fetch("/refresh", {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { ...DELIVERY, "Content-Type": "application/json", "X-CSRF-Token": csrfToken() },
+        body: "{}",
+      });
+      if (!response.ok) {
+        state.access = null;
+        return false;
+      }
+      accept(await response.json());
+      return true;
+    })().finally(() => {
+      state.refreshing = null;
+    });
+  }
+  return state.refreshing;
+}
+
+async function call(path, { method = "GET", body, retry = true } = {}) {
+  const headers = { ...DELIVERY };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (state.access) headers.Authorization = `Bearer ${state.access}`;
+  const response = await fetch(path, {
+    method,
+    headers,
+    credentials: "same-origin",
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (response.status === 401 && retry && path !== "/password") {
+    if (await refresh()) return call(path, { method, body, retry: false });
+    signedOut("Your session has ended. Please log in again.");
+    throw new ApiError("session ended");
+  }
+  return response;
+}
+
+async function keepAlive() {
+  if (!(await refresh())) {
+    signedOut("Your session has ended. Please log in again.");
+    return;
+  }
+  try {
+    await showAccount();
+  } catch (error) {
+    if (!(error instanceof ApiError)) throw error;
+  }
+}
+
+function show(section) {
+  for (const id of ["loading", "signed-out", "signed-in"]) $(id).hidden = id !== section;
+}
+
+function signedOut(text) {
+  clearTimeout(state.timer);
+  state.access = null;
+  state.sessionId = null;
+  $("who").textContent = "";
+  show("signed-out");
+  say(text || "");
+}
+
+function describe(session) {
+  const agent = session.user_agent || "Unknown device";
+  const short = agent.length > 60 ? `${agent.slice(0, 57)}…` : agent;
+  const when = new Date(session.last_used_at).toLocaleString();
+  return `${short} · ${session.ip || "unknown address"} · last used ${when}`;
+}
+
+function renderSessions(sessions) {
+  const list = $("sessions");
+  list.replaceChildren();
+  for (const session of sessions) {
+    const item = document.createElement("li");
+    const info = document.createElement("span");
+    info.className = "session-info";
+    info.textContent = describe(session);
+    if (session.current) {
+      const badge = document.createElement("span");
+      badge.className = "badge";
+      badge.textContent = "this browser";
+      info.append(" ", badge);
+    }
+    const end = document.createElement("button");
+    end.type = "button";
+    end.className = "danger";
+    end.textContent = "End session";
+    end.setAttribute("aria-label", `End session: ${describe(session)}`);
+    end.addEventListener("click", () => endSession(session));
+    item.append(info, end);
+    list.append(item);
+  }
+}
+
+async function showAccount() {
+  const me = await call("/me");
+  if (!me.ok) throw new ApiError(await explain(me));
+  const user = await me.json();
+  $("who").textContent = `Signed in as ${user.username}`;
+  $("profile-username").textContent = user.username;
+  $("profile-email").textContent = user.email || "—";
+  $("profile-scope").textContent = user.scope || "—";
+  $("profile-created").textContent = new Date(user.created_at).toLocaleDateString();
+  $("checked-at").textContent = `at ${new Date().toLocaleTimeString()}`;
+  const sessions = await call("/sessions");
+  if (sessions.ok) renderSessions(await sessions.json());
+  show("signed-in");
+}
+
+async function endSession(session) {
+  const response = await call(`/sessions/${encodeURIComponent(session.id)}`, { method: "DELETE" });
+  if (session.current || session.id === state.sessionId) {
+    signedOut("You ended this browser's session.");
+    return;
+  }
+  if (!response.ok && response.status !== 404) say(await explain(response));
+  else say("Session ended.", true);
+  await showAccount();
+}
+
+function busy(form, value) {
+  for (const button of form.querySelectorAll("button")) button.disabled = value;
+}
+
+async function submitTokens(form, path, payload, context) {
+  busy(form, true);
+  try {
+    const response = await fetch(path, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { ...DELIVERY, "Content-Type": "application/json" },
+      body: JSON.stringify(payload),
+    });
+    if (!response.ok) {
+      say(await explain(response, context));
+      return;
+    }
+    accept(await response.json());
+    form.reset();
+    say("");
+    await showAccount();
+  } finally {
+    busy(form, false);
+  }
+}
+
+$("login-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const form = event.currentTarget;
+  submitTokens(form, "/login", {
+    username: form.username.value,
+    password: form.password.value,
+  }, "login");
+});
+
+$("join-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const form = event.currentTarget;
+  const payload = { username: form.username.value, password: form.password.value };
+  if (form.email.value) payload.email = form.email.value;
+  submitTokens(form, "/join", payload, "join");
+});
+
+$("password-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const form = event.currentTarget;
+  busy(form, true);
+  try {
+    const response = await call("/password", {
+      method: "POST",
+      body: { current_password: form.current_password.value, new_password: form.new_password.value },
+    });
+    if (response.ok) {
+      form.reset();
+      say("Password changed. Your other sessions were logged out.", true);
+      await showAccount();
+    } else {
+      say(await explain(response, "password"));
+    }
+  } finally {
+    busy(form, false);
+  }
+});
+
+async function logout(all) {
+  await call("/logout", { method: "POST", body: all ? { all: true } : {} }).catch(() => {});
+  signedOut(all ? "You are logged out everywhere." : "You are logged out.");
+}
+
+$("logout").addEventListener("click", () => logout(false));
+$("logout-all").addEventListener("click", () => logout(true));
+
+document.addEventListener("visibilitychange", () => {
+  // Timers sleep in background tabs: catch up when the page is seen again.
+  if (document.visibilityState === "visible" && state.access) keepAlive();
+});
+
+(async function start() {
+  if (await refresh()) {
+    try {
+      await showAccount();
+      return;
+    } catch (error) {
+      if (!(error instanceof ApiError)) throw error;
+    }
+  }
+  signedOut("");
+})();
