@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp
 
 from tollgate import __version__
 from tollgate.api import errors, openapi
+from tollgate.api.access_log import AccessLog
 from tollgate.api.body_limit import BodyLimit
 from tollgate.api.cookies import CSRF_HEADER, DELIVERY_HEADER
+from tollgate.api.fast_auth import FastAuth
 from tollgate.api.observability import Observability
 from tollgate.api.routes import account, oauth, ops, tokens, wellknown
 from tollgate.api.security_headers import SecurityHeaders
@@ -25,12 +29,19 @@ def create_app(settings: Settings | None = None, hasher: PasswordHasher | None =
     settings = settings or Settings()
     services = Services.build(settings, hasher)
 
+    access_log = AccessLog() if settings.access_log else None
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await services.start()
+        flusher = asyncio.create_task(access_log.run()) if access_log else None
         try:
             yield
         finally:
+            if flusher is not None:
+                flusher.cancel()
+                with suppress(asyncio.CancelledError):
+                    await flusher
             await services.close()
 
     app = FastAPI(
@@ -65,5 +76,18 @@ def create_app(settings: Settings | None = None, hasher: PasswordHasher | None =
             max_age=600,
         )
     app.add_middleware(SecurityHeaders)
-    app.add_middleware(Observability, metrics=services.metrics)
+    app.add_middleware(Observability, metrics=services.metrics, access_log=access_log)
+    # What servers run: the cached-token fast path in front of everything, even of
+    # Starlette's own outer error middleware (it answers only what cannot fail).
+    app.state.asgi = (
+        FastAuth(app, services.auth_cache, services.metrics, access_log)
+        if services.auth_cache.enabled
+        else app
+    )
     return app
+
+
+def create_server(settings: Settings | None = None) -> ASGIApp:
+    """The ASGI app to serve (uvicorn factory): create_app's app behind the fast path."""
+    asgi: ASGIApp = create_app(settings).state.asgi
+    return asgi

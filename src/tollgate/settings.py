@@ -59,6 +59,14 @@ class Settings(BaseSettings):
     ui: bool = True
     secret_key: str | None = None
 
+    # How long a verified access token (and its session being live) is trusted without
+    # asking the database again. Revocations by this process apply at once; by other
+    # processes within this many seconds. 0 turns the cache off.
+    auth_cache_seconds: float = Field(default=1.0, ge=0, le=60)
+    auth_cache_entries: int = Field(default=50_000, ge=0)
+    # One JSON line per request on stderr (the audit lines are always written).
+    access_log: bool = True
+
     metrics_enabled: bool = True
     # Set by `tollgate serve --workers N` (prometheus-client's own variable name).
     prometheus_multiproc_dir: str | None = Field(

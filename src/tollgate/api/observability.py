@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import logging
 import re
 import time
 import uuid
@@ -11,19 +9,19 @@ import uuid
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from tollgate.api.access_log import AccessLog
 from tollgate.metrics import Metrics
 from tollgate.request_context import set_request_id
-
-log = logging.getLogger("tollgate.access")
 
 # A caller's (or proxy's) own request id is kept when it is a plain token.
 SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 
 class Observability:
-    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+    def __init__(self, app: ASGIApp, metrics: Metrics, access_log: AccessLog | None) -> None:
         self.app = app
         self.metrics = metrics
+        self.access_log = access_log
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -48,17 +46,13 @@ class Observability:
             elapsed = time.perf_counter() - started
             route = getattr(scope.get("route"), "path", "unmatched")
             self.metrics.requests.labels(scope["method"], route, str(status)).observe(elapsed)
-            client = scope.get("client")
-            log.info(
-                json.dumps(
-                    {
-                        "request_id": request_id,
-                        "method": scope["method"],
-                        "path": scope["path"],
-                        "route": route,
-                        "status": status,
-                        "duration_ms": round(elapsed * 1000, 2),
-                        "ip": client[0] if client else None,
-                    }
+            if self.access_log is not None:
+                self.access_log.write(
+                    request_id,
+                    scope["method"],
+                    scope["path"],
+                    route,
+                    status,
+                    elapsed,
+                    scope.get("client"),
                 )
-            )

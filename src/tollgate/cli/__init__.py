@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 import uvicorn
 
-from tollgate.app import create_app
+from tollgate.app import create_server
 from tollgate.cli import audit, clients, keys, sessions, users
 from tollgate.cli.runner import run
 from tollgate.services.container import Services
@@ -53,7 +53,7 @@ def serve(
         "timeout_graceful_shutdown": graceful_timeout,
     }
     if workers == 1:
-        uvicorn.run(create_app(settings), **options)
+        uvicorn.run(create_server(settings), **options)
         return
     # Worker processes build their own app from the environment: pass host and port on so
     # their default issuer matches, and a folder where they pool their metrics.
@@ -62,7 +62,7 @@ def serve(
     os.environ["TOLLGATE_PORT"] = str(port)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     try:
-        uvicorn.run("tollgate.app:create_app", factory=True, workers=workers, **options)
+        uvicorn.run("tollgate.app:create_server", factory=True, workers=workers, **options)
     finally:
         shutil.rmtree(metrics_dir, ignore_errors=True)
 

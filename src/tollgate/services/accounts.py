@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -30,12 +30,14 @@ class Accounts:
         policy: PasswordPolicy,
         default_scope: str,
         audit: Audit,
+        on_revoke: Callable[[], None] = lambda: None,
     ) -> None:
         self._db = sessionmaker
         self._hasher = hasher
         self._policy = policy
         self._default_scope = default_scope
         self._audit = audit
+        self._on_revoke = on_revoke
 
     async def join(
         self,
@@ -103,6 +105,7 @@ class Accounts:
             ended = await session_store.revoke_all_for_user(
                 db, user.id, "password_changed", utcnow(), keep=current_session
             )
+        self._on_revoke()
         await self._audit.record(
             "password_changed",
             user_id=user.id,
@@ -142,6 +145,7 @@ class Accounts:
             await user_store.update_user(db, user.id, disabled=disabled)
             if disabled:
                 await session_store.revoke_all_for_user(db, user.id, "account_disabled", utcnow())
+        self._on_revoke()
         await self._audit.record(
             "user_disabled" if disabled else "user_enabled",
             user_id=user.id,

@@ -12,6 +12,7 @@ from tollgate.keys.keyring import Keyring
 from tollgate.metrics import Metrics
 from tollgate.services.accounts import Accounts
 from tollgate.services.audit import Audit
+from tollgate.services.auth_cache import AuthCache
 from tollgate.services.clients import Clients
 from tollgate.services.grants import Grants
 from tollgate.services.login import Login
@@ -44,6 +45,7 @@ class Services:
     login: Login
     metrics: Metrics
     schema_head: str | None
+    auth_cache: AuthCache
 
     @classmethod
     def build(cls, settings: Settings, hasher: PasswordHasher | None = None) -> Services:
@@ -57,9 +59,15 @@ class Services:
         metrics = Metrics(settings.prometheus_multiproc_dir)
         count_connections(engine, metrics)
         audit = Audit(sessionmaker, metrics.event)
+        cache = AuthCache(settings.auth_cache_seconds, settings.auth_cache_entries)
         throttle = Throttle(settings)
         accounts = Accounts(
-            sessionmaker, hasher or PasswordHasher(), policy, settings.default_scope, audit
+            sessionmaker,
+            hasher or PasswordHasher(),
+            policy,
+            settings.default_scope,
+            audit,
+            on_revoke=cache.revoked,
         )
         grants = Grants(
             sessionmaker,
@@ -68,6 +76,7 @@ class Services:
             settings,
             on_reuse=audit.refresh_reuse,
             on_refresh=audit.count,
+            on_revoke=cache.revoked,
         )
         return cls(
             settings=settings,
@@ -77,14 +86,15 @@ class Services:
             checker=checker,
             accounts=accounts,
             grants=grants,
-            sessions=Sessions(sessionmaker, checker, audit),
+            sessions=Sessions(sessionmaker, checker, audit, cache),
             clients=Clients(sessionmaker),
-            token_control=TokenControl(sessionmaker, checker, settings),
+            token_control=TokenControl(sessionmaker, checker, settings, cache.revoked),
             throttle=throttle,
             audit=audit,
             login=Login(sessionmaker, accounts, grants, throttle, audit),
             metrics=metrics,
             schema_head=migrate.head_revision(),
+            auth_cache=cache,
         )
 
     async def start(self) -> None:

@@ -85,6 +85,7 @@ class Grants:
         settings: Settings,
         on_reuse: ReuseHandler | None = None,
         on_refresh: Callable[[str], None] | None = None,
+        on_revoke: Callable[[], None] = lambda: None,
     ) -> None:
         self._db = sessionmaker
         self._issuer = issuer
@@ -92,6 +93,7 @@ class Grants:
         self._settings = settings
         self._on_reuse = on_reuse
         self._on_refresh = on_refresh or (lambda _event: None)
+        self._on_revoke = on_revoke
 
     async def start_session(
         self, user: User, requested_scope: str | None, client: ClientInfo
@@ -131,8 +133,10 @@ class Grants:
             raise InvalidGrant(f"The refresh token is not usable: {exc.description}") from exc
         now = utcnow()
         rotation = await self._rotate(claims.jti, claims.sid, claims.sub, now)
-        if rotation.reused and self._on_reuse is not None:
-            await self._on_reuse(claims.sub, claims.sid, client)
+        if rotation.reused:
+            self._on_revoke()
+            if self._on_reuse is not None:
+                await self._on_reuse(claims.sub, claims.sid, client)
         if rotation.failure:
             self._on_refresh("refresh_refused")
             raise InvalidGrant(rotation.failure)

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tollgate.errors import InsufficientScope, InvalidGrant, InvalidToken, NotFound
 from tollgate.services.audit import Audit
+from tollgate.services.auth_cache import AuthCache
 from tollgate.services.grants import NO_CLIENT, ClientInfo
 from tollgate.store import sessions as session_store
 from tollgate.store.models import Session, utcnow
@@ -23,10 +24,12 @@ class Sessions:
         sessionmaker: async_sessionmaker[AsyncSession],
         checker: TokenChecker,
         audit: Audit,
+        cache: AuthCache,
     ) -> None:
         self._db = sessionmaker
         self._checker = checker
         self._audit = audit
+        self._cache = cache
 
     async def authorize(self, access_token: str, required_scope: str = "") -> AccessClaims:
         """A valid access token whose session is still live, holding every required scope.
@@ -34,11 +37,16 @@ class Sessions:
         Other services verifying tokens on their own accept a token until `exp`; Tollgate's
         own routes also honour revocation.
         """
-        claims = await self._checker.access(access_token)
-        async with self._db() as db:
-            session = await session_store.live_by_id(db, claims.sid, utcnow())
-        if session is None or session.user_id != claims.sub:
-            raise InvalidToken("The session of this token has ended.")
+        cached = self._cache.get(access_token)
+        if cached is not None:
+            claims = cached.claims
+        else:
+            claims = await self._checker.access(access_token)
+            async with self._db() as db:
+                session = await session_store.live_by_id(db, claims.sid, utcnow())
+            if session is None or session.user_id != claims.sub:
+                raise InvalidToken("The session of this token has ended.")
+            self._cache.put(access_token, claims)
         missing = set(required_scope.split()) - claims.scopes
         if missing:
             raise InsufficientScope(" ".join(sorted(missing)))
@@ -68,11 +76,13 @@ class Sessions:
         async with self._db.begin() as db:
             if not await session_store.revoke(db, session_id, reason, utcnow(), owner=user_id):
                 raise NotFound("No such session.")
+        self._cache.revoked()
         await self._audit.record(reason, user_id=user_id, session_id=session_id, client=client)
 
     async def end_all(self, user_id: uuid.UUID, reason: str, client: ClientInfo = NO_CLIENT) -> int:
         async with self._db.begin() as db:
             count = await session_store.revoke_all_for_user(db, user_id, reason, utcnow())
+        self._cache.revoked()
         await self._audit.record(
             reason, user_id=user_id, client=client, detail=f"{count} session(s) ended"
         )
@@ -90,6 +100,7 @@ class Sessions:
             raise InvalidGrant("The refresh token belongs to someone else.")
         async with self._db.begin() as db:
             ended = await session_store.revoke(db, claims.sid, "logout", utcnow(), owner=user_id)
+        self._cache.revoked()
         if ended:
             await self._audit.record(
                 "logout", user_id=user_id, session_id=claims.sid, client=client

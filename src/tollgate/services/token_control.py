@@ -3,6 +3,7 @@ its status (RFC 7662 introspection) and its end (RFC 7009 revocation)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -24,10 +25,12 @@ class TokenControl:
         sessionmaker: async_sessionmaker[AsyncSession],
         checker: TokenChecker,
         settings: Settings,
+        on_revoke: Callable[[], None] = lambda: None,
     ) -> None:
         self._db = sessionmaker
         self._checker = checker
         self._settings = settings
+        self._on_revoke = on_revoke
 
     async def introspect(self, token: str, hint: str | None = None) -> dict[str, Any]:
         """RFC 7662 §2.2: the token's claims if it is usable right now, else inactive."""
@@ -50,6 +53,7 @@ class TokenControl:
                 continue
             async with self._db.begin() as db:
                 await session_store.revoke(db, claims.sid, "revoked", utcnow(), owner=claims.sub)
+            self._on_revoke()
             return
 
     @staticmethod

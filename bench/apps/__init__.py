@@ -1,0 +1,1 @@
+"""Reference apps the benchmarks measure Tollgate against, served the same way."""
