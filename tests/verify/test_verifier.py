@@ -1,22 +1,26 @@
 """tollgate.verify against the real Tollgate app (in-process HTTP), keys and all."""
 
+import asyncio
 import subprocess
 import sys
 import time
 import types
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 import httpx
 import jwt
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import update
 
 import tollgate.verify
 from tests.conftest import ISSUER, join
 from tests.verify.conftest import CountingTransport
 from tollgate.keys import rotation
 from tollgate.services.container import Services
+from tollgate.store.models import SigningKey
 from tollgate.verify import InsufficientScope, InvalidToken, KeysUnavailable, Verifier
 
 
@@ -51,7 +55,8 @@ async def test_honours_max_age(
     verifier = make_verifier()
     await verifier.verify_async(tokens["access_token"])
     verifier._keys.fresh_until = time.monotonic() - 1  # as if max-age had passed
-    await verifier.verify_async(tokens["access_token"])
+    again = await client.post("/refresh", json={"refresh_token": tokens["refresh_token"]})
+    await verifier.verify_async(again.json()["access_token"])
     assert transport.paths.count("/.well-known/jwks.json") == 2
     assert (
         verifier._keys.fresh_until - time.monotonic() > app.state.services.settings.jwks_max_age - 5
@@ -169,3 +174,67 @@ def test_imports_nothing_of_the_server(module: str) -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == ""
+
+
+async def test_verified_tokens_are_cached(
+    client: httpx.AsyncClient, make_verifier: Callable[..., Verifier]
+) -> None:
+    tokens = await join(client)
+    verifier = make_verifier()
+    first = await verifier.verify_async(tokens["access_token"])
+    assert verifier.verify(tokens["access_token"]) is first  # the cached Claims, no parsing
+    with pytest.raises(InsufficientScope):
+        await verifier.verify_async(tokens["access_token"], ["admin"])  # scopes still checked
+    small = make_verifier(cache_size=1)
+    other = (
+        await client.post(
+            "/login", json={"username": "minsu", "password": "violet-harbor-kettle-42"}
+        )
+    ).json()
+    await small.verify_async(tokens["access_token"])
+    await small.verify_async(other["access_token"])
+    assert len(small._verified) == 1
+
+
+async def test_cache_ends_with_the_token_and_with_a_key_refetch(
+    client: httpx.AsyncClient, make_verifier: Callable[..., Verifier], app: FastAPI
+) -> None:
+    services: Services = app.state.services
+    key = await services.keyring.signer()
+    now = int(time.time())
+    short = jwt.encode(
+        {"iss": ISSUER, "aud": "tollgate", "sub": "u", "iat": now, "exp": now + 1},
+        key.signing_key,
+        algorithm=key.alg,
+        headers={"kid": key.kid, "typ": "at+jwt"},
+    )
+
+    class OneSecondJwks(httpx.AsyncBaseTransport):
+        """The real app, but its JWKS may be cached for one second only."""
+
+        def __init__(self) -> None:
+            self.inner = httpx.ASGITransport(app=app)
+
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            response = await self.inner.handle_async_request(request)
+            if request.url.path.endswith("jwks.json"):
+                response.headers["cache-control"] = "public, max-age=1"
+            return response
+
+    verifier = Verifier(ISSUER, "tollgate", leeway=0, async_transport=OneSecondJwks())
+    await verifier.verify_async(short)
+    await asyncio.sleep(1.2)
+    with pytest.raises(InvalidToken, match="expired"):
+        await verifier.verify_async(short)
+    tokens = await join(client)
+    await verifier.verify_async(tokens["access_token"])
+    # The key is retired: after the next key refetch the cached verdict is gone too.
+    await rotation.create_key(services.sessionmaker, "ES256", None)
+    async with services.sessionmaker.begin() as db:
+        await db.execute(
+            update(SigningKey).where(SigningKey.kid == key.kid).values(retired_at=datetime.now(UTC))
+        )
+    await services.keyring.reload()
+    await asyncio.sleep(1.1)  # the JWKS max-age passes: keys and cached verdicts are stale
+    with pytest.raises(InvalidToken, match="known key"):
+        await verifier.verify_async(tokens["access_token"])

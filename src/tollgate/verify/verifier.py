@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -56,6 +57,7 @@ class Verifier:
         default_max_age: float = 300.0,
         timeout: float = 5.0,
         hs256_secret: bytes | None = None,
+        cache_size: int = 10_000,
         transport: httpx.BaseTransport | None = None,
         async_transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
@@ -72,9 +74,16 @@ class Verifier:
         self._keys = KeySet(frozenset(["HS256"] if hs256_secret else algorithms))
         self._sync_lock = threading.Lock()
         self._async_lock = asyncio.Lock()
+        # Verified tokens, until they expire or the keys are next refetched (a retired
+        # key drops out then); at most cache_size, oldest dropped first.
+        self._verified: dict[str, tuple[Claims, float]] = {}
+        self._cache_size = cache_size
 
     def verify(self, token: str, scopes: Iterable[str] = ()) -> Claims:
         """Verify, fetching keys with a blocking HTTP call when needed."""
+        cached = self._cached(token, scopes)
+        if cached is not None:
+            return cached
         header = self._header(token)
         key = self._key(header["kid"])
         if self._wants_fetch(header["kid"]):
@@ -86,6 +95,9 @@ class Verifier:
 
     async def verify_async(self, token: str, scopes: Iterable[str] = ()) -> Claims:
         """Verify, fetching keys without blocking the event loop when needed."""
+        cached = self._cached(token, scopes)
+        if cached is not None:
+            return cached
         header = self._header(token)
         key = self._key(header["kid"])
         if self._wants_fetch(header["kid"]):
@@ -96,6 +108,31 @@ class Verifier:
         return self._finish(token, header, key, scopes)
 
     # -- the parts both paths share -------------------------------------------------
+
+    def _cached(self, token: str, scopes: Iterable[str]) -> Claims | None:
+        hit = self._verified.get(token)
+        if hit is None:
+            return None
+        claims, valid_until = hit
+        if time.monotonic() >= valid_until:
+            del self._verified[token]
+            return None
+        if scopes:
+            missing = frozenset(scopes) - claims.scopes
+            if missing:
+                raise InsufficientScope(missing)
+        return claims
+
+    def _remember(self, token: str, claims: Claims) -> None:
+        if self._cache_size <= 0:
+            return
+        remaining = claims.exp - time.time() + self.leeway
+        valid_until = min(time.monotonic() + remaining, self._keys.fresh_until)
+        if self._secret is not None:
+            valid_until = time.monotonic() + remaining
+        while len(self._verified) >= self._cache_size:
+            del self._verified[next(iter(self._verified))]
+        self._verified[token] = (claims, valid_until)
 
     def _header(self, token: str) -> dict[str, Any]:
         if not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH:
@@ -156,6 +193,7 @@ class Verifier:
             exp=int(raw["exp"]),
             raw=raw,
         )
+        self._remember(token, claims)
         missing = frozenset(scopes) - claims.scopes
         if missing:
             raise InsufficientScope(missing)
@@ -177,6 +215,7 @@ class Verifier:
     def _store(self, response: httpx.Response) -> None:
         ttl = max_age(response.headers.get("cache-control"), self.default_max_age)
         self._keys.update(response.json(), ttl)
+        self._verified.clear()  # a key may have been retired
 
     def _fetch_sync(self) -> None:
         try:
