@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-import jwt
 
+from tollgate.verify import jws
 from tollgate.verify.errors import InsufficientScope, InvalidToken, KeysUnavailable
+from tollgate.verify.jws import Parsed
 from tollgate.verify.keyset import KeySet, PublicKey, max_age
 
 ASYMMETRIC = ("ES256", "EdDSA", "RS256")
@@ -77,6 +78,7 @@ class Verifier:
         # Verified tokens, until they expire or the keys are next refetched (a retired
         # key drops out then); at most cache_size, oldest dropped first.
         self._verified: dict[str, tuple[Claims, float]] = {}
+        self._headers: dict[str, dict[str, Any]] = {}
         self._cache_size = cache_size
 
     def verify(self, token: str, scopes: Iterable[str] = ()) -> Claims:
@@ -84,28 +86,30 @@ class Verifier:
         cached = self._cached(token, scopes)
         if cached is not None:
             return cached
-        header = self._header(token)
-        key = self._key(header["kid"])
-        if self._wants_fetch(header["kid"]):
+        parsed = self._header(token)
+        kid = parsed.header["kid"]
+        key = self._key(kid)
+        if self._wants_fetch(kid):
             with self._sync_lock:
-                if self._wants_fetch(header["kid"]):
+                if self._wants_fetch(kid):
                     self._fetch_sync()
-            key = self._key(header["kid"])
-        return self._finish(token, header, key, scopes)
+            key = self._key(kid)
+        return self._finish(token, parsed, key, scopes)
 
     async def verify_async(self, token: str, scopes: Iterable[str] = ()) -> Claims:
         """Verify, fetching keys without blocking the event loop when needed."""
         cached = self._cached(token, scopes)
         if cached is not None:
             return cached
-        header = self._header(token)
-        key = self._key(header["kid"])
-        if self._wants_fetch(header["kid"]):
+        parsed = self._header(token)
+        kid = parsed.header["kid"]
+        key = self._key(kid)
+        if self._wants_fetch(kid):
             async with self._async_lock:
-                if self._wants_fetch(header["kid"]):
+                if self._wants_fetch(kid):
                     await self._fetch_async()
-            key = self._key(header["kid"])
-        return self._finish(token, header, key, scopes)
+            key = self._key(kid)
+        return self._finish(token, parsed, key, scopes)
 
     # -- the parts both paths share -------------------------------------------------
 
@@ -134,20 +138,18 @@ class Verifier:
             del self._verified[next(iter(self._verified))]
         self._verified[token] = (claims, valid_until)
 
-    def _header(self, token: str) -> dict[str, Any]:
+    def _header(self, token: str) -> Parsed:
         if not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH:
             raise InvalidToken("The token is malformed.")
-        try:
-            header = jwt.get_unverified_header(token)
-        except (jwt.PyJWTError, ValueError, TypeError) as exc:
-            raise InvalidToken("The token is malformed.") from exc
+        parsed = jws.parse(token, self._headers)
+        header = parsed.header
         if header.get("typ") not in ACCESS_TYPES:
             raise InvalidToken("The token is not an access token.")
         if FORBIDDEN_HEADERS & header.keys():
             raise InvalidToken("The token header has members that are not accepted.")
         if not isinstance(header.get("kid"), str):
             raise InvalidToken("The token names no key.")
-        return header
+        return parsed
 
     def _key(self, kid: str) -> PublicKey | None:
         if self._secret is not None:
@@ -162,33 +164,19 @@ class Verifier:
         return self._keys.stale()
 
     def _finish(
-        self, token: str, header: dict[str, Any], key: PublicKey | None, scopes: Iterable[str]
+        self, token: str, parsed: Parsed, key: PublicKey | None, scopes: Iterable[str]
     ) -> Claims:
         if key is None:
             raise InvalidToken("The token was not signed by a known key.")
-        if header.get("alg") != key.alg:
+        if parsed.header.get("alg") != key.alg:
             raise InvalidToken("The token's algorithm does not match its key.")
-        try:
-            raw = jwt.decode(
-                token,
-                key.key,
-                algorithms=[key.alg],
-                audience=self.audience,
-                issuer=self.issuer,
-                leeway=self.leeway,
-                options={"require": ["exp", "iat", "sub", "iss", "aud"]},
-            )
-        except jwt.ExpiredSignatureError as exc:
-            raise InvalidToken("The token has expired.") from exc
-        except (jwt.PyJWTError, ValueError, TypeError) as exc:
-            raise InvalidToken(f"The token is invalid: {exc}") from exc
-        scope = raw.get("scope", "")
-        if not isinstance(scope, str) or not isinstance(raw["sub"], str):
-            raise InvalidToken("The token has a claim of the wrong type.")
+        jws.verify_signature(key.alg, key.key, parsed.signing_input, parsed.signature)
+        raw = jws.json_object(parsed.payload_segment)
+        self._check_claims(raw)
         claims = Claims(
             sub=raw["sub"],
             username=raw.get("username"),
-            scopes=frozenset(scope.split()),
+            scopes=frozenset(raw.get("scope", "").split()),
             sid=raw.get("sid"),
             exp=int(raw["exp"]),
             raw=raw,
@@ -198,6 +186,30 @@ class Verifier:
         if missing:
             raise InsufficientScope(missing)
         return claims
+
+    def _check_claims(self, raw: dict[str, Any]) -> None:
+        """RFC 7519 §4.1 with RFC 9068 §4's required members; `leeway` for clock skew."""
+        for name in ("exp", "iat", "sub", "iss", "aud"):
+            if name not in raw:
+                raise InvalidToken(f"The token has no {name} claim.")
+        for name in ("exp", "iat", "nbf"):
+            value = raw.get(name, 0)
+            if not isinstance(value, int | float) or isinstance(value, bool):
+                raise InvalidToken(f"The token's {name} claim is not a number.")
+        if not isinstance(raw["sub"], str) or not isinstance(raw.get("scope", ""), str):
+            raise InvalidToken("The token has a claim of the wrong type.")
+        now = time.time()
+        if raw["exp"] <= now - self.leeway:
+            raise InvalidToken("The token has expired.")
+        if raw.get("nbf", 0) > now + self.leeway or raw["iat"] > now + self.leeway:
+            raise InvalidToken("The token is not valid yet.")
+        if raw["iss"] != self.issuer:
+            raise InvalidToken("The token was issued by someone else.")
+        audience = raw["aud"]
+        if not (
+            audience == self.audience or (isinstance(audience, list) and self.audience in audience)
+        ):
+            raise InvalidToken("The token is meant for another audience.")
 
     # -- fetching ----------------------------------------------------------------
 
