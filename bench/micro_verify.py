@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 import jwt
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
@@ -26,26 +26,33 @@ def _per_call_us(function: Any, number: int) -> float:
 
 def measure() -> dict[str, float]:
     key = generate_key("ES256")
-    private = ec.derive_private_key(0, ec.SECP256R1()) if False else None  # noqa: SIM108
-    from cryptography.hazmat.primitives import serialization
-
     private = serialization.load_pem_private_key(key.private_key, password=None)
     assert isinstance(private, ec.EllipticCurvePrivateKey)
     now = int(time.time())
 
     def token(i: int) -> str:
-        claims = {"iss": ISSUER, "aud": "tollgate", "sub": f"user{i}", "iat": now,
-                  "nbf": now, "exp": now + 3600, "scope": "profile", "jti": str(i)}
-        return jwt.encode(claims, private, algorithm="ES256",
-                          headers={"kid": key.kid, "typ": "at+jwt"})
+        claims = {
+            "iss": ISSUER,
+            "aud": "tollgate",
+            "sub": f"user{i}",
+            "iat": now,
+            "nbf": now,
+            "exp": now + 3600,
+            "scope": "profile",
+            "jti": str(i),
+        }
+        return jwt.encode(
+            claims, private, algorithm="ES256", headers={"kid": key.kid, "typ": "at+jwt"}
+        )
 
     jwks = {"keys": [key.public_jwk]}
     metadata = {"issuer": ISSUER, "jwks_uri": f"{ISSUER}/jwks.json"}
 
     def serve(request: httpx.Request) -> httpx.Response:
         body = metadata if request.url.path.endswith("authorization-server") else jwks
-        return httpx.Response(200, content=json.dumps(body),
-                              headers={"Cache-Control": "max-age=300"})
+        return httpx.Response(
+            200, content=json.dumps(body), headers={"Cache-Control": "max-age=300"}
+        )
 
     transport = httpx.MockTransport(serve)
     cached = Verifier(ISSUER, transport=transport)

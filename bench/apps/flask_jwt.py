@@ -7,7 +7,7 @@ from flask import Flask, jsonify
 from flask_jwt_extended import JWTManager, create_access_token, get_jwt_identity, jwt_required
 
 app = Flask(__name__)
-app.config["JWT_SECRET_KEY"] = "bench-only-secret-bench-only-secret-0123456789"  # noqa: S105
+app.config["JWT_SECRET_KEY"] = "bench-only-secret-bench-only-secret-0123456789"
 app.config["JWT_ACCESS_TOKEN_EXPIRES"] = 3600
 JWTManager(app)
 

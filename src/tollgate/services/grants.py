@@ -22,7 +22,6 @@ from tollgate.errors import InvalidGrant, InvalidToken
 from tollgate.services.scopes import narrow
 from tollgate.settings import Settings
 from tollgate.store import sessions as session_store
-from tollgate.store import users as user_store
 from tollgate.store.models import RefreshToken, Session, User, utcnow
 from tollgate.tokens.checking import TokenChecker
 from tollgate.tokens.issuing import TokenIssuer, new_jti
@@ -160,26 +159,32 @@ class Grants:
         async with self._db.begin() as db:
             # First statement is the write: SQLite takes its write lock here and PostgreSQL
             # its row lock, so no read below can go stale before we commit.
-            claimed = await session_store.claim_refresh_token(db, token_id(jti), token_id(new), now)
-            record = await session_store.refresh_token(db, token_id(jti))
-            if record is None or record.session_id != session_id:
+            claimed_for = await session_store.claim_refresh_token(
+                db, token_id(jti), token_id(new), now
+            )
+            record = None
+            if claimed_for is None:  # used before, or unknown: the replay rules decide
+                record = await session_store.refresh_token(db, token_id(jti))
+                if record is None:
+                    return _Rotation(failure="The refresh token is not known.")
+            if (claimed_for or (record and record.session_id)) != session_id:
                 return _Rotation(failure="The refresh token is not known.")
-            session = await session_store.live_by_id(db, session_id, now)
-            user = await user_store.by_id(db, user_id)
-            if session is None or user is None or user.disabled or session.user_id != user.id:
+            found = await session_store.live_with_user(db, session_id, now)
+            if found is None or found[1].disabled or found[1].id != user_id:
                 return _Rotation(failure="The session has ended.")
-            if not claimed:
+            session, user = found
+            if record is not None:
                 return await self._replay(db, record, session, user, jti, now)
+            await session_store.touch(db, session.id, now)
             child = RefreshToken(
                 id=token_id(new),
                 session_id=session.id,
-                parent_id=record.id,
+                parent_id=token_id(jti),
                 derivation_salt=salt,
                 issued_at=now,
                 expires_at=self._refresh_expiry(now, session),
             )
-            db.add(child)
-            await session_store.touch(db, session.id, now)
+            db.add(child)  # flushed at commit, after every read
             return _Rotation(session=session, user=user, jti=new, record=child)
 
     async def _replay(

@@ -64,7 +64,10 @@ async def revoke(
     if owner is not None:
         condition &= Session.user_id == owner
     result = await db.execute(
-        update(Session).where(condition).values(revoked_at=now, revoked_reason=reason)
+        update(Session)
+        .where(condition)
+        .values(revoked_at=now, revoked_reason=reason)
+        .execution_options(synchronize_session=False)
     )
     return _rowcount(result) == 1
 
@@ -80,7 +83,10 @@ async def revoke_all_for_user(
     if keep is not None:
         condition &= Session.id != keep
     result = await db.execute(
-        update(Session).where(condition).values(revoked_at=now, revoked_reason=reason)
+        update(Session)
+        .where(condition)
+        .values(revoked_at=now, revoked_reason=reason)
+        .execution_options(synchronize_session=False)
     )
     return _rowcount(result)
 
@@ -97,7 +103,12 @@ async def user_seen_from(db: AsyncSession, username_key: str, ip: str, since: da
 
 
 async def touch(db: AsyncSession, session_id: uuid.UUID, now: datetime) -> None:
-    await db.execute(update(Session).where(Session.id == session_id).values(last_used_at=now))
+    await db.execute(
+        update(Session)
+        .where(Session.id == session_id)
+        .values(last_used_at=now)
+        .execution_options(synchronize_session=False)
+    )
 
 
 async def refresh_token(db: AsyncSession, token_id: str) -> RefreshToken | None:
@@ -106,8 +117,9 @@ async def refresh_token(db: AsyncSession, token_id: str) -> RefreshToken | None:
 
 async def claim_refresh_token(
     db: AsyncSession, token_id: str, child_id: str, now: datetime
-) -> bool:
-    """Mark a refresh token used, once. True for exactly one of any concurrent callers.
+) -> uuid.UUID | None:
+    """Mark a refresh token used, once: its session id for exactly one of any concurrent
+    callers, None for the others (and for unknown tokens).
 
     A conditional UPDATE is a compare-and-set on every database: PostgreSQL makes the
     losers wait on the row lock and then re-check `used_at`; SQLite serializes writers.
@@ -116,8 +128,23 @@ async def claim_refresh_token(
         update(RefreshToken)
         .where(RefreshToken.id == token_id, RefreshToken.used_at.is_(None))
         .values(used_at=now, replaced_by=child_id)
+        .returning(RefreshToken.session_id)
+        .execution_options(synchronize_session=False)
     )
-    return _rowcount(result) == 1
+    return result.scalar_one_or_none()
+
+
+async def live_with_user(
+    db: AsyncSession, session_id: uuid.UUID, now: datetime
+) -> tuple[Session, User] | None:
+    """A live session and its user, in one query."""
+    result = await db.execute(
+        select(Session, User)
+        .join(User, User.id == Session.user_id)
+        .where(Session.id == session_id, _is_live(now))
+    )
+    row = result.first()
+    return None if row is None else (row[0], row[1])
 
 
 def _rowcount(result: object) -> int:

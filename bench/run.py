@@ -1,0 +1,372 @@
+"""The benchmark: every number is a ratio of two things measured side by side, here.
+
+    ./scripts/bench            (installs wrk and the reference stacks, then runs this)
+
+Prints one table and rewrites bench/RESULTS.md with it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.harness import (  # noqa: E402
+    CORES,
+    peak_rss_mib,
+    serve,
+    tollgate,
+    uvicorn,
+    wrk,
+)
+from bench.micro_verify import measure as measure_verifier  # noqa: E402
+from bench.seed import seed_users  # noqa: E402
+from tollgate.services.passwords import PasswordHasher, normalize_password  # noqa: E402
+
+SECONDS = int(os.environ.get("BENCH_SECONDS", "5"))
+MILLION = int(os.environ.get("BENCH_USERS", "1000000"))
+PASSWORD = "violet-harbor-kettle-42"
+TOLLGATE_ENV = {
+    "TOLLGATE_RATE_LIMIT_ENABLED": "false",  # one address sends everything here
+    "TOLLGATE_ACCESS_TTL": "3600",
+    "TOLLGATE_ISSUER": "http://bench.test",
+}
+
+
+@dataclass
+class Row:
+    name: str
+    measured: str
+    ratio: float | None
+    target: str
+    met: bool | None
+
+
+def sqlite_env(folder: Path, name: str) -> dict[str, str]:
+    return {**TOLLGATE_ENV, "TOLLGATE_DATABASE_URL": f"sqlite+aiosqlite:///{folder / name}"}
+
+
+def access_token(base: str, username: str = "bench") -> dict[str, str]:
+    httpx.post(f"{base}/join", json={"username": username, "password": PASSWORD}, timeout=30)
+    response = httpx.post(
+        f"{base}/login", json={"username": username, "password": PASSWORD}, timeout=30
+    )
+    response.raise_for_status()
+    tokens: dict[str, str] = response.json()
+    return tokens
+
+
+def refresh_tokens(base: str, count: int, folder: Path) -> Path:
+    """`count` fresh sessions' refresh tokens, one per line, for wrk/refresh.lua."""
+    httpx.post(f"{base}/join", json={"username": "refresher", "password": PASSWORD})
+
+    def login(_: int) -> str:
+        return str(
+            httpx.post(
+                f"{base}/login", timeout=60, json={"username": "refresher", "password": PASSWORD}
+            ).json()["refresh_token"]
+        )
+
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(8) as pool:
+        tokens = list(pool.map(login, range(count)))
+    path = folder / f"refresh-{time.monotonic_ns()}.txt"
+    path.write_text("\n".join(tokens) + "\n")
+    return path
+
+
+def hash_seconds() -> float:
+    hasher = PasswordHasher()._argon2
+    password = normalize_password(PASSWORD)
+    hasher.hash(password)
+    samples = []
+    for _ in range(8):
+        started = time.perf_counter()
+        hasher.hash(password)
+        samples.append(time.perf_counter() - started)
+    return statistics.median(samples)
+
+
+def row(
+    name: str, measured: str, ratio: float | None, target: float | None, *, at_most: bool = False
+) -> Row:
+    if ratio is None or target is None:
+        return Row(name, measured, ratio, "—", None)
+    met = ratio <= target if at_most else ratio >= target
+    return Row(name, measured, ratio, f"{'≤' if at_most else '≥'} {target:g}", met)
+
+
+def main() -> list[Row]:
+    rows: list[Row] = []
+    folder = Path(tempfile.mkdtemp(prefix="tollgate-bench-"))
+    wrk_auth = {"script": "bearer.lua", "seconds": SECONDS}
+
+    # B1, B2, B3 (idle and under a login flood): one Tollgate on SQLite.
+    with serve(uvicorn("bench.apps.hello_asgi:app"), "/") as hello:
+        bare = wrk(hello.base + "/", seconds=SECONDS)
+    with serve(tollgate(), "/health", sqlite_env(folder, "main.db")) as server:
+        tokens = access_token(server.base)
+        auth = wrk(server.base + "/auth", env={"BENCH_TOKEN": tokens["access_token"]}, **wrk_auth)
+        rows.append(
+            row(
+                "B1 GET /auth ÷ bare ASGI hello (uvicorn, same workers)",
+                f"{auth.rps:,.0f} ÷ {bare.rps:,.0f} r/s",
+                auth.rps / bare.rps,
+                0.6,
+            )
+        )
+
+        t_hash = hash_seconds()
+        bound = CORES / t_hash
+        login_body = f'{{"username":"bench","password":"{PASSWORD}"}}'
+        logins = wrk(
+            server.base + "/login",
+            script="post_json.lua",
+            seconds=SECONDS + 3,
+            connections=4 * CORES,
+            env={"BENCH_BODY": login_body},
+        )
+        rows.append(
+            row(
+                "B3 POST /login ÷ argon2 bound (cores ÷ one hash)",
+                f"{logins.rps:,.1f} ÷ {bound:,.1f} r/s (hash {t_hash * 1000:.1f} ms,"
+                f" {CORES} cores)",
+                logins.rps / bound,
+                0.9,
+            )
+        )
+
+        flood: dict[str, object] = {}
+        flooder = threading.Thread(
+            target=lambda: flood.update(
+                result=wrk(
+                    server.base + "/login",
+                    script="post_json.lua",
+                    seconds=SECONDS + 2,
+                    connections=4 * CORES,
+                    env={"BENCH_BODY": login_body},
+                )
+            )
+        )
+        flooder.start()
+        time.sleep(1)
+        busy = wrk(server.base + "/auth", env={"BENCH_TOKEN": tokens["access_token"]}, **wrk_auth)
+        flooder.join()
+        rows.append(
+            row(
+                "B3 GET /auth during a login flood ÷ idle",
+                f"{busy.rps:,.0f} ÷ {auth.rps:,.0f} r/s",
+                busy.rps / auth.rps,
+                0.5,
+            )
+        )
+
+    with serve(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "-w",
+            str(CORES),
+            "-b",
+            "127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+            "bench.apps.flask_jwt:app",
+        ],
+        "/auth",
+    ) as flask:
+        flask_token = httpx.post(flask.base + "/token").json()["access_token"]
+        reference = wrk(flask.base + "/auth", env={"BENCH_TOKEN": flask_token}, **wrk_auth)
+    rows.insert(
+        1,
+        row(
+            "B2 GET /auth ÷ Flask + flask-jwt-extended (gunicorn, same workers)",
+            f"{auth.rps:,.0f} ÷ {reference.rps:,.0f} r/s",
+            auth.rps / reference.rps,
+            4,
+        ),
+    )
+
+    # B4: refresh on SQLite and on PostgreSQL against a FastAPI hello-world.
+    with serve(uvicorn("bench.apps.hello_fastapi:app"), "/hello") as fastapi:
+        hello_fastapi = wrk(fastapi.base + "/hello", seconds=SECONDS)
+    refresh_connections = 2 * CORES
+    with serve(tollgate(), "/health", sqlite_env(folder, "refresh.db")) as server:
+        tokens_file = refresh_tokens(server.base, 8 * refresh_connections, folder)
+        sqlite_refresh = wrk(
+            server.base + "/refresh",
+            script="refresh.lua",
+            seconds=SECONDS,
+            connections=refresh_connections,
+            env={"BENCH_TOKENS_FILE": str(tokens_file)},
+        )
+    rows.append(
+        row(
+            "B4 POST /refresh (SQLite) ÷ FastAPI hello",
+            f"{sqlite_refresh.rps:,.0f} ÷ {hello_fastapi.rps:,.0f} r/s"
+            f" ({sqlite_refresh.non_2xx} failed)",
+            sqlite_refresh.rps / hello_fastapi.rps,
+            0.25,
+        )
+    )
+    from tests.support.postgres import PostgresServer
+
+    postgres = PostgresServer()
+    postgres.start()
+    try:
+        env = {**TOLLGATE_ENV, "TOLLGATE_DATABASE_URL": postgres.new_database()}
+        with serve(tollgate(), "/health", env) as server:
+            tokens_file = refresh_tokens(server.base, 8 * refresh_connections, folder)
+            pg_refresh = wrk(
+                server.base + "/refresh",
+                script="refresh.lua",
+                seconds=SECONDS,
+                connections=refresh_connections,
+                env={"BENCH_TOKENS_FILE": str(tokens_file)},
+            )
+    finally:
+        postgres.remove()
+    rows.append(
+        row(
+            "B4 POST /refresh (PostgreSQL) ÷ FastAPI hello",
+            f"{pg_refresh.rps:,.0f} ÷ {hello_fastapi.rps:,.0f} r/s ({pg_refresh.non_2xx} failed)",
+            pg_refresh.rps / hello_fastapi.rps,
+            0.25,
+        )
+    )
+
+    # B5: the verifier library, in-process.
+    verify = measure_verifier()
+    rows.append(
+        row(
+            "B5 tollgate.verify cached check (µs)",
+            f"{verify['cached_us']:.2f} µs",
+            verify["cached_us"],
+            5,
+            at_most=True,
+        )
+    )
+    rows.append(
+        row(
+            "B5 uncached check ÷ bare cryptography ECDSA verify",
+            f"{verify['uncached_us']:.1f} ÷ {verify['bare_us']:.1f} µs",
+            verify["uncached_us"] / verify["bare_us"],
+            1.3,
+            at_most=True,
+        )
+    )
+
+    # B6: a million users; memory and latency under load.
+    database = folder / "million.db"
+    subprocess.run(
+        [sys.executable, "-m", "tollgate", "migrate"],
+        check=True,
+        cwd=ROOT,
+        env={**os.environ, **sqlite_env(folder, "million.db")},
+        capture_output=True,
+    )
+    started = time.perf_counter()
+    seed_users(database, MILLION, PASSWORD)
+    seeded_in = time.perf_counter() - started
+    with serve(tollgate(), "/health", sqlite_env(folder, "million.db")) as server:
+        login = wrk(
+            server.base + "/login",
+            script="login_random.lua",
+            seconds=SECONDS,
+            connections=CORES,
+            env={"BENCH_USERS": str(MILLION), "BENCH_PASSWORD": PASSWORD},
+        )
+        tokens_file = refresh_tokens(server.base, 8 * refresh_connections, folder)
+        refresh = wrk(
+            server.base + "/refresh",
+            script="refresh.lua",
+            seconds=SECONDS,
+            connections=refresh_connections,
+            env={"BENCH_TOKENS_FILE": str(tokens_file)},
+        )
+        token = access_token(server.base, "checker")["access_token"]
+        wrk(server.base + "/auth", env={"BENCH_TOKEN": token}, **wrk_auth)
+        rss = peak_rss_mib(server.worker_pids())
+    rows.append(
+        row(
+            f"B6 {MILLION:,} users (seeded in {seeded_in:.0f} s): peak RSS per worker",
+            ", ".join(f"{mib:.0f} MiB" for mib in rss),
+            None,
+            None,
+        )
+    )
+    rows.append(
+        row(
+            "B6 login latency p50 / p99 (random users, one request per core)",
+            f"{login.p50_ms:.0f} / {login.p99_ms:.0f} ms ({login.rps:.0f} r/s)",
+            None,
+            None,
+        )
+    )
+    rows.append(
+        row(
+            f"B6 refresh latency p50 / p99 ({refresh_connections} connections)",
+            f"{refresh.p50_ms:.1f} / {refresh.p99_ms:.1f} ms ({refresh.rps:.0f} r/s)",
+            None,
+            None,
+        )
+    )
+    return rows
+
+
+def table(rows: list[Row]) -> str:
+    lines = ["| measure | raw numbers | ratio | target | met |", "|---|---|---|---|---|"]
+    for r in rows:
+        ratio = "—" if r.ratio is None else f"{r.ratio:.2f}"
+        met = "—" if r.met is None else ("yes" if r.met else "**no**")
+        lines.append(f"| {r.name} | {r.measured} | {ratio} | {r.target} | {met} |")
+    return "\n".join(lines)
+
+
+def write_results(text: str, seconds: float) -> None:
+    results = ROOT / "bench" / "RESULTS.md"
+    notes = ROOT / "bench" / "NOTES.md"
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    body = [
+        "# Benchmark results",
+        "",
+        f"Command: `./scripts/bench` — run {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC in"
+        f" {seconds:.0f} s on {CORES} cores ({cpu}), Python {platform.python_version()},"
+        f" {SECONDS} s per load run, workers = cores, wrk on the same machine.",
+        "",
+        text,
+        "",
+    ]
+    if notes.exists():
+        body += [notes.read_text().strip(), ""]
+    results.write_text("\n".join(body))
+
+
+if __name__ == "__main__":
+    began = time.perf_counter()
+    measured = main()
+    rendered = table(measured)
+    print(rendered)
+    write_results(rendered, time.perf_counter() - began)
