@@ -38,6 +38,10 @@ class Server:
         """The serving processes: the children when there are workers, else itself."""
         children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
         pids = [int(p) for p in children.read_text().split()] if children.exists() else []
+        # multiprocessing's resource tracker is a child too, and serves nothing.
+        pids = [
+            p for p in pids if b"resource_tracker" not in Path(f"/proc/{p}/cmdline").read_bytes()
+        ]
         return pids or [self.process.pid]
 
 
