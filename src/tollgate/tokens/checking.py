@@ -12,7 +12,8 @@ from tollgate.errors import InvalidToken
 from tollgate.keys.keyring import Keyring
 from tollgate.settings import Settings
 from tollgate.tokens.claims import ACCESS_TYP, REFRESH_TYP, AccessClaims, RefreshClaims
-from tollgate.tokens.structure import check_structure
+from tollgate.verify import jws
+from tollgate.verify.errors import VerificationError
 
 # Real tokens are well under 2 KiB; anything far larger is refused before parsing.
 MAX_TOKEN_LENGTH = 8192
@@ -27,6 +28,7 @@ class TokenChecker:
     def __init__(self, keyring: Keyring, settings: Settings) -> None:
         self._keyring = keyring
         self._settings = settings
+        self._headers: dict[str, dict[str, Any]] = {}
 
     async def access(self, token: str) -> AccessClaims:
         c = await self._decode(token, ACCESS_TYP, self._settings.audience, ACCESS_REQUIRED)
@@ -54,10 +56,14 @@ class TokenChecker:
         if len(token) > MAX_TOKEN_LENGTH:
             raise InvalidToken("The token is too long.")
         try:
-            check_structure(token)
-            header = jwt.get_unverified_header(token)
-        except (jwt.PyJWTError, ValueError, TypeError) as exc:
-            raise InvalidToken("The token is malformed.") from exc
+            # Strict JWS structure first (three base64url segments, UTF-8 JSON objects,
+            # no duplicate members: PyJWT would let the last duplicate win); the same
+            # parser the verifier library uses.
+            parsed = jws.parse(token, self._headers)
+            jws.json_object(parsed.payload_segment)
+            header = parsed.header
+        except VerificationError as exc:
+            raise InvalidToken(exc.description) from exc
         if header.get("typ") != typ:
             raise InvalidToken("The token is of the wrong type.")
         if FORBIDDEN_HEADERS & header.keys():
