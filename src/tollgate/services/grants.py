@@ -163,11 +163,11 @@ class Grants:
                 db, token_id(jti), token_id(new), now
             )
             record = None
+            owner = claimed_for
             if claimed_for is None:  # used before, or unknown: the replay rules decide
                 record = await session_store.refresh_token(db, token_id(jti))
-                if record is None:
-                    return _Rotation(failure="The refresh token is not known.")
-            if (claimed_for or (record and record.session_id)) != session_id:
+                owner = record.session_id if record is not None else None
+            if owner is None or owner != session_id:
                 return _Rotation(failure="The refresh token is not known.")
             found = await session_store.live_with_user(db, session_id, now)
             if found is None or found[1].disabled or found[1].id != user_id:
