@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from limits.errors import StorageError
 from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -137,6 +138,11 @@ async def database_unavailable(request: Request, exc: Exception) -> JSONResponse
     return await tollgate_error(request, ServiceUnavailable())
 
 
+async def limits_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    log.warning("rate-limit storage unavailable: %s", type(exc).__name__)
+    return await tollgate_error(request, ServiceUnavailable())
+
+
 async def unstorable_input(request: Request, exc: Exception) -> JSONResponse:
     # A safety net: input the database refuses (e.g. U+0000 in PostgreSQL text) is the
     # client's problem, not a server error.
@@ -160,4 +166,6 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(OperationalError, database_unavailable)
     app.add_exception_handler(InterfaceError, database_unavailable)
     app.add_exception_handler(ConnectionError, database_unavailable)
+    # Redis (shared rate limits) unreachable: refuse with 503 rather than skip the limits.
+    app.add_exception_handler(StorageError, limits_unavailable)
     app.add_exception_handler(Exception, unexpected_error)
