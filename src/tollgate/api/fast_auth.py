@@ -17,7 +17,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tollgate.api.access_log import AccessLog
 from tollgate.api.observability import SAFE_REQUEST_ID
-from tollgate.api.routes.account import header_safe
+from tollgate.api.responses import header_safe
 from tollgate.api.security_headers import ALWAYS, HSTS
 from tollgate.metrics import Metrics
 from tollgate.services.auth_cache import AuthCache, Entry

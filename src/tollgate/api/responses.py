@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
@@ -56,3 +57,8 @@ def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
         503: "The database is unreachable",
     }
     return {s: {"model": ErrorBody, "description": descriptions[s]} for s in statuses}
+
+
+def header_safe(value: str) -> str:
+    """HTTP header values are Latin-1; non-ASCII names travel percent-encoded (RFC 3986)."""
+    return quote(value, safe="@.+-_~")

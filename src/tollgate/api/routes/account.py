@@ -5,13 +5,12 @@ from __future__ import annotations
 import uuid
 from contextlib import suppress
 from typing import Annotated
-from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from tollgate.api.cookies import clear_session_cookies, uses_cookies
 from tollgate.api.dependencies import CallerDep, ClientDep, ServicesDep, bearer_token
-from tollgate.api.responses import errors
+from tollgate.api.responses import errors, header_safe
 from tollgate.api.schemas import (
     AuthCheck,
     LogoutRequest,
@@ -23,11 +22,6 @@ from tollgate.errors import InvalidToken, NotFound
 from tollgate.services.scopes import parse_scope
 
 router = APIRouter(tags=["account"])
-
-
-def header_safe(value: str) -> str:
-    """HTTP header values are Latin-1; non-ASCII names travel percent-encoded (RFC 3986)."""
-    return quote(value, safe="@.+-_~")
 
 
 @router.get(
