@@ -26,6 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.harness import (  # noqa: E402
     CORES,
+    WrkResult,
     peak_rss_mib,
     serve,
     tollgate,
@@ -87,6 +88,18 @@ def refresh_tokens(base: str, count: int, folder: Path) -> Path:
     path = folder / f"refresh-{time.monotonic_ns()}.txt"
     path.write_text("\n".join(tokens) + "\n")
     return path
+
+
+def refresh_load(base: str, connections: int, folder: Path) -> WrkResult:
+    """Refreshes as fast as they come, each with an unused token (wrk/refresh.lua)."""
+    tokens_file = refresh_tokens(base, 8 * connections, folder)
+    return wrk(
+        base + "/refresh",
+        script="refresh.lua",
+        seconds=SECONDS,
+        connections=connections,
+        env={"BENCH_TOKENS_FILE": str(tokens_file)},
+    )
 
 
 def hash_seconds() -> float:
@@ -211,14 +224,7 @@ def main() -> list[Row]:
         hello_fastapi = wrk(fastapi.base + "/hello", seconds=SECONDS)
     refresh_connections = 2 * CORES
     with serve(tollgate(), "/health", sqlite_env(folder, "refresh.db")) as server:
-        tokens_file = refresh_tokens(server.base, 8 * refresh_connections, folder)
-        sqlite_refresh = wrk(
-            server.base + "/refresh",
-            script="refresh.lua",
-            seconds=SECONDS,
-            connections=refresh_connections,
-            env={"BENCH_TOKENS_FILE": str(tokens_file)},
-        )
+        sqlite_refresh = refresh_load(server.base, refresh_connections, folder)
     rows.append(
         row(
             "B4 POST /refresh (SQLite) ÷ FastAPI hello",
@@ -235,14 +241,7 @@ def main() -> list[Row]:
     try:
         env = {**TOLLGATE_ENV, "TOLLGATE_DATABASE_URL": postgres.new_database()}
         with serve(tollgate(), "/health", env) as server:
-            tokens_file = refresh_tokens(server.base, 8 * refresh_connections, folder)
-            pg_refresh = wrk(
-                server.base + "/refresh",
-                script="refresh.lua",
-                seconds=SECONDS,
-                connections=refresh_connections,
-                env={"BENCH_TOKENS_FILE": str(tokens_file)},
-            )
+            pg_refresh = refresh_load(server.base, refresh_connections, folder)
     finally:
         postgres.remove()
     rows.append(
@@ -293,14 +292,7 @@ def main() -> list[Row]:
             connections=CORES,
             env={"BENCH_USERS": str(MILLION), "BENCH_PASSWORD": PASSWORD},
         )
-        tokens_file = refresh_tokens(server.base, 8 * refresh_connections, folder)
-        refresh = wrk(
-            server.base + "/refresh",
-            script="refresh.lua",
-            seconds=SECONDS,
-            connections=refresh_connections,
-            env={"BENCH_TOKENS_FILE": str(tokens_file)},
-        )
+        refresh = refresh_load(server.base, refresh_connections, folder)
         token = access_token(server.base, "checker")["access_token"]
         wrk(server.base + "/auth", env={"BENCH_TOKEN": token}, **wrk_auth)
         rss = peak_rss_mib(server.worker_pids())
