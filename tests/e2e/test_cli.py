@@ -119,3 +119,13 @@ def test_cli_errors_are_messages_not_tracebacks(tmp_path: Path) -> None:
     bad_session = run_cli(database, "sessions", "revoke", "not-a-uuid")
     assert bad_session.returncode == 1
     assert "No such session" in bad_session.stderr
+
+
+def test_purge(tmp_path: Path) -> None:
+    database = tmp_path / "cli.db"
+    assert run_cli(database, "users", "create", "pat", "--password", PASSWORD).returncode == 0
+    result = run_cli(database, "purge", "--session-days", "0", "--audit-days", "0")
+    assert result.returncode == 0, result.stderr
+    assert "deleted 0 ended session(s), 0 expired refresh token(s)," in result.stdout
+    assert "audit event(s)" in result.stdout
+    assert run_cli(database, "users", "list").stdout.count("pat") == 1  # users are never purged

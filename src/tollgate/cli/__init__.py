@@ -12,7 +12,7 @@ import typer
 import uvicorn
 
 from tollgate.app import create_server
-from tollgate.cli import audit, clients, keys, sessions, users
+from tollgate.cli import audit, clients, keys, purge, sessions, users
 from tollgate.cli.runner import run
 from tollgate.services.container import Services
 from tollgate.settings import Settings
@@ -24,6 +24,7 @@ cli.add_typer(sessions.app, name="sessions")
 cli.add_typer(keys.app, name="keys")
 cli.add_typer(clients.app, name="clients")
 cli.command("audit")(audit.audit)
+cli.command("purge")(purge.purge)
 
 
 @cli.command()

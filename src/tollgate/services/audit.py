@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tollgate.request_context import current_request_id
@@ -83,6 +83,15 @@ class Audit:
             client=client,
             detail="a used refresh token was presented again; the session was revoked",
         )
+
+    async def purge(self, before: datetime) -> int:
+        async with self._db.begin() as db:
+            result = await db.execute(
+                delete(AuditEvent)
+                .where(AuditEvent.at < before)
+                .execution_options(synchronize_session=False)
+            )
+        return int(getattr(result, "rowcount", 0) or 0)
 
     async def events(
         self,

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, CursorResult, select, update
+from sqlalchemy import ColumnElement, CursorResult, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tollgate.store.models import RefreshToken, Session, User
@@ -150,3 +150,19 @@ async def live_with_user(
 def _rowcount(result: object) -> int:
     assert isinstance(result, CursorResult)
     return int(result.rowcount)
+
+
+async def purge(db: AsyncSession, now: datetime, ended_before: datetime) -> tuple[int, int]:
+    """Delete refresh-token rows past their expiry (a token that old fails its `exp` check
+    before any row is read) and sessions that ended before `ended_before`, with their
+    tokens. Returns (sessions, refresh tokens) deleted."""
+    tokens = await db.execute(
+        delete(RefreshToken)
+        .where(RefreshToken.expires_at < now)
+        .execution_options(synchronize_session=False)
+    )
+    ended = (Session.revoked_at < ended_before) | (Session.expires_at < ended_before)
+    sessions = await db.execute(
+        delete(Session).where(ended).execution_options(synchronize_session=False)
+    )
+    return _rowcount(sessions), _rowcount(tokens)

@@ -1,0 +1,39 @@
+"""`tollgate purge`: drop rows no longer needed, so the database does not grow forever."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated
+
+import typer
+
+from tollgate.cli.runner import run
+from tollgate.services.container import Services
+from tollgate.store import sessions as session_store
+from tollgate.store.models import utcnow
+
+
+def purge(
+    session_days: Annotated[
+        int, typer.Option(min=0, help="Keep ended sessions this many days (GET /sessions?history).")
+    ] = 30,
+    audit_days: Annotated[int, typer.Option(min=0, help="Keep audit events this many days.")] = 365,
+) -> None:
+    """Delete expired refresh tokens, long-ended sessions and old audit events.
+
+    Safe to run any time (e.g. daily from cron): nothing deleted can still be used.
+    """
+
+    async def action(services: Services) -> str:
+        now = utcnow()
+        async with services.sessionmaker.begin() as db:
+            sessions, tokens = await session_store.purge(
+                db, now, ended_before=now - timedelta(days=session_days)
+            )
+        events = await services.audit.purge(now - timedelta(days=audit_days))
+        return (
+            f"deleted {sessions} ended session(s), {tokens} expired refresh token(s), "
+            f"{events} audit event(s)"
+        )
+
+    typer.echo(run(action))

@@ -1,0 +1,53 @@
+"""Purging: expired refresh tokens and long-ended sessions go; nothing usable does."""
+
+import asyncio
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+
+from tests.conftest import PASSWORD
+from tollgate.services.container import Services
+from tollgate.services.grants import ClientInfo
+from tollgate.settings import Settings
+from tollgate.store import sessions as session_store
+from tollgate.store.models import AuditEvent, RefreshToken, Session, utcnow
+
+
+async def count(services: Services, model: Any) -> int:
+    async with services.sessionmaker() as db:
+        return int(await db.scalar(select(func.count()).select_from(model)) or 0)
+
+
+async def test_purge_keeps_what_can_still_be_used(
+    make_settings: Callable[..., Settings], hasher: Any
+) -> None:
+    services = Services.build(make_settings(refresh_ttl=1), hasher)
+    await services.start()
+    try:
+        user = await services.accounts.join("minsu", PASSWORD)
+        ended = await services.grants.start_session(user, None, ClientInfo())
+        await services.sessions.end(user.id, ended.session_id, "logout")
+        await asyncio.sleep(1.1)  # every refresh token so far has expired
+        live = await services.grants.start_session(user, None, ClientInfo())
+        assert await count(services, Session) == 2
+        assert await count(services, RefreshToken) == 2
+
+        now = utcnow()
+        async with services.sessionmaker.begin() as db:
+            sessions, tokens = await session_store.purge(
+                db, now, ended_before=now - timedelta(days=30)
+            )
+        assert (sessions, tokens) == (0, 1)  # the ended session is recent: kept for history
+        async with services.sessionmaker.begin() as db:
+            sessions, tokens = await session_store.purge(db, now, ended_before=now)
+        assert (sessions, tokens) == (1, 0)
+        # The live session and its current token are untouched and still work.
+        assert await count(services, Session) == 1
+        await services.grants.refresh(live.refresh_token, None)
+
+        assert await services.audit.purge(utcnow() + timedelta(seconds=1)) >= 2
+        assert await count(services, AuditEvent) == 0
+    finally:
+        await services.close()
