@@ -29,9 +29,10 @@ def test_entries_expire_after_ttl() -> None:
 
 def test_entries_never_outlive_the_token() -> None:
     cache = AuthCache(ttl=60, max_entries=10)
-    cache.put("soon", claims(exp_in=1))
+    soon = claims(exp_in=2)
+    cache.put("soon", soon)
     assert cache.get("soon") is not None
-    time.sleep(1.1)
+    time.sleep(soon.exp - time.time() + 0.1)  # just past its exp (whole seconds)
     assert cache.get("soon") is None
     cache.put("expired", claims(exp_in=-1))
     assert cache.get("expired") is None
