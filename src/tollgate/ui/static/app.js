@@ -63,24 +63,31 @@ function accept(tokens) {
   state.timer = setTimeout(keepAlive, Math.max(0.5, lifetime - margin) * 1000);
 }
 
+async function refreshNow() {
+  const response = await fetch("/refresh", {
+    method: "POST",
+    credentials: "same-origin",
+    headers: { ...DELIVERY, "Content-Type": "application/json", "X-CSRF-Token": csrfToken() },
+    body: "{}",
+  });
+  if (!response.ok) {
+    state.access = null;
+    return false;
+  }
+  accept(await response.json());
+  return true;
+}
+
 async function refresh() {
-  // One refresh at a time per tab; other tabs share the cookie, and the server's reuse
-  // interval answers their simultaneous refreshes with the same new pair.
+  // One refresh at a time per tab, and across tabs too (Web Locks): every refresh then
+  // sends the newest cookie, so even an answer lost to a reload leaves the token this tab
+  // holds "the immediately previous one", which the server's reuse interval accepts.
+  // Without the lock, two tabs could rotate past a lost answer and look like theft.
   if (!state.refreshing) {
-    state.refreshing = (async () => {
-      const response = await fetch("/refresh", {
-        method: "POST",
-        credentials: "same-origin",
-        headers: { ...DELIVERY, "Content-Type": "application/json", "X-CSRF-Token": csrfToken() },
-        body: "{}",
-      });
-      if (!response.ok) {
-        state.access = null;
-        return false;
-      }
-      accept(await response.json());
-      return true;
-    })().finally(() => {
+    const run = navigator.locks
+      ? navigator.locks.request("tollgate-refresh", refreshNow)
+      : refreshNow();
+    state.refreshing = run.finally(() => {
       state.refreshing = null;
     });
   }
