@@ -70,7 +70,7 @@ async def test_unknown_user_costs_as_much_as_a_wrong_password(services: Services
 
     known: list[float] = []
     unknown: list[float] = []
-    for _ in range(15):  # interleaved, so drift in machine load hits both alike
+    for _ in range(30):  # interleaved, so drift in machine load hits both alike
         known.append(await timed("minsu"))
         unknown.append(await timed("nobody"))
     ratio = statistics.median(unknown) / statistics.median(known)
