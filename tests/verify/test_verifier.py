@@ -125,18 +125,22 @@ async def test_issuer_must_match(client: httpx.AsyncClient, transport: CountingT
         await verifier.verify_async(tokens["access_token"])
 
 
-async def test_expired_tokens_are_refused(
-    client: httpx.AsyncClient, make_verifier: Callable[..., Verifier], app: FastAPI
-) -> None:
-    services: Services = app.state.services
-    key = await services.keyring.signer()
-    now = int(time.time())
-    expired = jwt.encode(
-        {"iss": ISSUER, "aud": "tollgate", "sub": "u", "iat": now - 100, "exp": now - 50},
+async def signed_by_tollgate(app: FastAPI, *, iat: int, exp: int) -> str:
+    """An access token signed with the running server's own key, with chosen times."""
+    key = await app.state.services.keyring.signer()
+    return jwt.encode(
+        {"iss": ISSUER, "aud": "tollgate", "sub": "u", "iat": iat, "exp": exp},
         key.signing_key,
         algorithm=key.alg,
         headers={"kid": key.kid, "typ": "at+jwt"},
     )
+
+
+async def test_expired_tokens_are_refused(
+    client: httpx.AsyncClient, make_verifier: Callable[..., Verifier], app: FastAPI
+) -> None:
+    now = int(time.time())
+    expired = await signed_by_tollgate(app, iat=now - 100, exp=now - 50)
     with pytest.raises(InvalidToken, match="expired"):
         await make_verifier(leeway=5).verify_async(expired)
 
@@ -197,17 +201,12 @@ async def test_verified_tokens_are_cached(
 
 
 async def test_cache_ends_with_the_token_and_with_a_key_refetch(
-    client: httpx.AsyncClient, make_verifier: Callable[..., Verifier], app: FastAPI
+    client: httpx.AsyncClient, app: FastAPI
 ) -> None:
     services: Services = app.state.services
     key = await services.keyring.signer()
     now = int(time.time())
-    short = jwt.encode(
-        {"iss": ISSUER, "aud": "tollgate", "sub": "u", "iat": now, "exp": now + 2},
-        key.signing_key,
-        algorithm=key.alg,
-        headers={"kid": key.kid, "typ": "at+jwt"},
-    )
+    short = await signed_by_tollgate(app, iat=now, exp=now + 2)
 
     class OneSecondJwks(httpx.AsyncBaseTransport):
         """The real app, but its JWKS may be cached for one second only."""

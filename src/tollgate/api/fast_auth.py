@@ -10,13 +10,12 @@ which fills the cache.
 from __future__ import annotations
 
 import json
-import os
 import time
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tollgate.api.access_log import AccessLog
-from tollgate.api.observability import SAFE_REQUEST_ID
+from tollgate.api.observability import SAFE_REQUEST_ID, new_request_id
 from tollgate.api.responses import header_safe
 from tollgate.api.security_headers import ALWAYS, HSTS
 from tollgate.metrics import Metrics
@@ -87,7 +86,7 @@ class FastAuth:
         if entry.rendered is None:
             entry.rendered = render(entry)
         body, headers = entry.rendered
-        request_id = request_id or os.urandom(16).hex()
+        request_id = request_id or new_request_id()
         extra = [(b"x-request-id", request_id.encode())]
         if scope.get("scheme") == "https":
             extra.append((b"strict-transport-security", HSTS.encode()))
