@@ -13,6 +13,7 @@ import jwt
 import pytest
 
 from tests.conftest import OTHER_PASSWORD, PASSWORD, bearer
+from tests.e2e.redis_server import running_redis
 from tests.e2e.server import running_server
 
 
@@ -199,7 +200,10 @@ def test_workers_share_keys_and_sessions(
 ) -> None:
     database = tmp_path / "workers.db"
     with (
-        running_server(database, "--workers", "2", database_url=backend[0]) as base,
+        running_redis(tmp_path) as redis_url,
+        running_server(
+            database, "--workers", "2", database_url=backend[0], redis_url=redis_url
+        ) as base,
         httpx.Client(base_url=base) as http,
     ):
         pair = http.post("/join", json={"username": "fay", "password": PASSWORD}).json()

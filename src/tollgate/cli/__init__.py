@@ -39,6 +39,10 @@ def serve(
 ) -> None:
     """Migrate the database, make a signing key if there is none, and serve HTTP."""
     settings = Settings(host=host, port=port)
+    problem = workers_problem(settings, workers)
+    if problem:
+        typer.echo(f"error: {problem}", err=True)
+        raise typer.Exit(2)
 
     async def prepare(services: Services) -> None:
         return None
@@ -66,6 +70,22 @@ def serve(
         uvicorn.run("tollgate.app:create_server", factory=True, workers=workers, **options)
     finally:
         shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def workers_problem(settings: Settings, workers: int) -> str | None:
+    """Why `workers` processes cannot serve with these settings, or None.
+
+    Brute-force counters kept in memory are per process: N workers would allow N times
+    the configured failures. So several workers need the counters in Redis.
+    """
+    if workers > 1 and settings.rate_limit_enabled and not settings.redis_url:
+        return (
+            f"--workers {workers} needs TOLLGATE_REDIS_URL: the brute-force limits are counted "
+            "in memory per process, so without a shared Redis each worker would allow the "
+            "limit again. Set TOLLGATE_REDIS_URL, or run one worker (for load tests only: "
+            "TOLLGATE_RATE_LIMIT_ENABLED=false)."
+        )
+    return None
 
 
 def logging_config() -> dict[str, Any]:
