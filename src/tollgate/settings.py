@@ -31,7 +31,9 @@ class Settings(BaseSettings):
     refresh_reuse_interval: int = Field(default=10, ge=0)
     # Tolerated clock skew between replicas for `nbf`/`iat`; `exp` is enforced strictly.
     clock_leeway: int = Field(default=5, ge=0, le=300)
-    signing_alg: SigningAlg = "ES256"
+    # The algorithm of new signing keys. Unset: the database's current key's algorithm
+    # (ES256 for a new database). A change goes through rotation (published first).
+    signing_alg: SigningAlg | None = None
     # How long verifiers may cache the JWKS. A rotated-in key waits this long before it
     # signs, so every cache holds it first.
     jwks_max_age: int = Field(default=300, ge=0, le=86_400)

@@ -121,20 +121,3 @@ async def test_hs256_publishes_nothing(make_settings: Callable[..., Settings], h
         await services.checker.access(await access_token(services))
     finally:
         await services.close()
-
-
-async def test_changing_algorithm_makes_a_new_key_and_keeps_the_old(
-    make_settings: Callable[..., Settings], hasher: Any
-) -> None:
-    first = await start(make_settings, hasher)
-    es256 = await access_token(first)
-    await first.close()
-    second = await start(make_settings, hasher, signing_alg="EdDSA")
-    try:
-        eddsa = await access_token(second)
-        assert jwt.get_unverified_header(eddsa)["alg"] == "EdDSA"
-        await second.checker.access(es256)
-        algs = sorted(k["alg"] for k in (await second.keyring.jwks())["keys"])
-        assert algs == ["ES256", "EdDSA"]
-    finally:
-        await second.close()

@@ -11,6 +11,7 @@ from tollgate.errors import InvalidRequest
 from tollgate.keys import rotation
 from tollgate.keys.generation import b64url
 from tollgate.services.container import Services
+from tollgate.settings import SigningAlg
 from tollgate.store.models import utcnow
 
 app = typer.Typer(help="Signing keys: list, rotate, retire.", no_args_is_help=True)
@@ -23,7 +24,7 @@ def keys_list() -> None:
     async def action(services: Services) -> list[str]:
         keys = await rotation.all_keys(services.sessionmaker)
         now = utcnow()
-        signer = rotation.current_signer(keys, services.settings.signing_alg, now)
+        signer = rotation.current_signer(keys, now)
         lines = []
         for key in keys:
             if key.retired_at is not None:
@@ -48,15 +49,23 @@ def keys_rotate(
     now: Annotated[
         bool, typer.Option("--now", help="Sign with the new key at once (no JWKS overlap).")
     ] = False,
+    alg: Annotated[
+        SigningAlg | None,
+        typer.Option(
+            "--alg",
+            help="Algorithm of the new key (default: TOLLGATE_SIGNING_ALG or the current one).",
+        ),
+    ] = None,
 ) -> None:
     """Add a new signing key. It is published at once and signs after TOLLGATE_JWKS_MAX_AGE
     seconds; older keys keep verifying until retired."""
 
     async def action(services: Services) -> str:
         s = services.settings
+        signer = await services.keyring.signer()
         key = await rotation.create_key(
             services.sessionmaker,
-            s.signing_alg,
+            alg or s.signing_alg or signer.alg,
             s.secret_key,
             activates_in=0 if now else s.jwks_max_age,
         )

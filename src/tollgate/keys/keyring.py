@@ -18,12 +18,15 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tollgate.keys.rotation import create_key, current_signer
+from tollgate.keys.rotation import create_key, current_signer, pending
 from tollgate.keys.sealing import unseal
 from tollgate.store import keys as key_store
 from tollgate.store.models import SigningKey, utcnow
 
 log = logging.getLogger("tollgate.keys")
+
+# The algorithm of a new database's first key when TOLLGATE_SIGNING_ALG is not set.
+DEFAULT_ALG = "ES256"
 
 # An unknown `kid` reloads at most this often, so forged kids cannot each cost a query.
 MISS_RELOAD_SECONDS = 2.0
@@ -59,24 +62,55 @@ class Keyring:
     def __init__(
         self,
         sessionmaker: async_sessionmaker[AsyncSession],
-        alg: str,
+        alg: str | None,
         secret: str | None,
         reload_interval: float = 10.0,
+        jwks_max_age: int = 300,
     ) -> None:
         self._sessionmaker = sessionmaker
         self._reload_interval = reload_interval
         self._alg = alg
+        self._jwks_max_age = jwks_max_age
         self._secret = secret
         self._rows: list[SigningKey] = []
         self._keys: dict[str, Key] = {}
         self._loaded_at = float("-inf")
 
-    async def ensure_signing_key(self) -> None:
-        """Create a key for the configured algorithm on first start, then load all keys."""
+    async def ensure_signing_key(self) -> SigningKey | None:
+        """Make sure a key signs; returns the key this made, if any.
+
+        A new database gets a key of the configured algorithm (ES256 when none is set),
+        signing at once. A database whose signing key has another algorithm than the one
+        configured changes over as `tollgate keys rotate` does: a key of the new algorithm
+        is published now and signs only after `jwks_max_age`, so verifiers hold it first.
+        Without a configured algorithm, the database's own stays.
+        """
         await self.reload()
-        if current_signer(self._rows, self._alg, utcnow()) is None:
-            await create_key(self._sessionmaker, self._alg, self._secret)
-            await self.reload()
+        now = utcnow()
+        signer = current_signer(self._rows, now)
+        if signer is None:
+            made = await create_key(self._sessionmaker, self._alg or DEFAULT_ALG, self._secret)
+        elif self._alg is None or self._alg == signer.alg:
+            return None
+        elif (waiting := pending(self._rows, self._alg, now)) is not None:
+            log.warning(
+                "signing algorithm: %s key %s signs until %s UTC, then %s key %s takes over",
+                signer.alg, signer.kid, f"{waiting.activates_at:%Y-%m-%d %H:%M:%S}",
+                waiting.alg, waiting.kid,
+            )  # fmt: skip
+            return None
+        else:
+            made = await create_key(
+                self._sessionmaker, self._alg, self._secret, activates_in=self._jwks_max_age
+            )
+            log.warning(
+                "signing algorithm changes from %s to %s: key %s is published now and signs "
+                "from %s UTC (after TOLLGATE_JWKS_MAX_AGE); %s key %s signs until then",
+                signer.alg, made.alg, made.kid, f"{made.activates_at:%Y-%m-%d %H:%M:%S}",
+                signer.alg, signer.kid,
+            )  # fmt: skip
+        await self.reload()
+        return made
 
     async def reload(self) -> None:
         async with self._sessionmaker() as db:
@@ -101,10 +135,15 @@ class Keyring:
     async def signer(self) -> Key:
         """The key that signs new tokens now."""
         await self._reload_if_older_than(self._reload_interval)
-        row = current_signer(self._rows, self._alg, utcnow())
+        row = current_signer(self._rows, utcnow())
         if row is None:
-            raise RuntimeError(f"no {self._alg} signing key; run `tollgate keys rotate`")
+            raise RuntimeError("no signing key; run `tollgate keys rotate --now`")
         return self._keys[row.kid]
+
+    async def algorithms(self) -> list[str]:
+        """The algorithms of every unretired key: what a verifier should accept."""
+        await self._reload_if_older_than(self._reload_interval)
+        return sorted({row.alg for row in self._rows})
 
     async def find(self, kid: str) -> Key | None:
         await self._reload_if_older_than(self._reload_interval)

@@ -43,10 +43,17 @@ async def create_key(
     return row
 
 
-def current_signer(keys: Iterable[SigningKey], alg: str, now: datetime) -> SigningKey | None:
-    """The unretired key of `alg` that activated last, up to now."""
-    live = [k for k in keys if k.alg == alg and k.retired_at is None and k.activates_at <= now]
+def current_signer(keys: Iterable[SigningKey], now: datetime) -> SigningKey | None:
+    """The unretired key that activated last, up to now, whatever its algorithm: the
+    database, shared by every replica, says which key signs; never one process's settings."""
+    live = [k for k in keys if k.retired_at is None and k.activates_at <= now]
     return max(live, key=lambda k: (k.activates_at, k.kid), default=None)
+
+
+def pending(keys: Iterable[SigningKey], alg: str, now: datetime) -> SigningKey | None:
+    """An unretired key of `alg` published but not signing yet."""
+    waiting = [k for k in keys if k.alg == alg and k.retired_at is None and k.activates_at > now]
+    return min(waiting, key=lambda k: k.activates_at, default=None)
 
 
 def stopped_signing_at(

@@ -52,7 +52,11 @@ class Services:
         engine = create_engine(settings)
         sessionmaker = create_sessionmaker(engine)
         keyring = Keyring(
-            sessionmaker, settings.signing_alg, settings.secret_key, settings.key_reload_interval
+            sessionmaker,
+            settings.signing_alg,
+            settings.secret_key,
+            settings.key_reload_interval,
+            settings.jwks_max_age,
         )
         checker = TokenChecker(keyring, settings)
         policy = PasswordPolicy(settings.password_min_length, settings.password_min_score)
@@ -100,7 +104,10 @@ class Services:
     async def start(self) -> None:
         """Bring the database to the current schema and make sure a signing key exists."""
         await migrate.upgrade(self.engine)
-        await self.keyring.ensure_signing_key()
+        made = await self.keyring.ensure_signing_key()
+        if made is not None:
+            detail = f"{made.kid} {made.alg} signs from {made.activates_at:%Y-%m-%d %H:%M:%S} UTC"
+            await self.audit.record("key_rotated", detail=detail)
 
     async def close(self) -> None:
         await self.engine.dispose()

@@ -22,7 +22,7 @@ async def jwks(services: ServicesDep) -> JSONResponse:
     return JSONResponse(body, headers={"Cache-Control": f"public, max-age={max_age}"})
 
 
-def authorization_server_metadata(services: Services) -> dict[str, Any]:
+async def authorization_server_metadata(services: Services) -> dict[str, Any]:
     """RFC 8414 §2. Endpoints hang off the issuer, which must be this server's public URL."""
     issuer = services.settings.issuer.rstrip("/")
     client_auth = ["client_secret_basic", "client_secret_post"]
@@ -40,7 +40,7 @@ def authorization_server_metadata(services: Services) -> dict[str, Any]:
         "introspection_endpoint_auth_methods_supported": client_auth,
         "scopes_supported": sorted(set(services.settings.default_scope.split())),
         # The algorithms access tokens may be signed with, for verifiers to pin.
-        "token_signing_alg_values_supported": [services.settings.signing_alg],
+        "token_signing_alg_values_supported": await services.keyring.algorithms(),
         "service_documentation": f"{issuer}/docs",
     }
 
@@ -50,9 +50,9 @@ METADATA_SUMMARY = "Authorization server metadata (RFC 8414)"
 
 @router.get("/.well-known/oauth-authorization-server", summary=METADATA_SUMMARY)
 async def oauth_metadata(services: ServicesDep) -> JSONResponse:
-    return JSONResponse(authorization_server_metadata(services), headers=METADATA_CACHE)
+    return JSONResponse(await authorization_server_metadata(services), headers=METADATA_CACHE)
 
 
 @router.get("/.well-known/openid-configuration", summary=METADATA_SUMMARY + ", OIDC path")
 async def openid_configuration(services: ServicesDep) -> JSONResponse:
-    return JSONResponse(authorization_server_metadata(services), headers=METADATA_CACHE)
+    return JSONResponse(await authorization_server_metadata(services), headers=METADATA_CACHE)
