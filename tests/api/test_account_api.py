@@ -1,5 +1,7 @@
 """Using tokens: the gateway check, /me, logout, sessions, password change, JWKS, health."""
 
+from typing import Any
+
 import httpx
 import jwt
 import pytest
@@ -113,7 +115,13 @@ async def test_logout_all(client: httpx.AsyncClient) -> None:
         ).status_code == 401
 
 
-async def test_logout_with_refresh_token_of_another_session(client: httpx.AsyncClient) -> None:
+async def live(client: httpx.AsyncClient, tokens: dict[str, Any]) -> bool:
+    return (await client.get("/me", headers=bearer(tokens["access_token"]))).status_code == 200
+
+
+async def test_logout_with_refresh_token_of_another_session_ends_only_that_one(
+    client: httpx.AsyncClient,
+) -> None:
     first = await join(client)
     second = await login(client)
     response = await client.post(
@@ -122,7 +130,50 @@ async def test_logout_with_refresh_token_of_another_session(client: httpx.AsyncC
         headers=bearer(first["access_token"]),
     )
     assert response.status_code == 204
-    assert (await client.get("/me", headers=bearer(second["access_token"]))).status_code == 401
+    assert not await live(client, second)
+    # The bearer's own session was not named, so it goes on.
+    assert await live(client, first)
+
+
+async def test_logout_with_only_a_refresh_token_ends_its_session(
+    client: httpx.AsyncClient,
+) -> None:
+    first = await join(client)
+    second = await login(client)
+    response = await client.post("/logout", json={"refresh_token": first["refresh_token"]})
+    assert response.status_code == 204
+    assert not await live(client, first)
+    refused = await client.post("/refresh", json={"refresh_token": first["refresh_token"]})
+    assert refused.status_code == 401
+    assert await live(client, second)
+
+
+async def test_logout_all_with_only_a_refresh_token(client: httpx.AsyncClient) -> None:
+    first = await join(client)
+    second = await login(client)
+    other = await join(client, "jiwoo")
+    response = await client.post(
+        "/logout", json={"refresh_token": first["refresh_token"], "all": True}
+    )
+    assert response.status_code == 204
+    assert not await live(client, first)
+    assert not await live(client, second)
+    assert await live(client, other)
+
+
+async def test_logout_with_a_forged_refresh_token_and_no_bearer(client: httpx.AsyncClient) -> None:
+    tokens = await join(client)
+    forged = tokens["refresh_token"][:-4] + "AAAA"
+    response = await client.post("/logout", json={"refresh_token": forged})
+    assert response.status_code == 401
+    assert response.json()["error"] == "invalid_grant"
+    assert await live(client, tokens)
+
+
+async def test_logout_with_nothing_is_a_401_challenge(client: httpx.AsyncClient) -> None:
+    response = await client.post("/logout")
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"].startswith('Bearer realm="tollgate"')
 
 
 async def test_logout_cannot_end_someone_elses_session(client: httpx.AsyncClient) -> None:

@@ -36,6 +36,15 @@ async def current_claims(
     return await services.sessions.authorize(token)
 
 
+async def optional_claims(
+    request: Request, services: Annotated[Services, Depends(get_services)]
+) -> AccessClaims | None:
+    """The caller when a bearer token is sent; None when no Authorization header is."""
+    if "authorization" not in request.headers:
+        return None
+    return await services.sessions.authorize(bearer_token(request))
+
+
 def client_info(request: Request) -> ClientInfo:
     return ClientInfo(
         user_agent=request.headers.get("user-agent"),
@@ -54,4 +63,5 @@ def rate_limited(route: str) -> Any:
 
 ServicesDep = Annotated[Services, Depends(get_services)]
 CallerDep = Annotated[AccessClaims, Depends(current_claims)]
+OptionalCallerDep = Annotated[AccessClaims | None, Depends(optional_claims)]
 ClientDep = Annotated[ClientInfo, Depends(client_info)]

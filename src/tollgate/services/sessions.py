@@ -89,19 +89,32 @@ class Sessions:
         return count
 
     async def end_by_refresh_token(
-        self, user_id: uuid.UUID, refresh_token: str, client: ClientInfo = NO_CLIENT
-    ) -> None:
-        """Logout with a refresh token: it must belong to the caller."""
+        self,
+        user_id: uuid.UUID | None,
+        refresh_token: str,
+        client: ClientInfo = NO_CLIENT,
+        *,
+        everywhere: bool = False,
+    ) -> uuid.UUID:
+        """End the session a refresh token belongs to (or all its user's sessions).
+
+        `user_id`: the caller known by other means (a bearer token); the refresh token must
+        then be theirs. Returns the token's user.
+        """
         try:
             claims = await self._checker.refresh(refresh_token)
         except InvalidToken as exc:
             raise InvalidGrant(f"The refresh token is not usable: {exc.description}") from exc
-        if claims.sub != user_id:
+        if user_id is not None and claims.sub != user_id:
             raise InvalidGrant("The refresh token belongs to someone else.")
+        if everywhere:
+            await self.end_all(claims.sub, "logout_all", client)
+            return claims.sub
         async with self._db.begin() as db:
-            ended = await session_store.revoke(db, claims.sid, "logout", utcnow(), owner=user_id)
+            ended = await session_store.revoke(db, claims.sid, "logout", utcnow(), owner=claims.sub)
         self._cache.revoked()
         if ended:
             await self._audit.record(
-                "logout", user_id=user_id, session_id=claims.sid, client=client
+                "logout", user_id=claims.sub, session_id=claims.sid, client=client
             )
+        return claims.sub

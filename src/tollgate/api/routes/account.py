@@ -9,7 +9,13 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from tollgate.api.cookies import clear_session_cookies, uses_cookies
-from tollgate.api.dependencies import CallerDep, ClientDep, ServicesDep, bearer_token
+from tollgate.api.dependencies import (
+    CallerDep,
+    ClientDep,
+    OptionalCallerDep,
+    ServicesDep,
+    bearer_token,
+)
 from tollgate.api.responses import errors, header_safe
 from tollgate.api.schemas import (
     AuthCheck,
@@ -18,7 +24,7 @@ from tollgate.api.schemas import (
     SessionOut,
     UserOut,
 )
-from tollgate.errors import InvalidToken, NotFound
+from tollgate.errors import InvalidToken, MissingToken, NotFound
 from tollgate.services.scopes import parse_scope
 
 router = APIRouter(tags=["account"])
@@ -71,21 +77,31 @@ async def me(caller: CallerDep, services: ServicesDep) -> UserOut:
     status_code=204,
     responses=errors(401, 413, 422, 503),
     summary="End this session, the session of a refresh token, or all sessions",
+    description=(
+        "Ends exactly the sessions named, never another: with `refresh_token`, that token's "
+        "session (the bearer is then optional; if sent, it must be the same user's); "
+        "otherwise the bearer's own session. `all: true` ends every session of that user."
+    ),
 )
 async def logout(
     request: Request,
-    caller: CallerDep,
+    caller: OptionalCallerDep,
     services: ServicesDep,
     client: ClientDep,
     body: LogoutRequest | None = None,
 ) -> Response:
     body = body or LogoutRequest()
-    if body.all:
+    if body.refresh_token:
+        # The refresh token names the session and proves it is the caller's (as RFC 7009).
+        await services.sessions.end_by_refresh_token(
+            caller.sub if caller else None, body.refresh_token, client, everywhere=body.all
+        )
+    elif caller is None:
+        raise MissingToken()
+    elif body.all:
         await services.sessions.end_all(caller.sub, "logout_all", client)
     else:
-        if body.refresh_token:
-            await services.sessions.end_by_refresh_token(caller.sub, body.refresh_token, client)
-        # NotFound: the refresh token above named this very session.
+        # NotFound: a concurrent request ended it a moment ago; the outcome is the same.
         with suppress(NotFound):
             await services.sessions.end(caller.sub, caller.sid, "logout", client)
     response = Response(status_code=204)
