@@ -131,6 +131,22 @@ async def test_scope_taken_from_user_is_dropped_on_refresh(services: Services) -
     assert (await services.grants.refresh(first.refresh_token, None)).scope == "profile"
 
 
+async def test_scope_given_to_user_comes_with_the_next_login_not_a_refresh(
+    services: Services,
+) -> None:
+    # RFC 6749 §6: a refresh never widens the original grant; a new login asks again.
+    await login(services)  # makes the user
+    await services.accounts.set_scope("minsu", "profile")
+    first = await login(services)
+    assert first.scope == "profile"
+    await services.accounts.set_scope("minsu", "profile admin")
+    refreshed = await services.grants.refresh(first.refresh_token, None)
+    assert refreshed.scope == "profile"
+    with pytest.raises(InvalidScope):
+        await services.grants.refresh(refreshed.refresh_token, "admin")
+    assert (await login(services)).scope == "admin profile"
+
+
 async def test_disabled_user_cannot_refresh(services: Services) -> None:
     first = await login(services)
     await services.accounts.set_disabled("minsu", True)

@@ -61,6 +61,7 @@ def users_enable(username: str) -> None:
 def users_set_scope(
     username: str, scope: Annotated[str, typer.Argument(help="Space-separated scopes.")]
 ) -> None:
-    """Set the scopes a user may be granted; refreshes drop scopes taken away."""
+    """Set the scopes a user may be granted. Scopes taken away are dropped at each session's
+    next refresh; scopes added come with the user's next login (a refresh never widens)."""
     user = run(lambda s: s.accounts.set_scope(username, scope))
     typer.echo(f"{user.username} scope={user.scope!r}")
