@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import socket
 from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 SigningAlg = Literal["ES256", "EdDSA", "RS256", "HS256"]
+
+# Addresses that mean "every interface": never a URL a client can use.
+WILDCARD_HOSTS = frozenset({"0.0.0.0", "::", ""})  # noqa: S104 (compared, not bound)
 
 # The contract caps request bodies at 64 KiB (API.md, Conventions).
 MAX_BODY_BYTES = 64 * 1024
@@ -91,9 +95,19 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _default_issuer(self) -> Settings:
         if not self.issuer:
-            # frozen model: the computed default is set once, here.
-            object.__setattr__(self, "issuer", f"http://{self.host}:{self.port}")
+            # frozen model: the computed default is set once, here. A wildcard address
+            # would put "0.0.0.0" into every token, which no client can reach: the
+            # machine's name stands in (`tollgate serve` warns; set TOLLGATE_ISSUER).
+            host = socket.gethostname() if self.host in WILDCARD_HOSTS else self.host
+            if ":" in host:
+                host = f"[{host}]"  # RFC 3986 §3.2.2: an IPv6 literal in brackets
+            object.__setattr__(self, "issuer", f"http://{host}:{self.port}")
         return self
+
+    @property
+    def issuer_is_guessed(self) -> bool:
+        """True when TOLLGATE_ISSUER was not set and the default stands in."""
+        return "issuer" not in self.model_fields_set
 
     @property
     def refresh_audience(self) -> str:

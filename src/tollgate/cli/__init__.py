@@ -15,7 +15,7 @@ from tollgate.app import create_server
 from tollgate.cli import audit, clients, keys, purge, sessions, users
 from tollgate.cli.runner import run
 from tollgate.services.container import Services
-from tollgate.settings import Settings
+from tollgate.settings import WILDCARD_HOSTS, Settings
 from tollgate.store import migrate as migrations
 
 cli = typer.Typer(help="Tollgate: a self-hostable JWT authentication server.", no_args_is_help=True)
@@ -43,6 +43,13 @@ def serve(
     if problem:
         typer.echo(f"error: {problem}", err=True)
         raise typer.Exit(2)
+    if settings.issuer_is_guessed and host in WILDCARD_HOSTS:
+        typer.echo(
+            f"warning: TOLLGATE_ISSUER is not set and --host {host} is no address a client can "
+            f"use; tokens name {settings.issuer} as their issuer. Set TOLLGATE_ISSUER to the "
+            "URL clients and verifiers reach Tollgate at.",
+            err=True,
+        )
 
     async def prepare(services: Services) -> None:
         return None
