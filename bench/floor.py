@@ -5,7 +5,7 @@ plain sqlite3 (one WAL transaction) and in asyncpg (statement by statement, and 
 round trip), and Tollgate's own `Grants.refresh` in-process on each database. What the
 whole costs beyond the sum of its parts is the way the store is reached.
 
-    .venv/bin/python -m bench.floor            # needs Debian's postgresql (./scripts/bench installs it)
+    .venv/bin/python -m bench.floor    # needs Debian's postgresql (./scripts/bench installs it)
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from pathlib import Path
 import asyncpg
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec
-
 from tests.support.postgres import PostgresServer
+
 from tollgate.services.container import Services
 from tollgate.services.grants import NO_CLIENT
 from tollgate.services.passwords import PasswordHasher
@@ -165,7 +165,9 @@ async def postgres_rotation(url: str) -> tuple[float, float]:
                 now,
             )
             assert found is not None
-            await connection.execute("UPDATE sessions SET last_used_at = $1 WHERE id = $2", now, sid)
+            await connection.execute(
+                "UPDATE sessions SET last_used_at = $1 WHERE id = $2", now, sid
+            )
             await connection.execute(
                 "INSERT INTO refresh_tokens VALUES ($1, $2, $3, $4, $5, NULL, NULL)",
                 child,
