@@ -1,0 +1,202 @@
+"""The store seam: one narrow interface per concern (as ory/fosite's storage interfaces).
+
+Each method is one business operation, run as one transaction (and, where it is hot, in
+one round trip on PostgreSQL and one thread hop on SQLite). Methods take and return the
+dataclasses of `store/records.py`. Audit records passed to a write are stored in the
+same transaction as the write they describe. Nothing outside `store/` writes SQL.
+
+Every implementation passes the one contract suite in `tests/store/`.
+Errors: `Conflict` for a taken unique value, `StoreUnavailable` when the database cannot
+be reached, `Unstorable` for a value the database refuses.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from tollgate.store.records import (
+    AuditRecord,
+    ClientRecord,
+    KeyRecord,
+    RefreshTokenRecord,
+    Rotation,
+    SessionRecord,
+    UserRecord,
+)
+
+
+class UserStore(Protocol):
+    async def create(self, user: UserRecord, audit: Sequence[AuditRecord] = ()) -> None:
+        """Add a user. `Conflict("username")` when `username_key` is taken,
+        `Conflict("username_skeleton")` when the skeleton is (a look-alike)."""
+
+    async def by_id(self, user_id: uuid.UUID) -> UserRecord | None: ...
+
+    async def by_username_key(self, username_key: str) -> UserRecord | None: ...
+
+    async def list(self) -> list[UserRecord]:
+        """Every user, oldest first."""
+
+    async def set_password(
+        self,
+        user_id: uuid.UUID,
+        password_hash: str,
+        now: datetime,
+        *,
+        end_sessions: str | None = None,
+        keep_session: uuid.UUID | None = None,
+        audit: Sequence[AuditRecord] = (),
+    ) -> int:
+        """Store a new hash (`password_changed_at` = now). With `end_sessions` (a revoke
+        reason), also revoke every live session of the user but `keep_session`, in the
+        same transaction. Returns how many sessions ended."""
+
+    async def upgrade_password_hash(self, user_id: uuid.UUID, old_hash: str, new_hash: str) -> bool:
+        """Rehash with new parameters, only if the hash is still `old_hash` (a concurrent
+        password change wins). True if it was replaced."""
+
+    async def set_disabled(
+        self, user_id: uuid.UUID, disabled: bool, now: datetime, audit: Sequence[AuditRecord] = ()
+    ) -> int:
+        """Disable (revoking every live session, reason "account_disabled") or enable.
+        Returns how many sessions ended."""
+
+    async def set_scope(
+        self, user_id: uuid.UUID, scope: str, audit: Sequence[AuditRecord] = ()
+    ) -> None: ...
+
+    async def delete(self, user_id: uuid.UUID, audit: Sequence[AuditRecord] = ()) -> bool:
+        """Delete the user with its sessions and refresh tokens (audit rows stay).
+        False if there was no such user."""
+
+
+class SessionStore(Protocol):
+    async def start(
+        self,
+        session: SessionRecord,
+        first_token: RefreshTokenRecord,
+        audit: Sequence[AuditRecord] = (),
+    ) -> None:
+        """A new session with its first refresh token (and the login's audit row)."""
+
+    async def rotate(
+        self,
+        token_id: str,
+        session_id: uuid.UUID,
+        user_id: uuid.UUID,
+        child_id: str,
+        child_salt: bytes,
+        now: datetime,
+        refresh_ttl: timedelta,
+    ) -> Rotation:
+        """Use a refresh token once. Exactly one of any number of concurrent callers with
+        the same `token_id` gets `Rotated`: the token is marked used (`used_at` = now,
+        `replaced_by` = child_id), the session's `last_used_at` = now, and the child row
+        is inserted with `parent_id` = token_id, `derivation_salt` = child_salt,
+        `issued_at` = now and `expires_at` = min(now + refresh_ttl, session.expires_at).
+        The token must belong to `session_id`, the session be live (not revoked, not
+        expired at `now`), and its user be `user_id` and not disabled; otherwise
+        `NotUsable` and nothing is written. A token already used gives `AlreadyUsed`
+        (with its child, the live session and its user) and writes nothing."""
+
+    async def refresh_token(self, token_id: str) -> RefreshTokenRecord | None: ...
+
+    async def live(self, session_id: uuid.UUID, now: datetime) -> SessionRecord | None:
+        """The session if it is neither revoked nor expired at `now` (the gateway check)."""
+
+    async def live_for_user(self, user_id: uuid.UUID, now: datetime) -> list[SessionRecord]:
+        """Live sessions of a user, most recently used first."""
+
+    async def ended_for_user(
+        self, user_id: uuid.UUID, since: datetime, limit: int = 100
+    ) -> list[SessionRecord]:
+        """Sessions revoked at or after `since`, newest revocation first."""
+
+    async def all_live(self, now: datetime) -> list[SessionRecord]:
+        """Every live session, oldest first (the admin listing)."""
+
+    async def revoke(
+        self,
+        session_id: uuid.UUID,
+        reason: str,
+        now: datetime,
+        *,
+        owner: uuid.UUID | None = None,
+        audit: Sequence[AuditRecord] = (),
+    ) -> bool:
+        """Revoke a live session (only if it is `owner`'s, when given). False, and no audit
+        row, if there was no such live session."""
+
+    async def revoke_all(
+        self,
+        user_id: uuid.UUID,
+        reason: str,
+        now: datetime,
+        *,
+        keep: uuid.UUID | None = None,
+        audit: Sequence[AuditRecord] = (),
+    ) -> int:
+        """Revoke every unrevoked session of a user but `keep`; how many."""
+
+    async def seen_from(self, username_key: str, ip: str, since: datetime) -> bool:
+        """Has the account with this key started a session from `ip` since then?"""
+
+    async def purge(self, now: datetime, ended_before: datetime) -> tuple[int, int]:
+        """Delete refresh tokens expired at `now`, and sessions revoked or expired before
+        `ended_before` with their tokens. Returns (sessions, refresh tokens) deleted."""
+
+
+class KeyStore(Protocol):
+    async def add(self, key: KeyRecord, audit: Sequence[AuditRecord] = ()) -> None: ...
+
+    async def usable(self) -> list[KeyRecord]:
+        """Unretired keys, newest `activates_at` first (then by kid)."""
+
+    async def all(self) -> list[KeyRecord]:
+        """Every key, retired ones too, newest `activates_at` first."""
+
+    async def retire(self, kid: str, now: datetime, audit: Sequence[AuditRecord] = ()) -> bool:
+        """Mark an unretired key retired; False if there was none with that kid."""
+
+
+class ClientStore(Protocol):
+    async def add(self, client: ClientRecord) -> None:
+        """`Conflict("client_name")` when the name is taken."""
+
+    async def by_id(self, client_id: str) -> ClientRecord | None: ...
+
+    async def list(self) -> list[ClientRecord]:
+        """Oldest first."""
+
+    async def delete_by_name(self, name: str) -> bool: ...
+
+
+class AuditStore(Protocol):
+    async def add(self, records: Sequence[AuditRecord]) -> None: ...
+
+    async def events(
+        self,
+        *,
+        user_id: uuid.UUID | None = None,
+        since: datetime | None = None,
+        limit: int = 1000,
+    ) -> list[AuditRecord]:
+        """Newest first (by `at`, then id)."""
+
+    async def purge(self, before: datetime) -> int:
+        """Delete events older than `before`; how many."""
+
+
+class Database(Protocol):
+    """The connection (pool) every store of one engine shares."""
+
+    async def ping(self) -> None:
+        """Raise StoreUnavailable unless the database answers."""
+
+    async def schema_revision(self) -> str | None:
+        """The Alembic revision the schema is at (`alembic_version`); None if unmigrated."""
+
+    async def close(self) -> None: ...

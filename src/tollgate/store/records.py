@@ -1,0 +1,138 @@
+"""What the stores take and hand back: plain frozen dataclasses, never ORM rows.
+
+Timestamps are aware UTC datetimes; ids of users and sessions are UUIDs; refresh tokens
+are known only by `token_id` (SHA-256 of their jti), never by the token itself.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+
+class StoreError(Exception):
+    """Base of what a store raises."""
+
+
+class Conflict(StoreError):
+    """A unique value is taken (a username, a look-alike of one, a client name)."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(what)
+        self.what = what  # "username", "username_skeleton", "client_name", ...
+
+
+class StoreUnavailable(StoreError):
+    """The database cannot be reached or refused the connection: answer 503, try later."""
+
+
+class Unstorable(StoreError):
+    """The database refused a value (e.g. a character PostgreSQL cannot store): a 400."""
+
+
+@dataclass(frozen=True)
+class UserRecord:
+    id: uuid.UUID
+    username: str
+    username_key: str
+    username_skeleton: str | None
+    email: str | None
+    password_hash: str
+    scope: str
+    disabled: bool
+    created_at: datetime
+    password_changed_at: datetime
+
+
+@dataclass(frozen=True)
+class SessionRecord:
+    id: uuid.UUID
+    user_id: uuid.UUID
+    scope: str
+    created_at: datetime
+    last_used_at: datetime
+    expires_at: datetime
+    revoked_at: datetime | None = None
+    revoked_reason: str | None = None
+    user_agent: str | None = None
+    ip: str | None = None
+
+
+@dataclass(frozen=True)
+class RefreshTokenRecord:
+    id: str  # SHA-256 of the jti, hex
+    session_id: uuid.UUID
+    issued_at: datetime
+    expires_at: datetime
+    parent_id: str | None = None
+    # The salt the child's jti was derived with (HMAC(parent jti, salt)); see grants.
+    derivation_salt: bytes | None = None
+    used_at: datetime | None = None
+    replaced_by: str | None = None
+
+
+@dataclass(frozen=True)
+class KeyRecord:
+    kid: str
+    alg: str
+    private_key: bytes  # PEM, or the HS256 secret; sealed when TOLLGATE_SECRET_KEY is set
+    public_jwk: str | None  # JSON text; None for HS256
+    created_at: datetime
+    activates_at: datetime
+    retired_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ClientRecord:
+    client_id: str
+    name: str
+    secret_hash: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    at: datetime
+    event: str
+    user_id: uuid.UUID | None = None
+    username: str | None = None
+    session_id: uuid.UUID | None = None
+    ip: str | None = None
+    user_agent: str | None = None
+    detail: str | None = None
+    id: int | None = None  # set when read back
+
+
+# -- what one refresh-token rotation found --------------------------------------------
+
+
+@dataclass(frozen=True)
+class Rotated:
+    """The token was unused and is now used; `child` replaces it."""
+
+    session: SessionRecord
+    user: UserRecord
+    child: RefreshTokenRecord
+
+
+@dataclass(frozen=True)
+class AlreadyUsed:
+    """The token was used before (a retry, another tab, or theft). Nothing was written;
+    the service decides between handing out `child` again and revoking the session."""
+
+    token: RefreshTokenRecord
+    child: RefreshTokenRecord | None
+    session: SessionRecord
+    user: UserRecord
+
+
+@dataclass(frozen=True)
+class NotUsable:
+    """Unknown token, another session's token, an ended session or a disabled user.
+    Nothing was written."""
+
+    reason: str
+
+
+Rotation = Rotated | AlreadyUsed | NotUsable
