@@ -11,7 +11,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp
 
 from tollgate import __version__
-from tollgate.api import errors, openapi
+from tollgate.api import docs, errors, openapi
 from tollgate.api.access_log import AccessLog
 from tollgate.api.body_limit import BodyLimit
 from tollgate.api.cookies import CSRF_HEADER, DELIVERY_HEADER
@@ -50,10 +50,14 @@ def create_app(settings: Settings | None = None, hasher: PasswordHasher | None =
         version=__version__,
         description="JWT authentication server: sign-up, login, rotating refresh tokens, JWKS.",
         lifespan=lifespan,
+        # Served by api.docs, with Swagger UI and ReDoc from this server rather than a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.services = services
     errors.install(app)
     openapi.install(app)
+    docs.install(app)
     app.include_router(tokens.router)
     app.include_router(account.router)
     app.include_router(oauth.router)

@@ -23,6 +23,8 @@ PER_ANSWER = {"x-request-id", "date"}
         "/docs",
         "/redoc",
         "/ui/app.js",
+        "/favicon.ico",
+        "/docs-assets/swagger-ui.css",
     ],
 )
 async def test_head_answers_like_get_without_a_body(client: httpx.AsyncClient, path: str) -> None:
