@@ -28,11 +28,11 @@ class HeadAsGet:
                 # The last body message (or a file sent by path) ends the answer, empty.
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
 
-        # The scope is changed in place, as Starlette's router does when it records the
-        # route: the outer middleware read the matched route from this same dict. Its
-        # method is HEAD again before they look.
-        scope["method"] = "GET"
+        # A copy: the server reads the method from its own scope while sending (HEAD: no
+        # body is expected). What routing records in the copy (the matched route, for the
+        # access log and metrics outside) is copied back, the method left as HEAD.
+        as_get = {**scope, "method": "GET"}
         try:
-            await self.app(scope, receive, send_without_body)
+            await self.app(as_get, receive, send_without_body)
         finally:
-            scope["method"] = "HEAD"
+            scope.update({k: v for k, v in as_get.items() if k != "method"})
