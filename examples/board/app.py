@@ -9,13 +9,17 @@ delete it. Run it next to Tollgate:
 import itertools
 import os
 from datetime import UTC, datetime
+from http import HTTPStatus
 from typing import Annotated
 
-from fastapi import Depends, FastAPI, HTTPException, Response
+from fastapi import Depends, FastAPI, HTTPException, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tollgate.verify import Claims, Verifier
-from tollgate.verify.fastapi import require_token
+from tollgate.verify.fastapi import install, require_token
 
 
 class PostIn(BaseModel):
@@ -34,14 +38,37 @@ class Post(BaseModel):
 User = Annotated[Claims, Depends(require_token())]
 
 
+async def flat_error(request: Request, exc: Exception) -> JSONResponse:
+    """The board's own refusals (403, 404, 405) in the same flat shape as refused tokens."""
+    assert isinstance(exc, StarletteHTTPException)
+    code = HTTPStatus(exc.status_code).phrase.lower().replace(" ", "_")  # 404: "not_found"
+    body = {"error": code, "error_description": exc.detail}
+    return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+
+
+async def invalid_input(request: Request, exc: Exception) -> JSONResponse:
+    """422 in the flat shape too, naming the first field that is wrong."""
+    assert isinstance(exc, RequestValidationError)
+    first = exc.errors()[0]
+    field = ".".join(str(part) for part in first["loc"])
+    body = {"error": "invalid_request", "error_description": f"{field}: {first['msg']}"}
+    return JSONResponse(body, status_code=422)
+
+
 def create_app(issuer: str | None = None, audience: str | None = None) -> FastAPI:
     posts: dict[int, Post] = {}  # in memory: the example is about authorization, not storage
     ids = itertools.count(1)
     app = FastAPI(title="Board")
-    # require_token() finds the verifier here; one per process, keys cached inside.
-    app.state.tollgate_verifier = Verifier(
-        issuer or os.environ.get("BOARD_ISSUER", "http://127.0.0.1:8000"),
-        audience=audience or os.environ.get("BOARD_AUDIENCE", "tollgate"),
+    app.add_exception_handler(StarletteHTTPException, flat_error)
+    app.add_exception_handler(RequestValidationError, invalid_input)
+    # Refused tokens answer {"error", "error_description"} + WWW-Authenticate, and
+    # require_token() uses this verifier: one per process, keys cached inside.
+    install(
+        app,
+        Verifier(
+            issuer or os.environ.get("BOARD_ISSUER", "http://127.0.0.1:8000"),
+            audience=audience or os.environ.get("BOARD_AUDIENCE", "tollgate"),
+        ),
     )
 
     def own_post(post_id: int, user: Claims) -> Post:

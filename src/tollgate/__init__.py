@@ -1,3 +1,6 @@
 """Tollgate: a self-hostable JWT authentication server."""
 
-__version__ = "0.1.0"
+from importlib.metadata import version
+
+# The installed distribution's version: pyproject.toml is the one place it is written.
+__version__ = version("tollgate")

@@ -11,11 +11,12 @@ from fastapi.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp
 
 from tollgate import __version__
-from tollgate.api import errors, openapi
+from tollgate.api import docs, errors, openapi
 from tollgate.api.access_log import AccessLog
 from tollgate.api.body_limit import BodyLimit
 from tollgate.api.cookies import CSRF_HEADER, DELIVERY_HEADER
 from tollgate.api.fast_auth import FastAuth
+from tollgate.api.head import HeadAsGet
 from tollgate.api.observability import Observability
 from tollgate.api.routes import account, oauth, ops, tokens, wellknown
 from tollgate.api.security_headers import SecurityHeaders
@@ -49,10 +50,14 @@ def create_app(settings: Settings | None = None, hasher: PasswordHasher | None =
         version=__version__,
         description="JWT authentication server: sign-up, login, rotating refresh tokens, JWKS.",
         lifespan=lifespan,
+        # Served by api.docs, with Swagger UI and ReDoc from this server rather than a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.services = services
     errors.install(app)
     openapi.install(app)
+    docs.install(app)
     app.include_router(tokens.router)
     app.include_router(account.router)
     app.include_router(oauth.router)
@@ -62,7 +67,9 @@ def create_app(settings: Settings | None = None, hasher: PasswordHasher | None =
         app.include_router(ui_routes.router)
         app.mount("/ui", ui_routes.static_files(), name="ui")
     # Added last = runs first: security headers wrap everything, CORS answers preflights
-    # before the body limit reads anything.
+    # before the body limit reads anything. HEAD becomes GET innermost, so the access log
+    # and metrics still say HEAD.
+    app.add_middleware(HeadAsGet)
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
     if settings.cors_origins:
         wildcard = "*" in settings.cors_origins

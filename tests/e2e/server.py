@@ -44,11 +44,11 @@ def run_cli(database: Path, *args: str, **settings: str) -> subprocess.Completed
 
 @contextmanager
 def running_process(
-    command: list[str], env: dict[str, str], ready_url: str, log: Path
+    command: list[str], env: dict[str, str], ready_url: str, log: Path, cwd: Path | None = None
 ) -> Iterator[subprocess.Popen[bytes]]:
     """Start a process, wait until ready_url answers 200, stop it (SIGINT) at the end."""
     with log.open("w") as out:
-        process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=cwd)
     try:
         deadline = time.monotonic() + 30
         while True:

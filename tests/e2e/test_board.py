@@ -40,12 +40,26 @@ def test_board_with_tollgate(tmp_path: Path) -> None:
             bob = auth.post("/join", json={"username": "bob", "password": PASSWORD}).json()
 
             assert http.get("/posts").json() == []
+            # Every refusal in the flat shape README promises: {"error", "error_description"}.
             anonymous = http.post("/posts", json={"text": "hi"})
             assert anonymous.status_code == 401
             assert anonymous.headers["www-authenticate"] == 'Bearer realm="api"'
+            assert anonymous.json() == {
+                "error": "invalid_token",
+                "error_description": "This needs a bearer token in the Authorization header.",
+            }
             forged = http.post("/posts", json={"text": "hi"}, headers=bearer("a.b.c"))
             assert forged.status_code == 401
             assert 'error="invalid_token"' in forged.headers["www-authenticate"]
+            assert set(forged.json()) == {"error", "error_description"}
+            assert forged.json()["error"] == "invalid_token"
+            empty = http.post("/posts", json={"text": ""}, headers=bearer(alice["access_token"]))
+            assert empty.status_code == 422
+            assert empty.json()["error"] == "invalid_request"
+            assert empty.json()["error_description"].startswith("body.text: ")
+            missing = http.delete("/posts/999", headers=bearer(alice["access_token"]))
+            assert missing.status_code == 404
+            assert missing.json() == {"error": "not_found", "error_description": "No such post."}
 
             created = http.post(
                 "/posts", json={"text": "hello"}, headers=bearer(alice["access_token"])
@@ -56,15 +70,19 @@ def test_board_with_tollgate(tmp_path: Path) -> None:
             assert http.get("/posts").json()[0]["text"] == "hello"
 
             path = f"/posts/{post['id']}"
-            assert (
-                http.patch(
-                    path, json={"text": "mine now"}, headers=bearer(bob["access_token"])
-                ).status_code
-                == 403
+            not_yours = http.patch(
+                path, json={"text": "mine now"}, headers=bearer(bob["access_token"])
             )
+            assert not_yours.status_code == 403
+            assert not_yours.json() == {
+                "error": "forbidden",
+                "error_description": "Only the author may change this post.",
+            }
             assert http.delete(path, headers=bearer(bob["access_token"])).status_code == 403
             # A refresh token is not an access token, at the board either.
-            assert http.delete(path, headers=bearer(alice["refresh_token"])).status_code == 401
+            refresh = http.delete(path, headers=bearer(alice["refresh_token"]))
+            assert refresh.status_code == 401
+            assert refresh.json()["error"] == "invalid_token"
             edited = http.patch(
                 path, json={"text": "edited"}, headers=bearer(alice["access_token"])
             )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import tomllib
 from pathlib import Path
 
 import httpx
@@ -10,6 +11,15 @@ import httpx
 from tests.conftest import PASSWORD, bearer
 from tests.e2e.server import run_cli, running_server
 from tollgate.store.migrate import head_revision
+
+
+def test_version_is_the_package_version(tmp_path: Path) -> None:
+    pyproject = Path(__file__).resolve().parents[2] / "pyproject.toml"
+    expected = tomllib.loads(pyproject.read_text())["project"]["version"]
+    result = run_cli(tmp_path / "unused.db", "--version")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"tollgate {expected}\n"
+    assert not (tmp_path / "unused.db").exists()  # printed before anything else runs
 
 
 def test_migrate_creates_the_schema(tmp_path: Path) -> None:

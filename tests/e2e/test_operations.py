@@ -100,3 +100,27 @@ def test_graceful_shutdown_finishes_in_flight_requests(tmp_path: Path) -> None:
     assert errors == []
     assert results == [200] * count
     assert max(finished) > signalled, "no request was still in flight at SIGTERM"
+
+
+def test_head_over_real_http(tmp_path: Path) -> None:
+    """uvicorn checks a HEAD answer against its Content-Length; in-process tests cannot."""
+    with tollgate_process(tmp_path / "head.db") as (base, _), httpx.Client(base_url=base) as http:
+        token = http.post("/join", json={"username": "minsu", "password": PASSWORD}).json()
+        auth = {"Authorization": f"Bearer {token['access_token']}"}
+        for path, headers, status in [
+            ("/health", {}, 200),
+            ("/", {}, 200),
+            ("/.well-known/jwks.json", {}, 200),
+            ("/docs", {}, 200),
+            ("/favicon.ico", {}, 200),
+            ("/me", {}, 401),
+            ("/me", auth, 200),
+            ("/auth", auth, 200),
+            ("/auth", auth, 200),  # the cached token, on the lean path
+        ]:
+            get = http.get(path, headers=headers)
+            head = http.head(path, headers=headers)
+            assert (get.status_code, head.status_code) == (status, status), path
+            assert head.content == b""
+            assert head.headers.get("content-length") == get.headers.get("content-length")
+    # tollgate_process asserted at exit that the server logged no traceback.

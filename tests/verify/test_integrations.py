@@ -1,15 +1,18 @@
-"""The ASGI middleware in-process, and the Flask decorator against a real Tollgate."""
+"""The ASGI middleware and the FastAPI dependency in-process, and the Flask decorator
+against a real Tollgate."""
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import httpx
+from fastapi import Depends, FastAPI
 from flask import Flask, g
 
 from tests.conftest import PASSWORD, bearer, join
 from tests.e2e.server import running_server
-from tollgate.verify import Verifier
+from tollgate.verify import Claims, Verifier
+from tollgate.verify import fastapi as verify_fastapi
 from tollgate.verify.asgi import TokenMiddleware
 from tollgate.verify.flask import require_token
 
@@ -46,6 +49,66 @@ async def test_asgi_middleware(
         refused = await svc.get("/", headers=bearer(tokens["access_token"]))
         assert refused.status_code == 403
         assert refused.json()["error"] == "insufficient_scope"
+
+
+def resource_server(verifier: Verifier, *, installed: bool) -> FastAPI:
+    service = FastAPI()
+    if installed:
+        verify_fastapi.install(service, verifier)
+    else:
+        service.state.tollgate_verifier = verifier
+    require = verify_fastapi.require_token
+
+    @service.get("/hello")
+    async def hello(claims: Annotated[Claims, Depends(require())]) -> dict[str, Any]:
+        return {"hello": claims.username}
+
+    @service.get("/admin")
+    async def admin(claims: Annotated[Claims, Depends(require("admin", realm="board"))]) -> str:
+        return "secret"
+
+    return service
+
+
+async def test_fastapi_refusals_are_flat_errors_with_a_challenge(
+    client: httpx.AsyncClient, make_verifier: Callable[..., Verifier]
+) -> None:
+    tokens = await join(client, "Minsu")
+    transport = httpx.ASGITransport(app=resource_server(make_verifier(), installed=True))
+    async with httpx.AsyncClient(transport=transport, base_url="http://svc") as svc:
+        ok = await svc.get("/hello", headers=bearer(tokens["access_token"]))
+        assert ok.json() == {"hello": "Minsu"}
+        missing = await svc.get("/hello")
+        assert missing.status_code == 401
+        assert missing.headers["www-authenticate"] == 'Bearer realm="api"'
+        assert missing.json() == {
+            "error": "invalid_token",
+            "error_description": "This needs a bearer token in the Authorization header.",
+        }
+        forged = await svc.get("/hello", headers=bearer("a.b.c"))
+        assert forged.status_code == 401
+        assert set(forged.json()) == {"error", "error_description"}
+        assert forged.json()["error"] == "invalid_token"
+        assert forged.headers["www-authenticate"].startswith('Bearer realm="api", error="invalid')
+        refused = await svc.get("/admin", headers=bearer(tokens["access_token"]))
+        assert refused.status_code == 403
+        assert refused.json() == {
+            "error": "insufficient_scope",
+            "error_description": "This needs the scope: admin.",
+        }
+        assert 'realm="board"' in refused.headers["www-authenticate"]
+        assert 'scope="admin"' in refused.headers["www-authenticate"]
+
+
+async def test_fastapi_without_install_still_refuses_with_a_challenge(
+    client: httpx.AsyncClient, make_verifier: Callable[..., Verifier]
+) -> None:
+    transport = httpx.ASGITransport(app=resource_server(make_verifier(), installed=False))
+    async with httpx.AsyncClient(transport=transport, base_url="http://svc") as svc:
+        missing = await svc.get("/hello")
+        assert missing.status_code == 401
+        assert missing.headers["www-authenticate"] == 'Bearer realm="api"'
+        assert missing.json()["detail"]["error"] == "invalid_token"  # FastAPI's own shape
 
 
 def test_flask_decorator_with_a_real_tollgate(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import typer
 import uvicorn
 
+from tollgate import __version__
 from tollgate.app import create_server
 from tollgate.cli import audit, clients, keys, purge, sessions, users
 from tollgate.cli.runner import run
@@ -25,6 +26,24 @@ cli.add_typer(keys.app, name="keys")
 cli.add_typer(clients.app, name="clients")
 cli.command("audit")(audit.audit)
 cli.command("purge")(purge.purge)
+
+
+def show_version(wanted: bool) -> None:
+    if wanted:
+        typer.echo(f"tollgate {__version__}")
+        raise typer.Exit()
+
+
+@cli.callback()
+def options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=show_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Tollgate: a self-hostable JWT authentication server."""
 
 
 @cli.command()
