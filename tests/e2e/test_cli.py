@@ -3,13 +3,42 @@
 from __future__ import annotations
 
 import sqlite3
+import subprocess
 from pathlib import Path
 
 import httpx
 
-from tests.conftest import PASSWORD, bearer
-from tests.e2e.server import run_cli, running_server
+from tests.conftest import OTHER_PASSWORD, PASSWORD, bearer
+from tests.e2e.server import TOLLGATE, run_cli, running_server, tollgate_env
 from tollgate.store.migrate import head_revision
+
+
+def tollgate(
+    folder: Path, *args: str, env: dict[str, str], stdin: str = ""
+) -> subprocess.CompletedProcess[str]:
+    """`tollgate ARGS` run in `folder`, without a controlling terminal (so prompts read
+    standard input, as when scripted)."""
+    return subprocess.run(
+        [*TOLLGATE, *args],
+        cwd=folder,
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        start_new_session=True,
+    )
+
+
+def assert_refused(result: subprocess.CompletedProcess[str], *words: str) -> None:
+    assert result.returncode == 1, (result.args, result.stdout, result.stderr)
+    assert result.stdout == ""
+    message = result.stderr.strip()
+    assert "\n" not in message, message  # one line, no traceback
+    assert message.startswith("error: ")
+    for word in words:
+        assert word in message, (word, message)
 
 
 def test_migrate_creates_the_schema(tmp_path: Path) -> None:
@@ -32,8 +61,15 @@ def test_migrate_creates_the_schema(tmp_path: Path) -> None:
     assert run_cli(database, "migrate").returncode == 0  # idempotent
 
 
-def test_user_admin_commands(tmp_path: Path) -> None:
+def migrated(tmp_path: Path) -> Path:
     database = tmp_path / "cli.db"
+    result = run_cli(database, "migrate")
+    assert result.returncode == 0, result.stderr
+    return database
+
+
+def test_user_admin_commands(tmp_path: Path) -> None:
+    database = migrated(tmp_path)
     created = run_cli(
         database,
         "users",
@@ -96,7 +132,7 @@ def test_user_admin_commands(tmp_path: Path) -> None:
 
 
 def test_revoke_all_sessions_of_a_user(tmp_path: Path) -> None:
-    database = tmp_path / "cli.db"
+    database = migrated(tmp_path)
     assert run_cli(database, "users", "create", "ivy", "--password", PASSWORD).returncode == 0
     with running_server(database) as base, httpx.Client(base_url=base) as http:
         pairs = [
@@ -111,7 +147,7 @@ def test_revoke_all_sessions_of_a_user(tmp_path: Path) -> None:
 
 
 def test_cli_errors_are_messages_not_tracebacks(tmp_path: Path) -> None:
-    database = tmp_path / "cli.db"
+    database = migrated(tmp_path)
     missing = run_cli(database, "users", "disable", "nobody")
     assert missing.returncode == 1
     assert "No user named" in missing.stderr
@@ -122,10 +158,131 @@ def test_cli_errors_are_messages_not_tracebacks(tmp_path: Path) -> None:
 
 
 def test_purge(tmp_path: Path) -> None:
-    database = tmp_path / "cli.db"
+    database = migrated(tmp_path)
     assert run_cli(database, "users", "create", "pat", "--password", PASSWORD).returncode == 0
     result = run_cli(database, "purge", "--session-days", "0", "--audit-days", "0")
     assert result.returncode == 0, result.stderr
     assert "deleted 0 ended session(s), 0 expired refresh token(s)," in result.stdout
     assert "audit event(s)" in result.stdout
     assert run_cli(database, "users", "list").stdout.count("pat") == 1  # users are never purged
+
+
+def test_set_password(tmp_path: Path) -> None:
+    database = migrated(tmp_path)
+    assert run_cli(database, "users", "create", "Grace", "--password", PASSWORD).returncode == 0
+    env = tollgate_env(database)
+    with running_server(database) as base, httpx.Client(base_url=base) as http:
+        pairs = [
+            http.post("/login", json={"username": "grace", "password": PASSWORD}).json()
+            for _ in range(2)
+        ]
+        weak = tollgate(
+            tmp_path,
+            "users",
+            "set-password",
+            "grace",
+            "--password-stdin",
+            env=env,
+            stdin="password1\n",
+        )
+        assert_refused(weak, "password:", "guess")
+        same = tollgate(
+            tmp_path,
+            "users",
+            "set-password",
+            "grace",
+            "--password-stdin",
+            env=env,
+            stdin=PASSWORD + "\n",
+        )
+        assert_refused(same, "must differ from the current one")
+        # Nothing changed so far.
+        assert http.get("/auth", headers=bearer(pairs[0]["access_token"])).status_code == 200
+
+        result = tollgate(
+            tmp_path,
+            "users",
+            "set-password",
+            "GRACE",
+            "--password-stdin",
+            env=env,
+            stdin=OTHER_PASSWORD + "\n",
+        )
+        assert result.returncode == 0, result.stderr
+        assert result.stdout == "password set for GRACE; 2 session(s) ended\n"
+        for pair in pairs:
+            assert http.get("/auth", headers=bearer(pair["access_token"])).status_code == 401
+            again = http.post("/refresh", json={"refresh_token": pair["refresh_token"]})
+            assert again.status_code == 401
+        old = http.post("/login", json={"username": "grace", "password": PASSWORD})
+        assert old.status_code == 401
+        new = http.post("/login", json={"username": "grace", "password": OTHER_PASSWORD})
+        assert new.status_code == 200
+
+        # Asked twice, hidden, when not given on standard input.
+        mismatch = tollgate(
+            tmp_path,
+            "users",
+            "set-password",
+            "grace",
+            env=env,
+            stdin=f"{PASSWORD}-a\n{PASSWORD}-b\n",
+        )
+        assert mismatch.returncode != 0
+        assert PASSWORD not in mismatch.stdout + mismatch.stderr  # never echoed
+        prompted = tollgate(
+            tmp_path,
+            "users",
+            "set-password",
+            "grace",
+            env=env,
+            stdin=f"{PASSWORD}\n{PASSWORD}\n",
+        )
+        assert prompted.returncode == 0, prompted.stderr
+        assert "1 session(s) ended" in prompted.stdout
+        assert PASSWORD not in prompted.stdout + prompted.stderr
+        back = http.post("/login", json={"username": "grace", "password": PASSWORD})
+        assert back.status_code == 200
+    audit = run_cli(database, "audit", "--user", "grace").stdout
+    assert audit.count("password_set_by_admin") == 2
+
+    unknown = tollgate(tmp_path, "users", "set-password", "nobody", env=env)
+    assert_refused(unknown, "No user named 'nobody'")
+
+
+def test_delete_user(tmp_path: Path) -> None:
+    database = migrated(tmp_path)
+    created = run_cli(database, "users", "create", "Grace", "--password", PASSWORD)
+    assert created.returncode == 0, created.stderr
+    user_id = created.stdout.split()[0]
+    env = tollgate_env(database)
+    with running_server(database) as base, httpx.Client(base_url=base) as http:
+        pair = http.post("/login", json={"username": "grace", "password": PASSWORD}).json()
+
+        kept = tollgate(tmp_path, "users", "delete", "grace", env=env, stdin="n\n")
+        assert kept.returncode == 1
+        assert "Delete the user grace" in kept.stdout
+        assert http.get("/auth", headers=bearer(pair["access_token"])).status_code == 200
+
+        deleted = tollgate(tmp_path, "users", "delete", "grace", env=env, stdin="y\n")
+        assert deleted.returncode == 0, deleted.stderr
+        assert f"deleted Grace ({user_id})" in deleted.stdout
+        assert http.get("/auth", headers=bearer(pair["access_token"])).status_code == 401
+        refreshed = http.post("/refresh", json={"refresh_token": pair["refresh_token"]})
+        assert refreshed.status_code == 401
+        rejoined = http.post("/join", json={"username": "grace", "password": PASSWORD})
+        assert rejoined.status_code == 201
+        assert rejoined.json()["user"]["id"] != user_id
+
+    assert_refused(run_cli(database, "users", "delete", "nobody", "--yes"), "No user named")
+    with sqlite3.connect(database) as db:
+        rows = db.execute(
+            "SELECT username, ip, user_agent, detail FROM audit_events "
+            "WHERE event = 'user_deleted' AND user_id = ?",
+            (user_id.replace("-", ""),),
+        ).fetchall()
+        left = db.execute(
+            "SELECT count(*) FROM sessions WHERE user_id = ?", (user_id.replace("-", ""),)
+        ).fetchone()[0]
+    assert rows == [(None, None, None, "deleted by an operator")]
+    assert left == 0
