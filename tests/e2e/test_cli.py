@@ -2,15 +2,32 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import subprocess
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.conftest import OTHER_PASSWORD, PASSWORD, bearer
 from tests.e2e.server import TOLLGATE, run_cli, running_server, tollgate_env
+from tests.support.postgres import PostgresServer
 from tollgate.store.migrate import head_revision
+
+# Every command that reads or changes the database, except `migrate` and `serve`.
+ADMIN_COMMANDS = [
+    ["users", "list"],
+    ["users", "disable", "grace"],
+    ["users", "set-password", "grace", "--password-stdin"],
+    ["users", "delete", "grace", "--yes"],
+    ["sessions", "list"],
+    ["keys", "list"],
+    ["keys", "rotate"],
+    ["clients", "list"],
+    ["audit"],
+    ["purge"],
+]
 
 
 def tollgate(
@@ -165,6 +182,69 @@ def test_purge(tmp_path: Path) -> None:
     assert "deleted 0 ended session(s), 0 expired refresh token(s)," in result.stdout
     assert "audit event(s)" in result.stdout
     assert run_cli(database, "users", "list").stdout.count("pat") == 1  # users are never purged
+
+
+def test_admin_commands_never_create_a_database(tmp_path: Path) -> None:
+    # A new user in another folder, with no TOLLGATE_DATABASE_URL: the default
+    # ./tollgate.db does not exist there, and nothing may quietly create it.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TOLLGATE_")}
+    for command in ADMIN_COMMANDS:
+        result = tollgate(tmp_path, *command, env=env)
+        assert_refused(
+            result,
+            "sqlite+aiosqlite:///./tollgate.db",
+            str(tmp_path / "tollgate.db"),
+            "tollgate migrate",
+        )
+        assert list(tmp_path.iterdir()) == [], command
+    created = tollgate(tmp_path, "migrate", env=env)
+    assert created.returncode == 0, created.stderr
+    assert (tmp_path / "tollgate.db").is_file()
+    listed = tollgate(tmp_path, "users", "list", env=env)
+    assert (listed.returncode, listed.stdout, listed.stderr) == (0, "", "")
+
+
+def test_admin_commands_refuse_an_unmigrated_sqlite_database(tmp_path: Path) -> None:
+    database = tmp_path / "other.db"
+    with sqlite3.connect(database) as db:
+        db.execute("CREATE TABLE notes (body TEXT)")
+    url = f"sqlite+aiosqlite:///{database}"
+    for command in ADMIN_COMMANDS:
+        assert_refused(run_cli(database, *command), url, "no Tollgate tables", "tollgate migrate")
+    with sqlite3.connect(database) as db:
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert tables == {"notes"}
+
+    migrated = run_cli(database, "migrate")
+    assert migrated.returncode == 0, migrated.stderr
+    with sqlite3.connect(database) as db:
+        db.execute("UPDATE alembic_version SET version_num = '0002'")
+    assert_refused(
+        run_cli(database, "users", "list"),
+        url,
+        f"is at schema revision 0002, not {head_revision()}",
+        "run `tollgate migrate` first",
+    )
+    with sqlite3.connect(database) as db:
+        db.execute("UPDATE alembic_version SET version_num = 'f00d'")
+    assert_refused(run_cli(database, "users", "list"), url, "f00d", "upgrade Tollgate")
+
+
+@pytest.mark.parametrize("command", [["users", "list"], ["keys", "list"]])
+def test_admin_commands_refuse_an_unmigrated_postgresql_database(
+    postgres: PostgresServer, tmp_path: Path, command: list[str]
+) -> None:
+    url = postgres.new_database()
+    # The server trusts every local login, so any password works: it must not be shown.
+    with_password = url.replace("postgres@", "postgres:hunter2-secret@")
+    result = run_cli(tmp_path / "unused.db", *command, database_url=with_password)
+    assert_refused(result, url.replace("postgres@", "postgres:***@"), "no Tollgate tables")
+    assert "hunter2" not in result.stderr
+    name = url.rsplit("/", 1)[1]
+    tables = postgres.psql("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'", name)
+    assert tables.stdout.strip() == "0"
+    missing = run_cli(tmp_path / "unused.db", *command, database_url=url + "_missing")
+    assert_refused(missing, url + "_missing", "does not exist")
 
 
 def test_set_password(tmp_path: Path) -> None:

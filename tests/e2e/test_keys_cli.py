@@ -85,6 +85,7 @@ def test_hs256_secret_for_a_single_verifier(tmp_path: Path) -> None:
             tokens["access_token"], raw, algorithms=["HS256"], audience="tollgate", issuer=base
         )
         assert claims["username"] == "hal"
+    assert run_cli(tmp_path / "es.db", "migrate").returncode == 0
     not_hmac = run_cli(tmp_path / "es.db", "keys", "secret")
     assert not_hmac.returncode == 1
     assert "HS256" in not_hmac.stderr
