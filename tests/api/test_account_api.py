@@ -292,3 +292,66 @@ async def test_health(client: httpx.AsyncClient) -> None:
     response = await client.get("/health")
     assert response.status_code == 200
     assert response.json() == {"status": "ok"}
+
+
+async def test_new_password_equal_to_the_current_one_is_refused(
+    client: httpx.AsyncClient,
+) -> None:
+    tokens = await join(client)
+    other = await login(client)
+    same = await client.post(
+        "/password",
+        json={"current_password": PASSWORD, "new_password": PASSWORD},
+        headers=bearer(tokens["access_token"]),
+    )
+    assert same.status_code == 422
+    assert same.json() == {
+        "error": "invalid_request",
+        "error_description": "new_password: The new password must differ from the current one.",
+        "fields": {"new_password": "The new password must differ from the current one."},
+    }
+    # Nothing changed: the other session lives on.
+    assert (await client.get("/me", headers=bearer(other["access_token"]))).status_code == 200
+
+
+async def test_delete_me_needs_the_password(client: httpx.AsyncClient) -> None:
+    tokens = await join(client)
+    wrong = await client.request(
+        "DELETE",
+        "/me",
+        json={"password": OTHER_PASSWORD},
+        headers=bearer(tokens["access_token"]),
+    )
+    assert wrong.status_code == 401
+    assert wrong.json() == {
+        "error": "invalid_grant",
+        "error_description": "The password is incorrect.",
+    }
+    assert wrong.headers["www-authenticate"].startswith("Bearer")
+    missing = await client.request("DELETE", "/me", headers=bearer(tokens["access_token"]))
+    assert missing.status_code == 422
+    assert (await client.get("/me", headers=bearer(tokens["access_token"]))).status_code == 200
+    unauthenticated = await client.request("DELETE", "/me", json={"password": PASSWORD})
+    assert unauthenticated.status_code == 401
+
+
+async def test_delete_me_ends_everything_and_frees_the_name(client: httpx.AsyncClient) -> None:
+    tokens = await join(client)
+    other = await login(client)
+    # The token is checked (and cached) before, as a gateway would.
+    assert (await client.get("/auth", headers=bearer(tokens["access_token"]))).status_code == 200
+    deleted = await client.request(
+        "DELETE", "/me", json={"password": PASSWORD}, headers=bearer(tokens["access_token"])
+    )
+    assert deleted.status_code == 204
+    assert deleted.content == b""
+    for pair in (tokens, other):
+        assert (await client.get("/auth", headers=bearer(pair["access_token"]))).status_code == 401
+        assert (await client.get("/me", headers=bearer(pair["access_token"]))).status_code == 401
+        refreshed = await client.post("/refresh", json={"refresh_token": pair["refresh_token"]})
+        assert refreshed.status_code == 401
+        assert refreshed.json()["error"] == "invalid_grant"
+    gone = await client.post("/login", json={"username": "minsu", "password": PASSWORD})
+    assert gone.status_code == 401
+    again = await join(client, "MINSU")
+    assert again["user"]["id"] != tokens["user"]["id"]

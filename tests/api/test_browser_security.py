@@ -148,6 +148,17 @@ async def test_logout_clears_the_cookies(cookie_client: httpx.AsyncClient) -> No
     assert int(cleared[CSRF][0]["max-age"]) == 0
 
 
+async def test_deleting_the_account_clears_the_cookies(cookie_client: httpx.AsyncClient) -> None:
+    body = await signed_up(cookie_client)
+    response = await cookie_client.request(
+        "DELETE", "/me", json={"password": PASSWORD}, headers=bearer(body["access_token"])
+    )
+    assert response.status_code == 204
+    cleared = set_cookies(response)
+    assert int(cleared[REFRESH][0]["max-age"]) == 0
+    assert int(cleared[CSRF][0]["max-age"]) == 0
+
+
 async def test_cors_allowlist(serve: Callable[..., Any]) -> None:
     async with serve(cors_origins="https://app.example, https://admin.example") as http:
         preflight = await http.options(

@@ -9,6 +9,7 @@ ROUTES = {
     ("post", "/refresh"): {"401", "422"},
     ("get", "/auth"): {"401", "403"},
     ("get", "/me"): {"401"},
+    ("delete", "/me"): {"401", "422"},
     ("post", "/logout"): {"401"},
     ("get", "/sessions"): {"401"},
     ("delete", "/sessions/{session_id}"): {"401", "404"},

@@ -2,15 +2,61 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import subprocess
 import tomllib
 from pathlib import Path
 
 import httpx
+import pytest
 
-from tests.conftest import PASSWORD, bearer
-from tests.e2e.server import run_cli, running_server
+from tests.conftest import OTHER_PASSWORD, PASSWORD, bearer
+from tests.e2e.server import TOLLGATE, run_cli, running_server, tollgate_env
+from tests.support.postgres import PostgresServer
 from tollgate.store.migrate import head_revision
+
+# Every command that reads or changes the database, except `migrate` and `serve`.
+ADMIN_COMMANDS = [
+    ["users", "list"],
+    ["users", "disable", "grace"],
+    ["users", "set-password", "grace", "--password-stdin"],
+    ["users", "delete", "grace", "--yes"],
+    ["sessions", "list"],
+    ["keys", "list"],
+    ["keys", "rotate"],
+    ["clients", "list"],
+    ["audit"],
+    ["purge"],
+]
+
+
+def tollgate(
+    folder: Path, *args: str, env: dict[str, str], stdin: str = ""
+) -> subprocess.CompletedProcess[str]:
+    """`tollgate ARGS` run in `folder`, without a controlling terminal (so prompts read
+    standard input, as when scripted)."""
+    return subprocess.run(
+        [*TOLLGATE, *args],
+        cwd=folder,
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        start_new_session=True,
+    )
+
+
+def assert_refused(result: subprocess.CompletedProcess[str], *words: str) -> None:
+    assert result.returncode == 1, (result.args, result.stdout, result.stderr)
+    assert result.stdout == ""
+    message = result.stderr.strip()
+    assert "\n" not in message, message  # one line, no traceback
+    assert message.startswith("error: ")
+    for word in words:
+        assert word in message, (word, message)
 
 
 def test_version_is_the_package_version(tmp_path: Path) -> None:
@@ -42,8 +88,15 @@ def test_migrate_creates_the_schema(tmp_path: Path) -> None:
     assert run_cli(database, "migrate").returncode == 0  # idempotent
 
 
-def test_user_admin_commands(tmp_path: Path) -> None:
+def migrated(tmp_path: Path) -> Path:
     database = tmp_path / "cli.db"
+    result = run_cli(database, "migrate")
+    assert result.returncode == 0, result.stderr
+    return database
+
+
+def test_user_admin_commands(tmp_path: Path) -> None:
+    database = migrated(tmp_path)
     created = run_cli(
         database,
         "users",
@@ -106,7 +159,7 @@ def test_user_admin_commands(tmp_path: Path) -> None:
 
 
 def test_revoke_all_sessions_of_a_user(tmp_path: Path) -> None:
-    database = tmp_path / "cli.db"
+    database = migrated(tmp_path)
     assert run_cli(database, "users", "create", "ivy", "--password", PASSWORD).returncode == 0
     with running_server(database) as base, httpx.Client(base_url=base) as http:
         pairs = [
@@ -121,7 +174,7 @@ def test_revoke_all_sessions_of_a_user(tmp_path: Path) -> None:
 
 
 def test_cli_errors_are_messages_not_tracebacks(tmp_path: Path) -> None:
-    database = tmp_path / "cli.db"
+    database = migrated(tmp_path)
     missing = run_cli(database, "users", "disable", "nobody")
     assert missing.returncode == 1
     assert "No user named" in missing.stderr
@@ -132,10 +185,194 @@ def test_cli_errors_are_messages_not_tracebacks(tmp_path: Path) -> None:
 
 
 def test_purge(tmp_path: Path) -> None:
-    database = tmp_path / "cli.db"
+    database = migrated(tmp_path)
     assert run_cli(database, "users", "create", "pat", "--password", PASSWORD).returncode == 0
     result = run_cli(database, "purge", "--session-days", "0", "--audit-days", "0")
     assert result.returncode == 0, result.stderr
     assert "deleted 0 ended session(s), 0 expired refresh token(s)," in result.stdout
     assert "audit event(s)" in result.stdout
     assert run_cli(database, "users", "list").stdout.count("pat") == 1  # users are never purged
+
+
+def test_admin_commands_never_create_a_database(tmp_path: Path) -> None:
+    # A new user in another folder, with no TOLLGATE_DATABASE_URL: the default
+    # ./tollgate.db does not exist there, and nothing may quietly create it.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TOLLGATE_")}
+    for command in ADMIN_COMMANDS:
+        result = tollgate(tmp_path, *command, env=env)
+        assert_refused(
+            result,
+            "sqlite+aiosqlite:///./tollgate.db",
+            str(tmp_path / "tollgate.db"),
+            "tollgate migrate",
+        )
+        assert list(tmp_path.iterdir()) == [], command
+    created = tollgate(tmp_path, "migrate", env=env)
+    assert created.returncode == 0, created.stderr
+    assert (tmp_path / "tollgate.db").is_file()
+    listed = tollgate(tmp_path, "users", "list", env=env)
+    assert (listed.returncode, listed.stdout, listed.stderr) == (0, "", "")
+
+
+def test_admin_commands_refuse_an_unmigrated_sqlite_database(tmp_path: Path) -> None:
+    database = tmp_path / "other.db"
+    with sqlite3.connect(database) as db:
+        db.execute("CREATE TABLE notes (body TEXT)")
+    url = f"sqlite+aiosqlite:///{database}"
+    for command in ADMIN_COMMANDS:
+        assert_refused(run_cli(database, *command), url, "no Tollgate tables", "tollgate migrate")
+    with sqlite3.connect(database) as db:
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert tables == {"notes"}
+
+    migrated = run_cli(database, "migrate")
+    assert migrated.returncode == 0, migrated.stderr
+    with sqlite3.connect(database) as db:
+        db.execute("UPDATE alembic_version SET version_num = '0002'")
+    assert_refused(
+        run_cli(database, "users", "list"),
+        url,
+        f"is at schema revision 0002, not {head_revision()}",
+        "run `tollgate migrate` first",
+    )
+    with sqlite3.connect(database) as db:
+        db.execute("UPDATE alembic_version SET version_num = 'f00d'")
+    assert_refused(run_cli(database, "users", "list"), url, "f00d", "upgrade Tollgate")
+
+
+@pytest.mark.parametrize("command", [["users", "list"], ["keys", "list"]])
+def test_admin_commands_refuse_an_unmigrated_postgresql_database(
+    postgres: PostgresServer, tmp_path: Path, command: list[str]
+) -> None:
+    url = postgres.new_database()
+    # The server trusts every local login, so any password works: it must not be shown.
+    with_password = url.replace("postgres@", "postgres:hunter2-secret@")
+    result = run_cli(tmp_path / "unused.db", *command, database_url=with_password)
+    assert_refused(result, url.replace("postgres@", "postgres:***@"), "no Tollgate tables")
+    assert "hunter2" not in result.stderr
+    name = url.rsplit("/", 1)[1]
+    tables = postgres.psql("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'", name)
+    assert tables.stdout.strip() == "0"
+    missing = run_cli(tmp_path / "unused.db", *command, database_url=url + "_missing")
+    assert_refused(missing, url + "_missing", "does not exist")
+
+
+def test_set_password(tmp_path: Path) -> None:
+    database = migrated(tmp_path)
+    assert run_cli(database, "users", "create", "Grace", "--password", PASSWORD).returncode == 0
+    env = tollgate_env(database)
+    with running_server(database) as base, httpx.Client(base_url=base) as http:
+        pairs = [
+            http.post("/login", json={"username": "grace", "password": PASSWORD}).json()
+            for _ in range(2)
+        ]
+        weak = tollgate(
+            tmp_path,
+            "users",
+            "set-password",
+            "grace",
+            "--password-stdin",
+            env=env,
+            stdin="password1\n",
+        )
+        assert_refused(weak, "password:", "guess")
+        same = tollgate(
+            tmp_path,
+            "users",
+            "set-password",
+            "grace",
+            "--password-stdin",
+            env=env,
+            stdin=PASSWORD + "\n",
+        )
+        assert_refused(same, "must differ from the current one")
+        # Nothing changed so far.
+        assert http.get("/auth", headers=bearer(pairs[0]["access_token"])).status_code == 200
+
+        result = tollgate(
+            tmp_path,
+            "users",
+            "set-password",
+            "GRACE",
+            "--password-stdin",
+            env=env,
+            stdin=OTHER_PASSWORD + "\n",
+        )
+        assert result.returncode == 0, result.stderr
+        assert result.stdout == "password set for GRACE; 2 session(s) ended\n"
+        for pair in pairs:
+            assert http.get("/auth", headers=bearer(pair["access_token"])).status_code == 401
+            again = http.post("/refresh", json={"refresh_token": pair["refresh_token"]})
+            assert again.status_code == 401
+        old = http.post("/login", json={"username": "grace", "password": PASSWORD})
+        assert old.status_code == 401
+        new = http.post("/login", json={"username": "grace", "password": OTHER_PASSWORD})
+        assert new.status_code == 200
+
+        # Asked twice, hidden, when not given on standard input.
+        mismatch = tollgate(
+            tmp_path,
+            "users",
+            "set-password",
+            "grace",
+            env=env,
+            stdin=f"{PASSWORD}-a\n{PASSWORD}-b\n",
+        )
+        assert mismatch.returncode != 0
+        assert PASSWORD not in mismatch.stdout + mismatch.stderr  # never echoed
+        prompted = tollgate(
+            tmp_path,
+            "users",
+            "set-password",
+            "grace",
+            env=env,
+            stdin=f"{PASSWORD}\n{PASSWORD}\n",
+        )
+        assert prompted.returncode == 0, prompted.stderr
+        assert "1 session(s) ended" in prompted.stdout
+        assert PASSWORD not in prompted.stdout + prompted.stderr
+        back = http.post("/login", json={"username": "grace", "password": PASSWORD})
+        assert back.status_code == 200
+    audit = run_cli(database, "audit", "--user", "grace").stdout
+    assert audit.count("password_set_by_admin") == 2
+
+    unknown = tollgate(tmp_path, "users", "set-password", "nobody", env=env)
+    assert_refused(unknown, "No user named 'nobody'")
+
+
+def test_delete_user(tmp_path: Path) -> None:
+    database = migrated(tmp_path)
+    created = run_cli(database, "users", "create", "Grace", "--password", PASSWORD)
+    assert created.returncode == 0, created.stderr
+    user_id = created.stdout.split()[0]
+    env = tollgate_env(database)
+    with running_server(database) as base, httpx.Client(base_url=base) as http:
+        pair = http.post("/login", json={"username": "grace", "password": PASSWORD}).json()
+
+        kept = tollgate(tmp_path, "users", "delete", "grace", env=env, stdin="n\n")
+        assert kept.returncode == 1
+        assert "Delete the user grace" in kept.stdout
+        assert http.get("/auth", headers=bearer(pair["access_token"])).status_code == 200
+
+        deleted = tollgate(tmp_path, "users", "delete", "grace", env=env, stdin="y\n")
+        assert deleted.returncode == 0, deleted.stderr
+        assert f"deleted Grace ({user_id})" in deleted.stdout
+        assert http.get("/auth", headers=bearer(pair["access_token"])).status_code == 401
+        refreshed = http.post("/refresh", json={"refresh_token": pair["refresh_token"]})
+        assert refreshed.status_code == 401
+        rejoined = http.post("/join", json={"username": "grace", "password": PASSWORD})
+        assert rejoined.status_code == 201
+        assert rejoined.json()["user"]["id"] != user_id
+
+    assert_refused(run_cli(database, "users", "delete", "nobody", "--yes"), "No user named")
+    with sqlite3.connect(database) as db:
+        rows = db.execute(
+            "SELECT username, ip, user_agent, detail FROM audit_events "
+            "WHERE event = 'user_deleted' AND user_id = ?",
+            (user_id.replace("-", ""),),
+        ).fetchall()
+        left = db.execute(
+            "SELECT count(*) FROM sessions WHERE user_id = ?", (user_id.replace("-", ""),)
+        ).fetchone()[0]
+    assert rows == [(None, None, None, "deleted by an operator")]
+    assert left == 0

@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import json
+import os
+import subprocess
+import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
 import jwt
 
 from tests.conftest import PASSWORD, bearer
-from tests.e2e.server import run_cli, running_server
+from tests.e2e.server import run_cli, running_server, tollgate_env
+from tollgate.keys.generation import NewKey, generate_key
+from tollgate.settings import Settings
+from tollgate.store.engine import create_engine, create_sessionmaker
+from tollgate.store.models import SigningKey, utcnow
+from tollgate.verify import Verifier
 
 
 def kid(token: str) -> str:
@@ -71,6 +82,73 @@ def test_rotate_then_retire(tmp_path: Path) -> None:
         assert [k["kid"] for k in keys] == [new_kid]
 
 
+def key_whose_id_starts_with(prefix: str) -> NewKey:
+    """A real ES256 key whose RFC 7638 thumbprint begins with `prefix` (1 in 64 per "-")."""
+    while True:
+        key = generate_key("ES256")
+        if key.kid.startswith(prefix) and not key.kid.startswith(prefix + "-"):
+            return key
+
+
+def add_pending_key(database: Path, key: NewKey) -> None:
+    """Store a key as `keys rotate` does, signing only from tomorrow (so retiring is safe)."""
+
+    async def store() -> None:
+        engine = create_engine(Settings(database_url=f"sqlite+aiosqlite:///{database}"))
+        now = utcnow()
+        async with create_sessionmaker(engine).begin() as db:
+            db.add(
+                SigningKey(
+                    kid=key.kid,
+                    alg=key.alg,
+                    private_key=key.private_key,
+                    public_jwk=json.dumps(key.public_jwk),
+                    created_at=now,
+                    activates_at=now + timedelta(days=1),
+                )
+            )
+        await engine.dispose()
+
+    asyncio.run(store())
+
+
+def test_key_ids_starting_with_a_dash(tmp_path: Path) -> None:
+    database = tmp_path / "dash.db"
+    assert run_cli(database, "migrate").returncode == 0
+    keys = [key_whose_id_starts_with(p) for p in ("-", "--", "-")]
+    for key in keys:
+        add_pending_key(database, key)
+    listing = run_cli(database, "keys", "list")
+    assert listing.returncode == 0, listing.stderr
+    # Each id is the first word of its line, ready to paste.
+    listed = {line.split()[0] for line in listing.stdout.splitlines()}
+    assert {k.kid for k in keys} <= listed
+
+    single, double, separated = (k.kid for k in keys)
+    for args in (
+        [single],
+        [double, "--force"],
+        ["--force", "--", separated],
+    ):
+        retired = run_cli(database, "keys", "retire", *args)
+        assert retired.returncode == 0, (args, retired.stderr)
+        assert retired.stdout.strip() == f"retired {args[-1] if args[0] == '--force' else args[0]}"
+    listing = run_cli(database, "keys", "list").stdout
+    for key in keys:
+        assert f"{key.kid}  ES256  retired" in listing
+    typo = run_cli(database, "keys", "retire", "--forse")
+    assert typo.returncode == 1
+    assert "No usable key with kid '--forse'" in typo.stderr
+
+
+def readme_line(containing: str) -> str:
+    """The one line of README.md holding `containing`: what a user would copy."""
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    lines = [line.strip() for line in readme.splitlines() if containing in line]
+    assert len(lines) == 1, lines
+    return lines[0]
+
+
 def test_hs256_secret_for_a_single_verifier(tmp_path: Path) -> None:
     database = tmp_path / "hs.db"
     with running_server(database, signing_alg="HS256") as base:
@@ -78,13 +156,36 @@ def test_hs256_secret_for_a_single_verifier(tmp_path: Path) -> None:
         assert httpx.get(f"{base}/.well-known/jwks.json").json() == {"keys": []}
         printed = run_cli(database, "keys", "secret", signing_alg="HS256")
         assert printed.returncode == 0, printed.stderr
-        key_id, secret = printed.stdout.split()
-        assert key_id == kid(tokens["access_token"])
-        raw = base64.urlsafe_b64decode(secret + "=" * (-len(secret) % 4))
+        kid_line, secret_line = printed.stdout.splitlines()
+        assert kid_line == f"kid={kid(tokens['access_token'])}"
+        assert secret_line.startswith("secret=")
+
+        # README's instruction, as a user would copy it: the shell line, then Python's
+        # base64.urlsafe_b64decode of the file it writes.
+        command = readme_line("tollgate keys secret |")
+        assert command.startswith("tollgate keys secret | sed")
+        shell = subprocess.run(
+            ["bash", "-c", command],
+            cwd=tmp_path,
+            env={
+                **tollgate_env(database, signing_alg="HS256"),
+                "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+            },
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        assert shell.stderr == ""
+        secret = base64.urlsafe_b64decode((tmp_path / "hs256.secret").read_text())
+        assert len(secret) == 64
         claims = jwt.decode(
-            tokens["access_token"], raw, algorithms=["HS256"], audience="tollgate", issuer=base
+            tokens["access_token"], secret, algorithms=["HS256"], audience="tollgate", issuer=base
         )
         assert claims["username"] == "hal"
-    not_hmac = run_cli(tmp_path / "es.db", "keys", "secret")
-    assert not_hmac.returncode == 1
-    assert "HS256" in not_hmac.stderr
+        assert Verifier(base, hs256_secret=secret).verify(tokens["access_token"]).username == "hal"
+    not_hmac = run_cli(tmp_path / "es.db", "migrate")
+    assert not_hmac.returncode == 0, not_hmac.stderr
+    refused = run_cli(tmp_path / "es.db", "keys", "secret")
+    assert refused.returncode == 1
+    assert "HS256" in refused.stderr
+    assert refused.stdout == ""

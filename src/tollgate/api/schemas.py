@@ -66,6 +66,10 @@ class PasswordChangeRequest(Body):
     new_password: Password
 
 
+class AccountDeleteRequest(Body):
+    password: Password
+
+
 class TokenResponse(BaseModel):
     access_token: str
     token_type: Literal["Bearer"] = "Bearer"  # noqa: S105 - not a secret

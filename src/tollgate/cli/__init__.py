@@ -74,7 +74,7 @@ def serve(
         return None
 
     # Once, before any worker starts, so workers never race to migrate or make keys.
-    run(prepare, settings)
+    run(prepare, settings, migrate=True)
     options: dict[str, Any] = {
         "host": host,
         "port": port,
@@ -135,7 +135,7 @@ def migrate() -> None:
     async def action(services: Services) -> str | None:
         return await migrations.current_revision(services.engine)
 
-    revision = run(action)
+    revision = run(action, migrate=True)
     typer.echo(f"database at revision {revision}")
 
 

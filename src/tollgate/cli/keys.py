@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Annotated
 
 import typer
 
 from tollgate.cli.runner import run
-from tollgate.errors import InvalidRequest
+from tollgate.errors import InvalidRequest, NotFound
 from tollgate.keys import rotation
-from tollgate.keys.generation import b64url
+from tollgate.keys.keyring import DEFAULT_ALG, load_key
 from tollgate.services.container import Services
 from tollgate.settings import SigningAlg
 from tollgate.store.models import utcnow
@@ -62,10 +63,10 @@ def keys_rotate(
 
     async def action(services: Services) -> str:
         s = services.settings
-        signer = await services.keyring.signer()
+        signer = rotation.current_signer(await rotation.all_keys(services.sessionmaker), utcnow())
         key = await rotation.create_key(
             services.sessionmaker,
-            alg or s.signing_alg or signer.alg,
+            alg or s.signing_alg or (signer.alg if signer else DEFAULT_ALG),
             s.secret_key,
             activates_in=0 if now else s.jwks_max_age,
         )
@@ -76,9 +77,12 @@ def keys_rotate(
     typer.echo(run(action))
 
 
-@app.command("retire")
+# Key ids are base64url thumbprints, so one in 64 begins with "-": without this, Click
+# takes such an id for an unknown option. No retire option is a single letter, so an
+# unknown "-…" or "--…" word can only be the key id.
+@app.command("retire", context_settings={"ignore_unknown_options": True})
 def keys_retire(
-    kid: str,
+    kid: Annotated[str, typer.Argument(help="The key id, as `tollgate keys list` shows it.")],
     force: Annotated[
         bool, typer.Option("--force", help="Retire even if tokens it signed may be valid.")
     ] = False,
@@ -96,12 +100,28 @@ def keys_retire(
 
 @app.command("secret")
 def keys_secret() -> None:
-    """Print the HS256 secret (base64url) for the one service that verifies HS256 tokens."""
+    """Print the HS256 key id and secret, for the one service that verifies HS256 tokens.
 
-    async def action(services: Services) -> str:
-        key = await services.keyring.signer()
-        if not isinstance(key.signing_key, bytes):
-            raise InvalidRequest("Only HS256 keys have a shared secret; others use the JWKS.")
-        return f"{key.kid} {b64url(key.signing_key)}"
+    Two lines, `kid=…` and `secret=…`; the secret is base64url with padding (RFC 4648 §5),
+    so decoders that insist on padding (Python's base64.urlsafe_b64decode) take it as is.
+    """
 
-    typer.echo(run(action))
+    async def action(services: Services) -> tuple[str, bytes]:
+        s = services.settings
+        row = rotation.current_signer(await rotation.all_keys(services.sessionmaker), utcnow())
+        if row is None:
+            raise NotFound(
+                "No key signs yet; start the server or run `tollgate keys rotate --now`."
+            )
+        if row.alg != "HS256":
+            raise InvalidRequest(
+                f"The signing key is {row.alg}: only HS256 keys have a shared secret; "
+                "other keys are published in the JWKS."
+            )
+        secret = load_key(row, s.secret_key).signing_key
+        assert isinstance(secret, bytes)
+        return row.kid, secret
+
+    kid, secret = run(action)
+    typer.echo(f"kid={kid}")
+    typer.echo(f"secret={base64.urlsafe_b64encode(secret).decode('ascii')}")

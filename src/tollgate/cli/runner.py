@@ -4,34 +4,92 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import NoReturn, TypeVar
 
 import typer
+from sqlalchemy.exc import DBAPIError
 
 from tollgate.errors import TollgateError
 from tollgate.keys.sealing import SealingError
 from tollgate.services.container import Services
 from tollgate.settings import Settings
+from tollgate.store.engine import display_url, sqlite_file
+from tollgate.store.migrate import SchemaNotCurrent, require_current
 
 T = TypeVar("T")
 
 
-def run(action: Callable[[Services], Awaitable[T]], settings: Settings | None = None) -> T:
-    """Run one admin action against a migrated database; domain errors exit 1."""
+class DatabaseNotReady(Exception):
+    """The configured database is missing or not migrated; the message says what to do."""
+
+
+def run(
+    action: Callable[[Services], Awaitable[T]],
+    settings: Settings | None = None,
+    *,
+    migrate: bool = False,
+) -> T:
+    """Run one admin action; its errors print one line and exit 1.
+
+    With `migrate` (serve, migrate) the database is created or upgraded and a signing key
+    made first. Every other command needs an existing database at the current schema and
+    creates nothing: a mistyped or missing TOLLGATE_DATABASE_URL must not look like an
+    empty user list.
+    """
+    settings = settings or Settings()
+    where = display_url(settings.database_url)
 
     async def go() -> T:
-        services = Services.build(settings or Settings())
+        if not migrate:
+            refuse_missing_file(settings.database_url)
+        services = Services.build(settings)
         try:
-            await services.start()
+            if migrate:
+                await services.start()
+            else:
+                await require_schema(services, where)
             return await action(services)
         finally:
             await services.close()
 
     try:
         return asyncio.run(go())
-    except TollgateError as exc:
-        typer.echo(f"error: {exc.description}", err=True)
-        raise typer.Exit(1) from exc
-    except SealingError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from exc
+    except (TollgateError, SealingError, DatabaseNotReady) as exc:
+        fail(exc.description if isinstance(exc, TollgateError) else str(exc))
+    except DBAPIError as exc:
+        # The driver's own words (e.g. `database "x" does not exist`), without SQL.
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+        fail(f"cannot use the database at {where}: {reason}")
+    except OSError as exc:  # e.g. connection refused by a PostgreSQL server that is down
+        fail(f"cannot reach the database at {where}: {exc}")
+
+
+def fail(message: str) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(1)
+
+
+def refuse_missing_file(database_url: str) -> None:
+    """Opening a SQLite file that does not exist would create it: refuse before that."""
+    path = sqlite_file(database_url)
+    if path is not None and not path.exists():
+        raise DatabaseNotReady(
+            f"no database at {database_url} ({path.resolve()} does not exist); set "
+            "TOLLGATE_DATABASE_URL to your database, or run `tollgate migrate` to create one"
+        )
+
+
+async def require_schema(services: Services, where: str) -> None:
+    try:
+        await require_current(services.engine)
+    except SchemaNotCurrent as exc:
+        if exc.current is None:
+            problem = "has no Tollgate tables"
+        else:
+            problem = f"is at schema revision {exc.current}, not {exc.head}"
+        advice = (
+            "run `tollgate migrate` first"
+            if exc.known
+            else "a newer Tollgate migrated it; upgrade Tollgate"
+        )
+        raise DatabaseNotReady(f"the database at {where} {problem}; {advice}") from exc

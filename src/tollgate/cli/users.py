@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated
 
 import typer
@@ -65,3 +66,38 @@ def users_set_scope(
     next refresh; scopes added come with the user's next login (a refresh never widens)."""
     user = run(lambda s: s.accounts.set_scope(username, scope))
     typer.echo(f"{user.username} scope={user.scope!r}")
+
+
+@app.command("set-password")
+def users_set_password(
+    username: str,
+    password_stdin: Annotated[
+        bool,
+        typer.Option(
+            "--password-stdin",
+            help="Read the password from standard input (its first line) instead of asking.",
+        ),
+    ] = False,
+) -> None:
+    """Set a user's password (same policy as sign-up) and end all of their sessions."""
+    run(lambda s: s.accounts.find(username))  # before asking: the database and the user exist
+    if password_stdin:
+        # One line, without its line break; the rest of the input is ignored.
+        password = sys.stdin.readline().removesuffix("\n").removesuffix("\r")
+    else:
+        password = typer.prompt("New password", hide_input=True, confirmation_prompt=True)
+    ended = run(lambda s: s.accounts.set_password(username, password))
+    typer.echo(f"password set for {username}; {ended} session(s) ended")
+
+
+@app.command("delete")
+def users_delete(
+    username: str,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Delete a user with their sessions and refresh tokens; the name becomes free again."""
+    run(lambda s: s.accounts.find(username))
+    if not yes:
+        typer.confirm(f"Delete the user {username} and end all of their sessions?", abort=True)
+    user = run(lambda s: s.accounts.delete(username))
+    typer.echo(f"deleted {user.username} ({user.id})")

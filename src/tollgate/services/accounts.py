@@ -1,4 +1,4 @@
-"""Accounts: sign-up, password checks, password changes and the admin operations."""
+"""Accounts: sign-up, password checks, password changes, deletion and the admin operations."""
 
 from __future__ import annotations
 
@@ -8,18 +8,19 @@ from collections.abc import Callable, Sequence
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tollgate.errors import AccountDisabled, InvalidGrant, NotFound, UsernameTaken
+from tollgate.errors import AccountDisabled, InvalidGrant, InvalidInput, NotFound, UsernameTaken
 from tollgate.services.audit import Audit
 from tollgate.services.grants import NO_CLIENT, ClientInfo
 from tollgate.services.names import normalize_username, storable, username_key
 from tollgate.services.password_policy import PasswordPolicy
-from tollgate.services.passwords import PasswordHasher
+from tollgate.services.passwords import PasswordHasher, normalize_password
 from tollgate.services.scopes import format_scope, parse_scope
 from tollgate.store import sessions as session_store
 from tollgate.store import users as user_store
 from tollgate.store.models import User, utcnow
 
 WRONG_CREDENTIALS = "The username or password is incorrect."
+SAME_AS_CURRENT = "The new password must differ from the current one."
 
 
 class Accounts:
@@ -98,6 +99,9 @@ class Accounts:
         user = await self.get(user_id)
         if not await self._hasher.verify(user.password_hash, current):
             raise InvalidGrant("The current password is incorrect.")
+        # A forced change (say, after a leak) must not be satisfied by the same password.
+        if normalize_password(new) == normalize_password(current):
+            raise InvalidInput({"new_password": SAME_AS_CURRENT})
         self._policy.check(new, username=user.username, email=user.email)
         new_hash = await self._hasher.hash(new)
         async with self._db.begin() as db:
@@ -114,6 +118,52 @@ class Accounts:
             client=client,
             detail=f"{ended} other session(s) ended",
         )
+
+    async def set_password(self, username: str, new: str) -> int:
+        """An operator sets a user's password; every session of the user ends.
+
+        Returns how many sessions ended.
+        """
+        user = await self.find(username)
+        self._policy.check(new, username=user.username, email=user.email)
+        if await self._hasher.verify(user.password_hash, new):
+            raise InvalidInput({"password": SAME_AS_CURRENT})
+        new_hash = await self._hasher.hash(new)
+        async with self._db.begin() as db:
+            await user_store.set_password_hash(db, user.id, new_hash)
+            ended = await session_store.revoke_all_for_user(
+                db, user.id, "password_changed", utcnow()
+            )
+        self._on_revoke()
+        await self._audit.record(
+            "password_set_by_admin",
+            user_id=user.id,
+            username=user.username,
+            detail=f"{ended} session(s) ended",
+        )
+        return ended
+
+    async def delete_own(self, user_id: uuid.UUID, password: str) -> None:
+        """The user deletes their account, proving it with the password again."""
+        user = await self.get(user_id)
+        if not await self._hasher.verify(user.password_hash, password):
+            raise InvalidGrant("The password is incorrect.")
+        await self._delete(user, "by the user")
+
+    async def delete(self, username: str) -> User:
+        """An operator deletes a user."""
+        user = await self.find(username)
+        await self._delete(user, "by an operator")
+        return user
+
+    async def _delete(self, user: User, by: str) -> None:
+        async with self._db.begin() as db:
+            if not await user_store.delete_user(db, user.id):
+                raise NotFound("No such user.")  # deleted meanwhile
+        self._on_revoke()
+        # The id only: no name, email, address or user agent outlives the account here.
+        # (Earlier events keep what they recorded until `tollgate purge` removes them.)
+        await self._audit.record("user_deleted", user_id=user.id, detail=f"deleted {by}")
 
     async def get(self, user_id: uuid.UUID) -> User:
         async with self._db() as db:

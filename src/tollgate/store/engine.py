@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -39,6 +41,24 @@ def create_engine(settings: Settings) -> AsyncEngine:
         max_overflow=settings.db_max_overflow,
         pool_pre_ping=True,
     )
+
+
+def display_url(database_url: str) -> str:
+    """The URL as messages may show it: any password replaced by ***."""
+    parsed = make_url(database_url)
+    # Only when there is a password: rendering re-quotes other parts (":memory:").
+    return database_url if parsed.password is None else parsed.render_as_string(hide_password=True)
+
+
+def sqlite_file(database_url: str) -> Path | None:
+    """The file a SQLite URL names; None for other databases, in-memory and URI filenames."""
+    parsed = make_url(database_url)
+    name = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not name or name == ":memory:":
+        return None
+    if name.startswith("file:"):  # ?uri=true: SQLite reads mode= and the path itself
+        return None
+    return Path(name)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -1,4 +1,5 @@
-"""Apply Alembic migrations from code (at start-up and `tollgate migrate`)."""
+"""Apply Alembic migrations from code (at start-up and `tollgate migrate`), and check that a
+database is at the schema this version expects (every other admin command)."""
 
 from __future__ import annotations
 
@@ -24,8 +25,24 @@ def alembic_config(connection: Connection | None = None) -> Config:
     return config
 
 
+class SchemaNotCurrent(Exception):
+    """The database lacks Tollgate's tables, or holds another revision of them."""
+
+    def __init__(self, current: str | None, head: str | None, known: bool) -> None:
+        self.current = current
+        self.head = head
+        # False: a newer Tollgate migrated this database; `tollgate migrate` cannot help.
+        self.known = known
+        super().__init__(f"schema revision {current}, expected {head}")
+
+
 def head_revision() -> str | None:
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def known_revisions() -> set[str]:
+    script = ScriptDirectory.from_config(alembic_config())
+    return {revision.revision for revision in script.walk_revisions()}
 
 
 def _upgrade(connection: Connection) -> None:
@@ -47,3 +64,11 @@ async def upgrade(engine: AsyncEngine) -> None:
 async def current_revision(engine: AsyncEngine) -> str | None:
     async with engine.connect() as connection:
         return await connection.run_sync(_current)
+
+
+async def require_current(engine: AsyncEngine) -> None:
+    """Raise SchemaNotCurrent unless the database is at the head revision. Reads only."""
+    current = await current_revision(engine)
+    head = head_revision()
+    if current != head:
+        raise SchemaNotCurrent(current, head, known=current is None or current in known_revisions())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tollgate.store.models import User, utcnow
@@ -46,3 +46,12 @@ async def upgrade_password_hash(
         .where(User.id == user_id, User.password_hash == old_hash)
         .values(password_hash=new_hash)
     )
+
+
+async def delete_user(db: AsyncSession, user_id: uuid.UUID) -> bool:
+    """Delete the user; the schema's ON DELETE CASCADE takes their sessions and refresh
+    tokens with it (SQLite enforces it with PRAGMA foreign_keys=ON, store.engine)."""
+    result = await db.execute(
+        delete(User).where(User.id == user_id).execution_options(synchronize_session=False)
+    )
+    return bool(getattr(result, "rowcount", 0))

@@ -1,4 +1,4 @@
-"""Using a token: the gateway check, who am I, logout, sessions and password change."""
+"""Using a token: the gateway check, who am I, logout, sessions, password change, deletion."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from tollgate.api.dependencies import (
 )
 from tollgate.api.responses import errors, header_safe
 from tollgate.api.schemas import (
+    AccountDeleteRequest,
     AuthCheck,
     LogoutRequest,
     PasswordChangeRequest,
@@ -170,3 +171,22 @@ async def change_password(
         caller.sub, caller.sid, body.current_password, body.new_password, client
     )
     return Response(status_code=204)
+
+
+@router.delete(
+    "/me",
+    status_code=204,
+    responses=errors(401, 413, 422, 503),
+    summary="Delete my account (the password again); its sessions and tokens end",
+)
+async def delete_me(
+    request: Request, body: AccountDeleteRequest, caller: CallerDep, services: ServicesDep
+) -> Response:
+    try:
+        await services.accounts.delete_own(caller.sub, body.password)
+    except NotFound as exc:
+        raise InvalidToken("The user of this token no longer exists.") from exc
+    response = Response(status_code=204)
+    if uses_cookies(request):
+        clear_session_cookies(response)
+    return response
