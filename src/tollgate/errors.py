@@ -33,8 +33,9 @@ class InvalidInput(TollgateError):
     description = "Some fields are invalid."
 
     def __init__(self, fields: Mapping[str, str], description: str | None = None) -> None:
+        # Each message is a sentence that names its field ("A username needs ...").
         self.fields = dict(fields)
-        super().__init__(description or "; ".join(f"{k}: {v}" for k, v in self.fields.items()))
+        super().__init__(description or " ".join(self.fields.values()))
 
 
 class InvalidGrant(TollgateError):

@@ -17,6 +17,39 @@ WILDCARD_HOSTS = frozenset({"0.0.0.0", "::", ""})  # noqa: S104 (compared, not b
 # The contract caps request bodies at 64 KiB (API.md, Conventions).
 MAX_BODY_BYTES = 64 * 1024
 
+# Names a stranger could use to pass for the service or its operators.
+DEFAULT_RESERVED_NAMES = (
+    "admin",
+    "administrator",
+    "root",
+    "superuser",
+    "sysadmin",
+    "system",
+    "tollgate",
+    "support",
+    "help",
+    "security",
+    "abuse",
+    "postmaster",
+    "hostmaster",
+    "webmaster",
+    "noreply",
+    "no-reply",
+    "moderator",
+    "staff",
+    "anonymous",
+)
+
+
+def _split_list(value: object) -> object:
+    """Comma-separated or a JSON list, as environment variables carry lists."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            return json.loads(text)
+        return [part.strip() for part in text.split(",") if part.strip()]
+    return value
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
@@ -48,6 +81,11 @@ class Settings(BaseSettings):
     # zxcvbn score (0-4) a new password must reach; 3 = "safely unguessable" for online attacks.
     password_min_score: int = Field(default=3, ge=0, le=4)
     default_scope: str = "profile"
+    # Sign-up refuses these and every name that looks like one (`tollgate users create`
+    # may still take them); comma-separated or a JSON list, empty for none.
+    reserved_names: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: list(DEFAULT_RESERVED_NAMES)
+    )
 
     # Origins allowed to call Tollgate from a browser: comma-separated or a JSON list.
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
@@ -91,6 +129,11 @@ class Settings(BaseSettings):
                 return json.loads(text)
             return [part.strip().rstrip("/") for part in text.split(",") if part.strip()]
         return value
+
+    @field_validator("reserved_names", mode="before")
+    @classmethod
+    def _split_names(cls, value: object) -> object:
+        return _split_list(value)
 
     @model_validator(mode="after")
     def _default_issuer(self) -> Settings:

@@ -307,7 +307,7 @@ async def test_new_password_equal_to_the_current_one_is_refused(
     assert same.status_code == 422
     assert same.json() == {
         "error": "invalid_request",
-        "error_description": "new_password: The new password must differ from the current one.",
+        "error_description": "The new password must differ from the current one.",
         "fields": {"new_password": "The new password must differ from the current one."},
     }
     # Nothing changed: the other session lives on.

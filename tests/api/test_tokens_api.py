@@ -199,7 +199,10 @@ class TestTokenEndpoint:
             headers={"Content-Type": "application/x-www-form-urlencoded"},
         )
         assert response.status_code == 400
-        assert "repeated" in response.json()["error_description"]
+        assert (
+            response.json()["error_description"]
+            == "The parameter \u201cusername\u201d is repeated."
+        )
 
     @pytest.mark.parametrize(
         ("content", "content_type"),

@@ -275,7 +275,7 @@ def test_set_password(tmp_path: Path) -> None:
             env=env,
             stdin="password1\n",
         )
-        assert_refused(weak, "password:", "guess")
+        assert_refused(weak, "password is too easy to guess")
         same = tollgate(
             tmp_path,
             "users",
@@ -376,3 +376,41 @@ def test_delete_user(tmp_path: Path) -> None:
         ).fetchone()[0]
     assert rows == [(None, None, None, "deleted by an operator")]
     assert left == 0
+
+
+def test_users_create_help_tells_how_the_password_is_given(tmp_path: Path) -> None:
+    result = run_cli(tmp_path / "cli.db", "users", "create", "--help")
+    assert result.returncode == 0, result.stderr
+    help_text = " ".join(result.stdout.replace("\u2502", " ").split())  # without box borders
+    # Only the USERNAME argument is required: the password is asked for when not given.
+    assert help_text.count("[required]") == 1
+    assert "asked for (twice, hidden) when not given" in help_text
+
+
+def test_users_create_asks_for_the_password(tmp_path: Path) -> None:
+    database = migrated(tmp_path)
+    asked = subprocess.run(
+        [*TOLLGATE, "users", "create", "prompted"],
+        env=tollgate_env(database),
+        input=f"{PASSWORD}\n{PASSWORD}\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert asked.returncode == 0, asked.stderr
+    assert "prompted" in asked.stdout
+    with running_server(database) as base:
+        login = httpx.post(f"{base}/login", json={"username": "prompted", "password": PASSWORD})
+        assert login.status_code == 200
+
+
+def test_the_operator_may_take_reserved_names(tmp_path: Path) -> None:
+    database = migrated(tmp_path)
+    created = run_cli(database, "users", "create", "admin", "--password", PASSWORD)
+    assert created.returncode == 0, created.stderr
+    look_alike = run_cli(database, "users", "create", "\u0430dmin", "--password", PASSWORD)
+    assert look_alike.returncode == 1
+    assert look_alike.stderr.strip() == "error: That username is taken."
+    spaced = run_cli(database, "users", "create", "new admin", "--password", PASSWORD)
+    assert spaced.stderr.strip() == "error: A username cannot contain spaces."

@@ -71,8 +71,10 @@ def test_clear_error_when_the_session_is_gone(short_lived: str) -> None:
         httpx.post(
             f"{short_lived}/logout", json={"all": True}, headers=bearer(tokens["access_token"])
         )
-        with pytest.raises(SessionExpired):
+        with pytest.raises(SessionExpired) as ended:
             http.get("/me")
+    # The server's sentence once, not "The session has ended: The session has ended."
+    assert str(ended.value) == "The session has ended. Log in again."
 
 
 def test_wrong_password(short_lived: str) -> None:

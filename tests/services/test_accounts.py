@@ -49,6 +49,30 @@ async def test_concurrent_signups_in_different_case_make_one_account(services: S
         assert await db.scalar(select(func.count()).select_from(User)) == 1
 
 
+async def test_concurrent_signups_of_look_alikes_make_one_account(services: Services) -> None:
+    # Latin, Cyrillic а, İ (lower-cased with a hidden dot), dotless ı, fullwidth.
+    names = ["alice", "\u0430lice", "AL\u0130CE", "al\u0131ce", "ＡＬＩＣＥ"] * 4
+    results = await asyncio.gather(
+        *(services.accounts.join(n, PASSWORD) for n in names), return_exceptions=True
+    )
+    created = [r for r in results if isinstance(r, User)]
+    assert len(created) == 1
+    assert all(isinstance(r, UsernameTaken) for r in results if not isinstance(r, User))
+    async with services.sessionmaker() as db:
+        rows = (await db.execute(select(User.username_key, User.username_skeleton))).all()
+    assert len(rows) == 1
+    assert rows[0].username_skeleton == "alice"
+
+
+async def test_the_skeleton_is_stored_and_refuses_look_alikes(services: Services) -> None:
+    user = await services.accounts.join("Ａlice", PASSWORD)  # fullwidth A: display "Alice"
+    assert (user.username, user.username_key, user.username_skeleton) == ("Alice", "alice", "alice")
+    with pytest.raises(UsernameTaken):
+        await services.accounts.join("\u0430lice", PASSWORD)
+    other = await services.accounts.join("alicia", PASSWORD)
+    assert other.username_skeleton == "alicia"
+
+
 async def test_disabled_is_told_only_to_the_password_holder(services: Services) -> None:
     await services.accounts.join("minsu", PASSWORD)
     await services.accounts.set_disabled("minsu", True)

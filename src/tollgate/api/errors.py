@@ -18,6 +18,7 @@ from limits.errors import StorageError
 from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from tollgate.api import field_messages
 from tollgate.errors import (
     InsufficientScope,
     InvalidClient,
@@ -111,11 +112,13 @@ async def validation_error(request: Request, exc: Exception) -> JSONResponse:
     fields: dict[str, str] = {}
     for error in exc.errors():
         if error.get("type") == "json_invalid":
-            fields = {"body": "The request body is not valid JSON."}
+            fields = {field_messages.BODY: field_messages.NOT_JSON}
             break
         name = _field_name(tuple(error.get("loc", ())))
-        fields.setdefault(name, str(error.get("msg", "Invalid value.")))
-    description = "; ".join(f"{k}: {v}" for k, v in fields.items())
+        if name not in fields:
+            fields[name] = field_messages.sentence(name, error)
+    # Each sentence names its field: no "field: " prefixes for people to read past.
+    description = " ".join(fields.values())
     if getattr(request.state, "token_endpoint", False):
         return error_response(400, "invalid_request", description)
     return error_response(422, "invalid_request", description, fields=fields)
@@ -126,8 +129,8 @@ async def http_error(request: Request, exc: Exception) -> JSONResponse:
     if exc.status_code == 400 and exc.detail == FASTAPI_BODY_PARSE_ERROR:
         # Bodies json.loads cannot take at all (not UTF-8, nested past recursion): the same
         # answer as any other malformed JSON.
-        fields = {"body": "The request body is not valid JSON."}
-        return error_response(422, "invalid_request", fields["body"], fields=fields)
+        fields = {field_messages.BODY: field_messages.NOT_JSON}
+        return error_response(422, "invalid_request", field_messages.NOT_JSON, fields=fields)
     code = HTTP_CODES.get(exc.status_code, "invalid_request")
     description = "No such route." if exc.status_code == 404 else str(exc.detail)
     return error_response(exc.status_code, code, description, headers=exc.headers)

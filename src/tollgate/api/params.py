@@ -24,7 +24,7 @@ async def oauth_params(request: Request) -> dict[str, Any]:
             values = form.getlist(name)
             # RFC 6749 §3.2: parameters must not be included more than once.
             if len(values) > 1:
-                raise InvalidRequest(f"The parameter {name!r} is repeated.")
+                raise InvalidRequest(f"The parameter \u201c{name}\u201d is repeated.")
             params[name] = values[0]
         return params
     if content_type == "application/json" or content_type.endswith("+json"):

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StrictBool
+from pydantic_core import PydanticCustomError
 
 
 def _encodable(value: str) -> str:
@@ -14,7 +15,8 @@ def _encodable(value: str) -> str:
     try:
         value.encode("utf-8")
     except UnicodeEncodeError as exc:
-        raise ValueError("contains characters that are not valid Unicode") from exc
+        # Worded per field by api.field_messages.
+        raise PydanticCustomError("invalid_unicode", "not valid Unicode") from exc
     return value
 
 

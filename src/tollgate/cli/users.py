@@ -16,14 +16,24 @@ app = typer.Typer(help="Manage user accounts.", no_args_is_help=True)
 @app.command("create")
 def users_create(
     username: str,
-    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)],
+    password: Annotated[
+        str | None,
+        typer.Option(
+            help="The new user's password; asked for (twice, hidden) when not given.",
+            show_default=False,
+        ),
+    ] = None,
     email: Annotated[str | None, typer.Option()] = None,
     scope: Annotated[str | None, typer.Option(help="Space-separated scopes.")] = None,
 ) -> None:
-    """Create a user (the password must pass the same policy as sign-up)."""
+    """Create a user (the password must pass the same policy as sign-up; reserved names
+    such as admin are allowed here)."""
+    if password is None:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    chosen: str = password
 
     async def action(services: Services) -> str:
-        user = await services.accounts.join(username, password, email, scope)
+        user = await services.accounts.join(username, chosen, email, scope, allow_reserved=True)
         return f"{user.id} {user.username} scope={user.scope!r}"
 
     typer.echo(run(action))

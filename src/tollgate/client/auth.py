@@ -14,6 +14,8 @@ import httpx
 # Refresh when less than this share of the access token's lifetime is left (at most 30 s).
 REFRESH_SHARE = 0.2
 REFRESH_MARGIN_MAX = 30.0
+SESSION_ENDED = "The session has ended."
+LOG_IN_AGAIN = "Log in again."
 
 
 class LoginFailed(Exception):
@@ -68,7 +70,7 @@ class TollgateAuth(httpx.Auth):
                 "password": self._password,
             }
         else:
-            raise SessionExpired("The session has ended; log in again.")
+            raise SessionExpired(f"{SESSION_ENDED} {LOG_IN_AGAIN}")
         if self._scope:
             data["scope"] = self._scope
         return httpx.Request("POST", self.token_url, data=data)
@@ -76,12 +78,14 @@ class TollgateAuth(httpx.Auth):
     def _accept(self, response: httpx.Response) -> None:
         body = _json(response)
         if response.status_code != 200:
-            reason = body.get("error_description") or f"HTTP {response.status_code}"
+            reason = body.get("error_description")
             was_refresh = self.refresh_token is not None
             self.access_token = self.refresh_token = None
             if was_refresh:
-                raise SessionExpired(f"The session has ended: {reason}")
-            raise LoginFailed(reason)
+                # The server's own sentence says why ("The session has ended."); it is not
+                # repeated after a prefix of ours.
+                raise SessionExpired(f"{reason or SESSION_ENDED} {LOG_IN_AGAIN}")
+            raise LoginFailed(reason or f"Login failed (HTTP {response.status_code}).")
         self.access_token = body["access_token"]
         self.refresh_token = body["refresh_token"]
         self._password = None  # never re-login silently: a revoked session stays revoked

@@ -11,7 +11,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tollgate.errors import AccountDisabled, InvalidGrant, InvalidInput, NotFound, UsernameTaken
 from tollgate.services.audit import Audit
 from tollgate.services.grants import NO_CLIENT, ClientInfo
-from tollgate.services.names import normalize_username, storable, username_key
+from tollgate.services.names import (
+    RESERVED_RULE,
+    ReservedNames,
+    normalize_username,
+    storable,
+    username_key,
+)
 from tollgate.services.password_policy import PasswordPolicy
 from tollgate.services.passwords import PasswordHasher, normalize_password
 from tollgate.services.scopes import format_scope, parse_scope
@@ -31,6 +37,7 @@ class Accounts:
         policy: PasswordPolicy,
         default_scope: str,
         audit: Audit,
+        reserved: ReservedNames,
         on_revoke: Callable[[], None] = lambda: None,
     ) -> None:
         self._db = sessionmaker
@@ -38,6 +45,7 @@ class Accounts:
         self._policy = policy
         self._default_scope = default_scope
         self._audit = audit
+        self._reserved = reserved
         self._on_revoke = on_revoke
 
     async def join(
@@ -47,16 +55,23 @@ class Accounts:
         email: str | None = None,
         scope: str | None = None,
         client: ClientInfo = NO_CLIENT,
+        allow_reserved: bool = False,
     ) -> User:
+        """A new account; `allow_reserved` is for the operator's CLI."""
         name = normalize_username(username)
+        if not allow_reserved and name in self._reserved:
+            raise InvalidInput({"username": RESERVED_RULE})
         self._policy.check(password, username=name.display, email=email)
-        # Hash before touching the database: a taken name costs as much as a free one,
-        # and the unique index on username_key decides races between concurrent sign-ups.
+        # Hash before touching the database: a taken name costs as much as a free one.
+        # The unique indexes on username_key and username_skeleton decide races between
+        # concurrent sign-ups: a name that only looks like a taken one is taken too, with
+        # the same answer, so the answer tells nothing more than "taken".
         password_hash = await self._hasher.hash(password)
         user = User(
             id=uuid.uuid4(),
             username=name.display,
             username_key=name.key,
+            username_skeleton=name.skeleton,
             email=email,
             password_hash=password_hash,
             scope=format_scope(parse_scope(scope)) if scope else self._default_scope,
@@ -181,7 +196,7 @@ class Accounts:
     async def find(self, username: str) -> User:
         user = await self._by_name(username)
         if user is None:
-            raise NotFound(f"No user named {username!r}.")
+            raise NotFound(f"No user named \u201c{username}\u201d.")
         return user
 
     async def list(self) -> Sequence[User]:

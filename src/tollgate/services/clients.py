@@ -38,7 +38,7 @@ class Clients:
     async def register(self, name: str) -> NewClient:
         """A new client; its secret is shown once and stored only as a hash."""
         if not 1 <= len(name) <= 128:
-            raise InvalidInput({"name": "Use 1 to 128 characters."})
+            raise InvalidInput({"name": "A client name needs 1 to 128 characters."})
         client = NewClient(
             client_id=f"tgc_{secrets.token_urlsafe(12)}",
             client_secret=secrets.token_urlsafe(32),
@@ -54,7 +54,7 @@ class Clients:
                     )
                 )
         except IntegrityError as exc:
-            raise InvalidInput({"name": f"A client named {name!r} exists."}) from exc
+            raise InvalidInput({"name": f"A client named \u201c{name}\u201d exists."}) from exc
         return client
 
     async def authenticate(self, client_id: str, client_secret: str) -> Client:
@@ -75,4 +75,4 @@ class Clients:
         async with self._db.begin() as db:
             result = await db.execute(delete(Client).where(Client.name == name))
         if not result.rowcount:  # type: ignore[attr-defined]
-            raise NotFound(f"No client named {name!r}.")
+            raise NotFound(f"No client named \u201c{name}\u201d.")

@@ -16,6 +16,7 @@ from tollgate.services.auth_cache import AuthCache
 from tollgate.services.clients import Clients
 from tollgate.services.grants import Grants
 from tollgate.services.login import Login
+from tollgate.services.names import ReservedNames
 from tollgate.services.password_policy import PasswordPolicy
 from tollgate.services.passwords import PasswordHasher
 from tollgate.services.sessions import Sessions
@@ -71,6 +72,7 @@ class Services:
             policy,
             settings.default_scope,
             audit,
+            ReservedNames(settings.reserved_names),
             on_revoke=cache.revoked,
         )
         grants = Grants(

@@ -25,10 +25,11 @@ class PasswordPolicy:
 
     def problem(self, password: str, *, username: str, email: str | None = None) -> str | None:
         password = normalize_password(password)
+        # Sentences that name the field: clients show them without a "password:" prefix.
         if len(password) < self.min_length:
-            return f"Use at least {self.min_length} characters."
+            return f"The password needs at least {self.min_length} characters."
         if len(password) > MAX_PASSWORD_LENGTH:
-            return f"Use at most {MAX_PASSWORD_LENGTH} characters."
+            return f"The password can have at most {MAX_PASSWORD_LENGTH} characters."
         if username and username.casefold() in password.casefold():
             return "The password must not contain the username."
         # zxcvbn keeps the user inputs in module state: it must not run in threads,

@@ -62,10 +62,13 @@ class User(Base):
     __tablename__ = "users"
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
-    # NFKC form as the user typed it, for display.
+    # RFC 8265 UsernameCasePreserved, as the user typed it, for display.
     username: Mapped[str] = mapped_column(String(64))
-    # NFKC + casefold: what uniqueness and lookups use.
+    # RFC 8265 UsernameCaseMapped: what uniqueness and lookups use (services.names).
     username_key: Mapped[str] = mapped_column(String(256), unique=True)
+    # Unicode TS #39 skeleton of the key: one account per look. NULL only for accounts
+    # from before migration 0004 whose name looked like an older account's.
+    username_skeleton: Mapped[str | None] = mapped_column(String(512), unique=True)
     email: Mapped[str | None] = mapped_column(String(320))
     password_hash: Mapped[str] = mapped_column(String(256))
     scope: Mapped[str] = mapped_column(String(1024))

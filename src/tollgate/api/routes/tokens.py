@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
+from tollgate.api import field_messages
 from tollgate.api.cookies import refresh_cookie, uses_cookies
 from tollgate.api.dependencies import ClientDep, ServicesDep, rate_limited
 from tollgate.api.errors import mark_token_endpoint
@@ -85,8 +86,8 @@ async def token_endpoint(
         grant = TokenRequest.model_validate(params)
     except ValidationError as exc:
         first = exc.errors()[0]
-        field = ".".join(str(p) for p in first["loc"]) or "body"
-        raise InvalidRequest(f"{field}: {first['msg']}") from exc
+        field = ".".join(str(p) for p in first["loc"]) or field_messages.BODY
+        raise InvalidRequest(field_messages.sentence(field, first)) from exc
     if grant.grant_type == "password":
         if grant.username is None or grant.password is None:
             raise InvalidRequest("The password grant needs username and password.")
@@ -122,7 +123,7 @@ async def refresh(
             raise InvalidRequest("In cookie mode the refresh token travels only in its cookie.")
         token = cookie_token
     elif body is None or body.refresh_token is None:
-        raise InvalidInput({"refresh_token": "Field required"})
+        raise InvalidInput({"refresh_token": field_messages.required("refresh_token")})
     else:
         token = body.refresh_token
     pair = await services.grants.refresh(token, None, client)

@@ -40,9 +40,8 @@ async function explain(response, context) {
     return "Wrong username or password.";
   }
   if (body.fields) {
-    return Object.entries(body.fields)
-      .map(([field, reason]) => `${field.replace(/_/g, " ")}: ${reason}`)
-      .join(" ");
+    // Each message is a sentence that names its field ("The password needs ...").
+    return Object.values(body.fields).join(" ");
   }
   return body.error_description || `Something went wrong (HTTP ${response.status}).`;
 }
