@@ -337,7 +337,7 @@ def test_set_password(tmp_path: Path) -> None:
     assert audit.count("password_set_by_admin") == 2
 
     unknown = tollgate(tmp_path, "users", "set-password", "nobody", env=env)
-    assert_refused(unknown, "No user named 'nobody'")
+    assert_refused(unknown, "No user named \u201cnobody\u201d")
 
 
 def test_delete_user(tmp_path: Path) -> None:
