@@ -9,12 +9,13 @@ process on the same file (`tollgate serve --workers 2`): writes start with
 `BEGIN IMMEDIATE`, taking the write lock first, so two processes serialize at the start
 of a transaction and never deadlock upgrading a read lock.
 
-How the hop is made, measured (bench/store_sqlite.py --hop, µs per `SELECT 1`, 2 cores
-shared with other work): this thread with a `queue.SimpleQueue` and
-`loop.call_soon_threadsafe` 15-27 µs one caller at a time, 4-9 µs with 16 concurrent
-callers; a one-thread `ThreadPoolExecutor` with `run_in_executor` 31-62 µs and 19-35 µs
-(it wraps every call in a concurrent Future and chains it to an asyncio one). Coalescing
-the wake-ups of the loop did not measurably help, so each result wakes it once.
+How the hop is made, measured (`python -m bench.store_sqlite --hop`: µs per `SELECT 1`
+hop, four runs on this project's 2 cores shared with other work): this thread with a
+`queue.SimpleQueue` and `loop.call_soon_threadsafe`, 15-27 µs with one caller at a time
+and 4-10 µs each with 16 callers at once; a one-thread `ThreadPoolExecutor` with
+`run_in_executor`, 26-62 µs and 19-35 µs (it wraps every call in a concurrent Future
+chained to an asyncio one). Waking the loop once for several finished calls did not
+measurably help, so each result wakes it once.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The refresh: use a refresh token once and insert its child, in one write transaction.
 
-Runs on the connection's thread inside `BEGIN IMMEDIATE` (connection.in_write_transaction).
+The SQL runs on the connection's thread inside `BEGIN IMMEDIATE` (`in_write_transaction`).
 The first statement is the compare-and-set (`... WHERE used_at IS NULL RETURNING`): of
 any number of concurrent callers with one token exactly one gets its row back, whether
 they share this connection or come from another process on the same file, since
@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import sqlite3
 import uuid
-from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import datetime
+from typing import NamedTuple
 
 from tollgate.store.records import (
     AlreadyUsed,
@@ -30,8 +30,8 @@ from tollgate.store.sqlite.codecs import (
     Row,
     session_from_row,
     time_text,
+    to_time,
     token_from_row,
-    token_params,
     user_from_row,
 )
 from tollgate.store.sqlite.connection import rollback
@@ -60,71 +60,111 @@ TOKEN_BY_ID = f"SELECT {TOKEN_COLUMNS} FROM refresh_tokens WHERE id = ?"
 INSERT_TOKEN = f"INSERT INTO refresh_tokens ({TOKEN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 
 
+class Claimed(NamedTuple):
+    """The token was ours to use: the session and user row, the child's expiry (text)."""
+
+    found: Row
+    expires_at: str
+
+
+class Used(NamedTuple):
+    """The token was used before: its row, its child's row, the session and user row."""
+
+    token: Row
+    child: Row | None
+    found: Row
+
+
 def rotate(
     connection: sqlite3.Connection,
     token_id: str,
-    session_id: uuid.UUID,
-    user_id: uuid.UUID,
+    sid: str,
+    user_hex: str,
     child_id: str,
     child_salt: bytes,
-    now: datetime,
-    refresh_ttl: timedelta,
-) -> Rotation:
-    """SessionStore.rotate, on the connection's thread, inside BEGIN IMMEDIATE."""
-    at, sid = time_text(now), session_id.hex
+    at: str,
+    sliding_end: str,
+) -> Claimed | Used | NotUsable:
+    """The SQL of SessionStore.rotate, on the connection's thread inside BEGIN IMMEDIATE.
+
+    Rows are turned into records afterwards, on the event loop (`outcome`): the write
+    lock, which another process may be waiting for, is held for the SQL alone, and
+    the thread goes on to the next operation (SQLite releases the GIL while it works)
+    while the loop decodes this one.
+    """
     claimed = connection.execute(CLAIM, (at, child_id, token_id)).fetchone()
     if claimed is None:  # used before, or unknown: nothing was written
         try:
-            return _already_used(connection, token_id, sid, user_id, at)
+            return _already_used(connection, token_id, sid, user_hex, at)
         finally:
             rollback(connection)
     if claimed[0] != sid:
         rollback(connection)
         return NotUsable(UNKNOWN)
     found = connection.execute(LIVE_WITH_USER, (sid, at)).fetchone()
-    if found is None or not _usable(found, user_id):
+    if found is None or not _usable(found, user_hex):
         rollback(connection)
         return NotUsable(ENDED)
-    session, user = session_from_row(found), user_from_row(found, SESSION_WIDTH)
     connection.execute(TOUCH, (at, sid))
-    child = RefreshTokenRecord(
-        id=child_id,
-        session_id=session_id,
-        issued_at=now,
-        # A refresh token never outlives its session (TOLLGATE_SESSION_MAX_AGE).
-        expires_at=min(now + refresh_ttl, session.expires_at),
-        parent_id=token_id,
-        derivation_salt=child_salt,
-    )
-    connection.execute(INSERT_TOKEN, token_params(child))
-    return Rotated(session=replace(session, last_used_at=now), user=user, child=child)
+    # A refresh token never outlives its session (TOLLGATE_SESSION_MAX_AGE). Both are
+    # times in the one fixed-width text form, so the smaller text is the earlier time.
+    expires_at = min(sliding_end, found[5])
+    child = (child_id, sid, at, expires_at, token_id, child_salt, None, None)
+    connection.execute(INSERT_TOKEN, child)
+    return Claimed(found, expires_at)
 
 
-def _usable(found: Row, user_id: uuid.UUID) -> bool:
-    """A live session (found at all) whose user is `user_id` and not disabled."""
+def _usable(found: Row, user_hex: str) -> bool:
+    """A live session (found at all) whose user is `user_hex` and not disabled."""
     user_at = SESSION_WIDTH  # the user's columns follow the session's
-    return found[user_at] == user_id.hex and not found[user_at + 7]  # id, disabled
+    return found[user_at] == user_hex and not found[user_at + 7]  # id, disabled
 
 
 def _already_used(
-    connection: sqlite3.Connection, token_id: str, sid: str, user_id: uuid.UUID, at: str
-) -> Rotation:
+    connection: sqlite3.Connection, token_id: str, sid: str, user_hex: str, at: str
+) -> Used | NotUsable:
     """What the services need to tell a retry from theft: the token, its child, the live
     session and its user, read in the same transaction as the failed claim."""
-    row = connection.execute(TOKEN_BY_ID, (token_id,)).fetchone()
-    if row is None or row[1] != sid:
+    token = connection.execute(TOKEN_BY_ID, (token_id,)).fetchone()
+    if token is None or token[1] != sid:
         return NotUsable(UNKNOWN)
     found = connection.execute(LIVE_WITH_USER, (sid, at)).fetchone()
-    if found is None or not _usable(found, user_id):
+    if found is None or not _usable(found, user_hex):
         return NotUsable(ENDED)
-    token = token_from_row(row)
+    replaced_by = token[7]
     child = None
-    if token.replaced_by is not None:
-        child_row = connection.execute(TOKEN_BY_ID, (token.replaced_by,)).fetchone()
-        child = None if child_row is None else token_from_row(child_row)
-    return AlreadyUsed(
-        token=token,
-        child=child,
-        session=session_from_row(found),
-        user=user_from_row(found, SESSION_WIDTH),
-    )
+    if replaced_by is not None:
+        child = connection.execute(TOKEN_BY_ID, (replaced_by,)).fetchone()
+    return Used(token, child, found)
+
+
+def outcome(
+    result: Claimed | Used | NotUsable,
+    token_id: str,
+    session_id: uuid.UUID,
+    child_id: str,
+    child_salt: bytes,
+    now: datetime,
+) -> Rotation:
+    """The records of what `rotate` found, on the event loop."""
+    if isinstance(result, Claimed):
+        found = result.found
+        child = RefreshTokenRecord(
+            id=child_id,
+            session_id=session_id,
+            issued_at=now,
+            expires_at=to_time(result.expires_at),
+            parent_id=token_id,
+            derivation_salt=child_salt,
+        )
+        # The session as committed: last used now.
+        session = session_from_row((*found[:4], time_text(now), *found[5:SESSION_WIDTH]))
+        return Rotated(session=session, user=user_from_row(found, SESSION_WIDTH), child=child)
+    if isinstance(result, Used):
+        return AlreadyUsed(
+            token=token_from_row(result.token),
+            child=None if result.child is None else token_from_row(result.child),
+            session=session_from_row(result.found),
+            user=user_from_row(result.found, SESSION_WIDTH),
+        )
+    return result

@@ -30,7 +30,7 @@ from tollgate.store.sqlite.codecs import (
     uuid_text,
 )
 from tollgate.store.sqlite.connection import ConnectionThread, rollback
-from tollgate.store.sqlite.rotation import rotate
+from tollgate.store.sqlite.rotation import outcome, rotate
 
 LIVE = "revoked_at IS NULL AND expires_at > ?"
 INSERT_SESSION = f"INSERT INTO sessions ({SESSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -137,9 +137,11 @@ class SqliteSessionStore:
         now: datetime,
         refresh_ttl: timedelta,
     ) -> Rotation:
-        return await self._thread.write(
-            rotate, token_id, session_id, user_id, child_id, child_salt, now, refresh_ttl
+        at, sliding_end = time_text(now), time_text(now + refresh_ttl)
+        found = await self._thread.write(
+            rotate, token_id, session_id.hex, user_id.hex, child_id, child_salt, at, sliding_end
         )
+        return outcome(found, token_id, session_id, child_id, child_salt, now)
 
     async def refresh_token(self, token_id: str) -> RefreshTokenRecord | None:
         return await self._thread.call(_token, token_id)
