@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from tollgate.store.records import AuditRecord, UserRecord
+from tollgate.store.records import AuditRecord, Conflict, UserRecord
 from tollgate.store.sqlite.audit import insert_audit
 from tollgate.store.sqlite.codecs import (
     USER_COLUMNS,
@@ -22,6 +22,7 @@ from tollgate.store.sqlite.sessions import revoke_live_of_user
 
 INSERT_USER = f"INSERT INTO users ({USER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 USER_BY_ID = f"SELECT {USER_COLUMNS} FROM users WHERE id = ?"
+KEY_TAKEN = "SELECT 1 FROM users WHERE username_key = ?"
 USER_BY_KEY = f"SELECT {USER_COLUMNS} FROM users WHERE username_key = ?"
 ALL_USERS = f"SELECT {USER_COLUMNS} FROM users ORDER BY created_at"
 SET_PASSWORD = "UPDATE users SET password_hash = ?, password_changed_at = ? WHERE id = ?"  # noqa: S105
@@ -38,7 +39,14 @@ DELETE_USER = "DELETE FROM users WHERE id = ?"
 
 
 def _create(connection: sqlite3.Connection, params: Row, audit: Sequence[AuditRecord]) -> None:
-    connection.execute(INSERT_USER, params)
+    try:
+        connection.execute(INSERT_USER, params)
+    except sqlite3.IntegrityError as exc:
+        # SQLite names the first unique index it finds violated, which may be the
+        # skeleton's; a name taken as such is a "username" conflict all the same.
+        if connection.execute(KEY_TAKEN, (params[2],)).fetchone() is not None:
+            raise Conflict("username") from exc
+        raise
     insert_audit(connection, audit)
 
 
