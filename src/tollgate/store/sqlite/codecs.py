@@ -69,7 +69,6 @@ USER_COLUMNS = (
     "id, username, username_key, username_skeleton, email, password_hash, scope, disabled, "
     "created_at, password_changed_at"
 )
-USER_WIDTH = 10
 
 
 def user_params(user: UserRecord) -> Row:

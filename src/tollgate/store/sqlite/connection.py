@@ -155,10 +155,6 @@ class ConnectionThread:
         await done
         self._thread.join()  # it has just resolved `done` and returns
 
-    @property
-    def thread_id(self) -> int | None:
-        return self._thread.ident
-
     def _serve(self) -> None:
         connection: sqlite3.Connection | None = None
         while True:
