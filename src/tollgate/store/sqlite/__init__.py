@@ -1,0 +1,39 @@
+"""The stores on SQLite: plain sqlite3 on one thread per process, one hop per operation.
+
+The schema is Alembic's (`tollgate.store.migrate`); opening does not migrate.
+"""
+
+from __future__ import annotations
+
+from tollgate.settings import Settings
+from tollgate.store.records import StoreUnavailable
+from tollgate.store.sqlite.audit import SqliteAuditStore
+from tollgate.store.sqlite.clients import SqliteClientStore
+from tollgate.store.sqlite.connection import ConnectionThread, database_path
+from tollgate.store.sqlite.database import SqliteDatabase
+from tollgate.store.sqlite.keys import SqliteKeyStore
+from tollgate.store.sqlite.sessions import SqliteSessionStore
+from tollgate.store.sqlite.users import SqliteUserStore
+from tollgate.store.stores import Stores
+
+__all__ = ["open_sqlite"]
+
+
+async def open_sqlite(settings: Settings) -> Stores:
+    """Every store on the SQLite file `settings.database_url` names. Raises
+    StoreUnavailable (and leaves no thread behind) if the file cannot be opened."""
+    thread = ConnectionThread(database_path(settings.database_url))
+    database = SqliteDatabase(thread)
+    try:
+        await database.ping()  # connects now, so a wrong path fails at start
+    except StoreUnavailable:
+        await thread.close()
+        raise
+    return Stores(
+        database=database,
+        users=SqliteUserStore(thread),
+        sessions=SqliteSessionStore(thread),
+        keys=SqliteKeyStore(thread),
+        clients=SqliteClientStore(thread),
+        audit=SqliteAuditStore(thread),
+    )

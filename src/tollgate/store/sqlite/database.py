@@ -1,0 +1,42 @@
+"""The connection seen as a whole: is it there, which schema, close it."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from tollgate.store.records import StoreUnavailable
+from tollgate.store.sqlite.connection import ConnectionThread
+
+# What Alembic's MigrationContext.get_current_revision reads.
+REVISION = "SELECT version_num FROM alembic_version"
+
+
+def _ping(connection: sqlite3.Connection) -> None:
+    connection.execute("SELECT 1").fetchone()
+
+
+def _revision(connection: sqlite3.Connection) -> str | None:
+    try:
+        row = connection.execute(REVISION).fetchone()
+    except sqlite3.OperationalError as exc:
+        if "no such table" in str(exc):  # never migrated
+            return None
+        raise
+    return None if row is None else str(row[0])
+
+
+class SqliteDatabase:
+    def __init__(self, thread: ConnectionThread) -> None:
+        self._thread = thread
+
+    async def ping(self) -> None:
+        try:
+            await self._thread.call(_ping)
+        except sqlite3.Error as exc:  # whatever it is, the database does not answer
+            raise StoreUnavailable(str(exc)) from exc
+
+    async def schema_revision(self) -> str | None:
+        return await self._thread.call(_revision)
+
+    async def close(self) -> None:
+        await self._thread.close()
