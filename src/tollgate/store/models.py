@@ -66,6 +66,7 @@ class User(Base):
     username: Mapped[str] = mapped_column(String(64))
     # NFKC + casefold: what uniqueness and lookups use.
     username_key: Mapped[str] = mapped_column(String(256), unique=True)
+    username_skeleton: Mapped[str | None] = mapped_column(String(512), unique=True)
     email: Mapped[str | None] = mapped_column(String(320))
     password_hash: Mapped[str] = mapped_column(String(256))
     scope: Mapped[str] = mapped_column(String(1024))
