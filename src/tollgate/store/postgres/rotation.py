@@ -11,7 +11,8 @@ claimed: `NotUsable` writes nothing, without a rollback.
 
 Every part of one statement reads the snapshot taken when it started. So when the claim
 lost to a caller that committed after that snapshot, the read-back still shows the token
-unused and its child absent: only then (a race, rare) a second statement reads them anew.
+unused and its child absent: only then (a race, rare) the statement runs again, in a new
+snapshot that shows the winner's child (or, had the winner rolled back, claims the token).
 """
 
 from __future__ import annotations
@@ -29,21 +30,9 @@ from tollgate.store.records import AlreadyUsed, NotUsable, Rotated, Rotation
 NOT_KNOWN = "The refresh token is not known."
 ENDED = "The session has ended."
 
-# One row: the child just inserted (c_), the token as read (t_), its child as read (o_),
-# the session (s_) and the user (u_); a part is all NULL when there is none.
-_READ_BACK = f"""
-SELECT {rows.columns(rows.TOKEN, "c", "c_")}, {rows.columns(rows.TOKEN, "t", "t_")},
-  {rows.columns(rows.TOKEN, "o", "o_")}, {rows.columns(rows.SESSION, "s", "s_")},
-  {rows.columns(rows.USER, "u", "u_")}
-FROM (SELECT) AS one
-LEFT JOIN {{child}} c ON true
-LEFT JOIN refresh_tokens t ON t.id = $1
-LEFT JOIN refresh_tokens o ON o.id = t.replaced_by
-LEFT JOIN sessions s ON s.id = $2
-LEFT JOIN users u ON u.id = $3
-"""
-
 # $1 token id, $2 session id, $3 user id, $4 child id, $5 child salt, $6 now, $7 TTL.
+# Read back, one row: the child just inserted (c_), the token as read (t_), its child as
+# read (o_), the session (s_) and the user (u_); a part is all NULL when there is none.
 _ROTATE = f"""
 WITH claimed AS (
   UPDATE refresh_tokens t SET used_at = $6, replaced_by = $4
@@ -59,15 +48,20 @@ WITH claimed AS (
   SELECT $4, $2, $1, $5::bytea, $6, LEAST($6 + $7::interval, expires_at) FROM claimed
   RETURNING {rows.columns(rows.TOKEN)}
 )
-{_READ_BACK.format(child="child")}
+SELECT {rows.columns(rows.TOKEN, "c", "c_")}, {rows.columns(rows.TOKEN, "t", "t_")},
+  {rows.columns(rows.TOKEN, "o", "o_")}, {rows.columns(rows.SESSION, "s", "s_")},
+  {rows.columns(rows.USER, "u", "u_")}
+FROM (SELECT) AS one
+LEFT JOIN child c ON true
+LEFT JOIN refresh_tokens t ON t.id = $1
+LEFT JOIN refresh_tokens o ON o.id = t.replaced_by
+LEFT JOIN sessions s ON s.id = $2
+LEFT JOIN users u ON u.id = $3
 """
 
-# The read-back alone, in a new snapshot; $4..$7 are not used.
-_READ_AGAIN = _READ_BACK.format(child="(SELECT * FROM refresh_tokens WHERE false)")
-
-# Rotation, then (after a lost race) a fresh read; a token still unused after that was
-# claimed by a transaction that then rolled back, so it is tried once more.
-_ATTEMPTS = 2
+# A race needs one more statement; a third would take a token that keeps reading unused
+# although its claim fails, which no writer does.
+_ATTEMPTS = 3
 
 
 async def rotate(
@@ -86,10 +80,6 @@ async def rotate(
         )
         assert row is not None
         found = _classify(row, session_id, user_id, now)
-        if found is None:
-            row = await db.fetchrow(_READ_AGAIN, token_id, session_id, user_id)
-            assert row is not None
-            found = _classify(row, session_id, user_id, now)
         if found is not None:
             return found
     return NotUsable(NOT_KNOWN)
@@ -100,7 +90,7 @@ def _classify(
 ) -> Rotation | None:
     """What the read-back row says, in the order the service always checked: token of
     this session, then live session of this enabled user, then used or not. None: the
-    token reads unused although the claim failed (a concurrent claim, read again)."""
+    token reads unused although the claim failed (a concurrent claim: try again)."""
     if row["c_id"] is not None:
         # The session as read before the touch, which set only last_used_at.
         session = dataclasses.replace(rows.session(row, "s_"), last_used_at=now)
