@@ -1,0 +1,31 @@
+"""The stores on PostgreSQL, through asyncpg directly: one pooled statement per call.
+
+The schema is Alembic's (store/migrations); opening the stores does not migrate.
+"""
+
+from __future__ import annotations
+
+from tollgate.settings import Settings
+from tollgate.store.postgres.audit import PostgresAuditStore
+from tollgate.store.postgres.clients import PostgresClientStore
+from tollgate.store.postgres.keys import PostgresKeyStore
+from tollgate.store.postgres.pool import Connections, PostgresDatabase, open_pool
+from tollgate.store.postgres.sessions import PostgresSessionStore
+from tollgate.store.postgres.users import PostgresUserStore
+from tollgate.store.stores import Stores
+
+
+async def open_postgres(settings: Settings) -> Stores:
+    """Every store on one pool. StoreUnavailable if the server cannot be reached."""
+    connections = Connections(await open_pool(settings))
+    return Stores(
+        database=PostgresDatabase(connections),
+        users=PostgresUserStore(connections),
+        sessions=PostgresSessionStore(connections),
+        keys=PostgresKeyStore(connections),
+        clients=PostgresClientStore(connections),
+        audit=PostgresAuditStore(connections),
+    )
+
+
+__all__ = ["open_postgres"]

@@ -1,0 +1,33 @@
+"""Registered OAuth 2.0 clients."""
+
+from __future__ import annotations
+
+from tollgate.store.postgres import rows
+from tollgate.store.postgres.pool import Connections
+from tollgate.store.records import ClientRecord
+
+_SELECT = f"SELECT {rows.columns(rows.CLIENT)} FROM clients"
+
+
+class PostgresClientStore:
+    def __init__(self, connections: Connections) -> None:
+        self._db = connections
+
+    async def add(self, client: ClientRecord) -> None:
+        await self._db.execute(
+            f"INSERT INTO clients ({rows.columns(rows.CLIENT)}) VALUES ($1, $2, $3, $4)",
+            client.client_id,
+            client.name,
+            client.secret_hash,
+            client.created_at,
+        )
+
+    async def by_id(self, client_id: str) -> ClientRecord | None:
+        row = await self._db.fetchrow(f"{_SELECT} WHERE client_id = $1", client_id)
+        return None if row is None else rows.client(row)
+
+    async def list(self) -> list[ClientRecord]:
+        return [rows.client(row) for row in await self._db.fetch(f"{_SELECT} ORDER BY created_at")]
+
+    async def delete_by_name(self, name: str) -> bool:
+        return await self._db.execute("DELETE FROM clients WHERE name = $1", name) == 1

@@ -1,0 +1,172 @@
+"""Sessions and refresh tokens; the rotation itself is in rotation.py."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from tollgate.store.postgres import rows
+from tollgate.store.postgres.audit import audit_arrays, insert_audit
+from tollgate.store.postgres.pool import Connections
+from tollgate.store.postgres.rotation import rotate
+from tollgate.store.records import AuditRecord, RefreshTokenRecord, Rotation, SessionRecord
+
+_SELECT = f"SELECT {rows.columns(rows.SESSION)} FROM sessions"
+# The gateway's check of every access token it has not cached: one primary-key probe.
+_LIVE = f"{_SELECT} WHERE id = $1 AND revoked_at IS NULL AND expires_at > $2"
+_LIVE_FOR_USER = f"""{_SELECT} WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2
+ORDER BY last_used_at DESC"""
+_ENDED_FOR_USER = f"""{_SELECT} WHERE user_id = $1 AND revoked_at >= $2
+ORDER BY revoked_at DESC LIMIT $3"""
+_ALL_LIVE = f"{_SELECT} WHERE revoked_at IS NULL AND expires_at > $1 ORDER BY created_at"
+_REFRESH_TOKEN = f"SELECT {rows.columns(rows.TOKEN)} FROM refresh_tokens WHERE id = $1"
+
+# The login: session, first token and audit row in one statement. The token's foreign
+# key is checked at the end of the statement, when the session row is there.
+_START = f"""
+WITH new_session AS (
+  INSERT INTO sessions ({rows.columns(rows.SESSION)})
+  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+), audit AS ({insert_audit(19)})
+INSERT INTO refresh_tokens ({rows.columns(rows.TOKEN)})
+VALUES ($11, $12, $13, $14, $15, $16, $17, $18)
+"""
+
+_REVOKE = f"""
+WITH revoked AS (
+  UPDATE sessions SET revoked_at = $3, revoked_reason = $2
+  WHERE id = $1 AND revoked_at IS NULL AND expires_at > $3 AND ($4::uuid IS NULL OR user_id = $4)
+  RETURNING id
+), audit AS ({insert_audit(5, "EXISTS (SELECT FROM revoked)")})
+SELECT count(*) FROM revoked
+"""
+
+_REVOKE_ALL = f"""
+WITH revoked AS (
+  UPDATE sessions SET revoked_at = $3, revoked_reason = $2
+  WHERE user_id = $1 AND revoked_at IS NULL AND ($4::uuid IS NULL OR id <> $4)
+  RETURNING id
+), audit AS ({insert_audit(5)})
+SELECT count(*) FROM revoked
+"""
+
+_SEEN_FROM = """
+SELECT EXISTS (
+  SELECT FROM sessions s JOIN users u ON u.id = s.user_id
+  WHERE u.username_key = $1 AND s.ip = $2 AND s.created_at >= $3
+)
+"""
+
+# Tokens past their expiry, and sessions ended long ago (their tokens go with them by
+# ON DELETE CASCADE, not counted: as before, the count is of expired tokens).
+_PURGE = """
+WITH tokens AS (DELETE FROM refresh_tokens WHERE expires_at < $1 RETURNING 1),
+ended AS (DELETE FROM sessions WHERE revoked_at < $2 OR expires_at < $2 RETURNING 1)
+SELECT (SELECT count(*) FROM ended), (SELECT count(*) FROM tokens)
+"""
+
+
+class PostgresSessionStore:
+    def __init__(self, connections: Connections) -> None:
+        self._db = connections
+
+    async def start(
+        self,
+        session: SessionRecord,
+        first_token: RefreshTokenRecord,
+        audit: Sequence[AuditRecord] = (),
+    ) -> None:
+        await self._db.execute(
+            _START,
+            session.id,
+            session.user_id,
+            session.scope,
+            session.created_at,
+            session.last_used_at,
+            session.expires_at,
+            session.revoked_at,
+            session.revoked_reason,
+            session.user_agent,
+            session.ip,
+            first_token.id,
+            first_token.session_id,
+            first_token.issued_at,
+            first_token.expires_at,
+            first_token.parent_id,
+            first_token.derivation_salt,
+            first_token.used_at,
+            first_token.replaced_by,
+            *audit_arrays(audit),
+        )
+
+    async def rotate(
+        self,
+        token_id: str,
+        session_id: uuid.UUID,
+        user_id: uuid.UUID,
+        child_id: str,
+        child_salt: bytes,
+        now: datetime,
+        refresh_ttl: timedelta,
+    ) -> Rotation:
+        return await rotate(
+            self._db, token_id, session_id, user_id, child_id, child_salt, now, refresh_ttl
+        )
+
+    async def refresh_token(self, token_id: str) -> RefreshTokenRecord | None:
+        row = await self._db.fetchrow(_REFRESH_TOKEN, token_id)
+        return None if row is None else rows.token(row)
+
+    async def live(self, session_id: uuid.UUID, now: datetime) -> SessionRecord | None:
+        row = await self._db.fetchrow(_LIVE, session_id, now)
+        return None if row is None else rows.session(row)
+
+    async def live_for_user(self, user_id: uuid.UUID, now: datetime) -> list[SessionRecord]:
+        return [rows.session(row) for row in await self._db.fetch(_LIVE_FOR_USER, user_id, now)]
+
+    async def ended_for_user(
+        self, user_id: uuid.UUID, since: datetime, limit: int = 100
+    ) -> list[SessionRecord]:
+        found = await self._db.fetch(_ENDED_FOR_USER, user_id, since, limit)
+        return [rows.session(row) for row in found]
+
+    async def all_live(self, now: datetime) -> list[SessionRecord]:
+        return [rows.session(row) for row in await self._db.fetch(_ALL_LIVE, now)]
+
+    async def revoke(
+        self,
+        session_id: uuid.UUID,
+        reason: str,
+        now: datetime,
+        *,
+        owner: uuid.UUID | None = None,
+        audit: Sequence[AuditRecord] = (),
+    ) -> bool:
+        revoked: int = await self._db.fetchval(
+            _REVOKE, session_id, reason, now, owner, *audit_arrays(audit)
+        )
+        return revoked == 1
+
+    async def revoke_all(
+        self,
+        user_id: uuid.UUID,
+        reason: str,
+        now: datetime,
+        *,
+        keep: uuid.UUID | None = None,
+        audit: Sequence[AuditRecord] = (),
+    ) -> int:
+        revoked: int = await self._db.fetchval(
+            _REVOKE_ALL, user_id, reason, now, keep, *audit_arrays(audit)
+        )
+        return revoked
+
+    async def seen_from(self, username_key: str, ip: str, since: datetime) -> bool:
+        seen: bool = await self._db.fetchval(_SEEN_FROM, username_key, ip, since)
+        return seen
+
+    async def purge(self, now: datetime, ended_before: datetime) -> tuple[int, int]:
+        row = await self._db.fetchrow(_PURGE, now, ended_before)
+        assert row is not None
+        return row[0], row[1]

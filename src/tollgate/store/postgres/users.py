@@ -1,0 +1,138 @@
+"""Users: each change, with the sessions it ends and its audit rows, in one statement."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from tollgate.store.postgres import rows
+from tollgate.store.postgres.audit import audit_arrays, insert_audit
+from tollgate.store.postgres.pool import Connections
+from tollgate.store.records import AuditRecord, UserRecord
+
+_SELECT = f"SELECT {rows.columns(rows.USER)} FROM users"
+
+_CREATE = f"""
+WITH audit AS ({insert_audit(11)})
+INSERT INTO users ({rows.columns(rows.USER)})
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+"""
+
+# Audit rows below are written only if the user exists: they describe a change that,
+# for a user deleted meanwhile, did not happen.
+_SET_PASSWORD = f"""
+WITH changed AS (
+  UPDATE users SET password_hash = $2, password_changed_at = $3 WHERE id = $1 RETURNING id
+), ended AS (
+  UPDATE sessions SET revoked_at = $3, revoked_reason = $4
+  WHERE $4::text IS NOT NULL AND user_id IN (SELECT id FROM changed)
+    AND revoked_at IS NULL AND expires_at > $3 AND ($5::uuid IS NULL OR id <> $5)
+  RETURNING 1
+), audit AS ({insert_audit(6, "EXISTS (SELECT FROM changed)")})
+SELECT count(*) FROM ended
+"""
+
+_SET_DISABLED = f"""
+WITH changed AS (
+  UPDATE users SET disabled = $2 WHERE id = $1 RETURNING id
+), ended AS (
+  UPDATE sessions SET revoked_at = $3, revoked_reason = 'account_disabled'
+  WHERE $2 AND user_id IN (SELECT id FROM changed) AND revoked_at IS NULL AND expires_at > $3
+  RETURNING 1
+), audit AS ({insert_audit(4, "EXISTS (SELECT FROM changed)")})
+SELECT count(*) FROM ended
+"""
+
+_SET_SCOPE = f"""
+WITH changed AS (UPDATE users SET scope = $2 WHERE id = $1 RETURNING id),
+audit AS ({insert_audit(3, "EXISTS (SELECT FROM changed)")})
+SELECT count(*) FROM changed
+"""
+
+# Sessions and refresh tokens go with the user by ON DELETE CASCADE; audit rows stay.
+_DELETE = f"""
+WITH deleted AS (DELETE FROM users WHERE id = $1 RETURNING id),
+audit AS ({insert_audit(2, "EXISTS (SELECT FROM deleted)")})
+SELECT count(*) FROM deleted
+"""
+
+
+class PostgresUserStore:
+    def __init__(self, connections: Connections) -> None:
+        self._db = connections
+
+    async def create(self, user: UserRecord, audit: Sequence[AuditRecord] = ()) -> None:
+        await self._db.execute(
+            _CREATE,
+            user.id,
+            user.username,
+            user.username_key,
+            user.username_skeleton,
+            user.email,
+            user.password_hash,
+            user.scope,
+            user.disabled,
+            user.created_at,
+            user.password_changed_at,
+            *audit_arrays(audit),
+        )
+
+    async def by_id(self, user_id: uuid.UUID) -> UserRecord | None:
+        row = await self._db.fetchrow(f"{_SELECT} WHERE id = $1", user_id)
+        return None if row is None else rows.user(row)
+
+    async def by_username_key(self, username_key: str) -> UserRecord | None:
+        row = await self._db.fetchrow(f"{_SELECT} WHERE username_key = $1", username_key)
+        return None if row is None else rows.user(row)
+
+    async def list(self) -> list[UserRecord]:
+        return [rows.user(row) for row in await self._db.fetch(f"{_SELECT} ORDER BY created_at")]
+
+    async def set_password(
+        self,
+        user_id: uuid.UUID,
+        password_hash: str,
+        now: datetime,
+        *,
+        end_sessions: str | None = None,
+        keep_session: uuid.UUID | None = None,
+        audit: Sequence[AuditRecord] = (),
+    ) -> int:
+        ended: int = await self._db.fetchval(
+            _SET_PASSWORD,
+            user_id,
+            password_hash,
+            now,
+            end_sessions,
+            keep_session,
+            *audit_arrays(audit),
+        )
+        return ended
+
+    async def upgrade_password_hash(self, user_id: uuid.UUID, old_hash: str, new_hash: str) -> bool:
+        # Only if unchanged meanwhile: a concurrent password change wins over a rehash.
+        changed = await self._db.execute(
+            "UPDATE users SET password_hash = $3 WHERE id = $1 AND password_hash = $2",
+            user_id,
+            old_hash,
+            new_hash,
+        )
+        return changed == 1
+
+    async def set_disabled(
+        self, user_id: uuid.UUID, disabled: bool, now: datetime, audit: Sequence[AuditRecord] = ()
+    ) -> int:
+        ended: int = await self._db.fetchval(
+            _SET_DISABLED, user_id, disabled, now, *audit_arrays(audit)
+        )
+        return ended
+
+    async def set_scope(
+        self, user_id: uuid.UUID, scope: str, audit: Sequence[AuditRecord] = ()
+    ) -> None:
+        await self._db.fetchval(_SET_SCOPE, user_id, scope, *audit_arrays(audit))
+
+    async def delete(self, user_id: uuid.UUID, audit: Sequence[AuditRecord] = ()) -> bool:
+        deleted: int = await self._db.fetchval(_DELETE, user_id, *audit_arrays(audit))
+        return deleted == 1
