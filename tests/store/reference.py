@@ -82,13 +82,13 @@ class ReferenceUsers:
 
     async def create(self, user: UserRecord, audit: Sequence[AuditRecord] = ()) -> None:
         async with self._t.lock:
-            for other in self._t.users.values():
-                if other.username_key == user.username_key:
-                    raise Conflict("username")
-                if user.username_skeleton is not None and (
-                    other.username_skeleton == user.username_skeleton
-                ):
-                    raise Conflict("username_skeleton")
+            # The same name taken is "username", even though its skeleton is taken too.
+            if any(u.username_key == user.username_key for u in self._t.users.values()):
+                raise Conflict("username")
+            if user.username_skeleton is not None and any(
+                u.username_skeleton == user.username_skeleton for u in self._t.users.values()
+            ):
+                raise Conflict("username_skeleton")
             self._t.users[user.id] = user
             self._t.log(audit)
 

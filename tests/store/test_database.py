@@ -77,3 +77,17 @@ async def test_a_value_the_database_refuses_is_unstorable(engine: str, stores: S
     else:
         await stores.sessions.start(session, first_token(session))
         assert await stores.sessions.live(session.id, session.created_at) == session
+
+
+@pytest.mark.parametrize("engine", DATABASE_ENGINES)
+async def test_text_that_is_not_unicode_is_unstorable(stores: Stores) -> None:
+    """A lone surrogate (JSON allows "\\ud800") has no UTF-8 form: no database takes it."""
+    user = a_user()
+    session = dataclasses.replace(a_session(user), user_agent="curl\ud800")
+    await stores.users.create(user)
+
+    with pytest.raises(Unstorable):
+        await stores.sessions.start(session, first_token(session))
+
+    assert await stores.sessions.live(session.id, session.created_at) is None
+    assert await add_user(stores, "other")

@@ -69,6 +69,20 @@ async def test_a_taken_key_is_a_username_conflict_and_stores_nothing(stores: Sto
     assert await stores.audit.events() == []  # the audit row went with the failed write
 
 
+async def test_a_taken_name_is_a_username_conflict_though_its_skeleton_is_taken_too(
+    stores: Stores,
+) -> None:
+    first = await add_user(stores, "minsu", key="minsu", skeleton="minsu")
+    await add_user(stores, "rninsu", key="rninsu", skeleton="rninsu")
+    # Its key is the first user's, its skeleton the second's.
+
+    with pytest.raises(Conflict) as raised:
+        await stores.users.create(a_user("MinSu", key="minsu", skeleton="rninsu"))
+
+    assert raised.value.what == "username"
+    assert await stores.users.by_username_key("minsu") == first
+
+
 async def test_a_taken_skeleton_is_a_look_alike_conflict(stores: Stores) -> None:
     first = await add_user(stores, "paypal", key="paypal", skeleton="paypa1")
     look_alike = a_user("paypa1", key="paypa1", skeleton="paypa1")
@@ -94,7 +108,8 @@ async def test_twenty_concurrent_sign_ups_of_one_name_in_different_case_make_one
     spellings = [
         "".join(c.upper() if (i >> j) & 1 else c for j, c in enumerate("minsu")) for i in range(20)
     ]
-    users = [a_user(name, key="minsu", skeleton=None) for name in spellings]
+    # One key, so one skeleton too: the answer is still "username".
+    users = [a_user(name, key="minsu", skeleton="rninsu") for name in spellings]
 
     results = await asyncio.gather(*(stores.users.create(u) for u in users), return_exceptions=True)
 
