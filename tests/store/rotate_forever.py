@@ -15,12 +15,13 @@ import sys
 import uuid
 from datetime import timedelta
 
-from tests.conftest import ISSUER
 from tests.store.builders import REFRESH_TTL, T0
 from tollgate.settings import Settings
 from tollgate.store.records import Rotated
 from tollgate.store.stores import Stores
 
+# Not from tests.conftest: that imports the whole app, and this process must start fast.
+ISSUER = "http://tollgate.test"
 OPENERS = {
     "sqlite": ("tollgate.store.sqlite", "open_sqlite"),
     "postgresql": ("tollgate.store.postgres", "open_postgres"),

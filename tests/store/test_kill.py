@@ -1,9 +1,9 @@
 """kill -9 under refresh load: a rotation is all or nothing, also when its process dies.
 
-A separate process (tests/store/rotate_forever.py) rotates one lineage as fast as it can
-and is killed with SIGKILL at a random moment, three times. Each time the lineage must
-hold exactly one unused token (the newest), every other used and replaced by its child,
-never both or neither of old and new valid; and the newest must rotate.
+Processes (tests/store/rotate_forever.py) rotate a lineage each as fast as they can and
+are killed with SIGKILL at random moments, three times over. Each time every lineage
+must hold exactly one unused token (the newest), every other used and replaced by its
+child, never both or neither of old and new valid; and the newest must rotate.
 """
 
 from __future__ import annotations
@@ -20,11 +20,12 @@ from tests.store.builders import REFRESH_TTL, T0, a_session, add_user
 from tests.store.engines import DATABASE_ENGINES, settings_for
 from tests.store.rotate_forever import lineage_id, step_time
 from tollgate.store.engine import create_engine
-from tollgate.store.records import RefreshTokenRecord, Rotated, SessionRecord
+from tollgate.store.records import RefreshTokenRecord, Rotated, SessionRecord, UserRecord
 from tollgate.store.stores import Stores
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 ROUNDS = 3
+PROCESSES = 4
 
 
 async def rotate_until_killed(engine: str, url: str, session: SessionRecord, step: int) -> int:
@@ -114,39 +115,51 @@ async def until_no_other_transaction(url: str) -> None:
         await engine.dispose()
 
 
+async def start_lineage(stores: Stores, user: UserRecord) -> SessionRecord:
+    session = a_session(user)
+    first = RefreshTokenRecord(
+        id=lineage_id(session.id, 0),
+        session_id=session.id,
+        issued_at=T0,
+        expires_at=T0 + REFRESH_TTL,
+    )
+    await stores.sessions.start(session, first)
+    return session
+
+
 @pytest.mark.parametrize("engine", DATABASE_ENGINES)
 async def test_kill_9_under_rotation_never_leaves_both_or_neither_valid(
     engine: str, store_url: str, stores: Stores
 ) -> None:
     user = await add_user(stores)
-    session = a_session(user)
-    await stores.sessions.start(
-        session,
-        RefreshTokenRecord(
-            id=lineage_id(session.id, 0),
-            session_id=session.id,
-            issued_at=T0,
-            expires_at=T0 + REFRESH_TTL,
-        ),
-    )
-    newest = 0
+    # Several processes at once, each on a lineage of its own: more kills per second of
+    # test, and writers that contend for the database as replicas do.
+    sessions = [await start_lineage(stores, user) for _ in range(PROCESSES)]
+    newest = [0] * PROCESSES
     for _ in range(ROUNDS):
-        reported = await rotate_until_killed(engine, store_url, session, newest)
+        reported = await asyncio.gather(
+            *(
+                rotate_until_killed(engine, store_url, session, step)
+                for session, step in zip(sessions, newest, strict=True)
+            )
+        )
         await until_no_other_transaction(store_url)
 
-        newest = await walk_lineage(stores, session)
-        # Every rotation the process saw return was committed (it may have done more).
-        assert newest >= reported
-        assert await count_refresh_tokens(store_url) == newest + 1
+        newest = [await walk_lineage(stores, session) for session in sessions]
+        for done, seen in zip(newest, reported, strict=True):
+            # Every rotation the process saw return was committed (it may have done more).
+            assert done >= seen
+        assert await count_refresh_tokens(store_url) == sum(n + 1 for n in newest)
 
-    result = await stores.sessions.rotate(
-        lineage_id(session.id, newest),
-        session.id,
-        user.id,
-        lineage_id(session.id, newest + 1),
-        b"\x01" * 32,
-        T0 + step_time(newest + 1),
-        REFRESH_TTL,
-    )
-    assert isinstance(result, Rotated)
-    assert await walk_lineage(stores, session) == newest + 1
+    for session, step in zip(sessions, newest, strict=True):
+        result = await stores.sessions.rotate(
+            lineage_id(session.id, step),
+            session.id,
+            user.id,
+            lineage_id(session.id, step + 1),
+            b"\x01" * 32,
+            T0 + step_time(step + 1),
+            REFRESH_TTL,
+        )
+        assert isinstance(result, Rotated)
+        assert await walk_lineage(stores, session) == step + 1
