@@ -57,6 +57,11 @@ async def test_events_filter_by_user_and_since_and_take_a_limit(stores: Stores) 
     assert [
         e.event for e in await stores.audit.events(user_id=other.id, since=at(minutes=2), limit=2)
     ] == ["other-5", "other-4"]
+    # An event exactly at `since` is included.
+    assert [e.event for e in await stores.audit.events(since=at(minutes=5))] == [
+        "other-5",
+        "minsu-5",
+    ]
     assert [e.event for e in await stores.audit.events(limit=3)] == [
         "other-5",
         "minsu-5",

@@ -10,8 +10,10 @@ from datetime import timedelta
 from tests.store.builders import (
     REFRESH_TTL,
     T0,
+    a_session,
     add_user,
     at,
+    first_token,
     start_session,
     token_id,
 )
@@ -308,3 +310,26 @@ async def test_concurrent_rotations_along_a_lineage_never_fork_it(stores: Stores
     last = await stores.sessions.refresh_token(newest[-1])
     assert last is not None
     assert last.used_at is None
+
+
+async def test_a_used_token_is_not_usable_where_an_unused_one_would_not_be(
+    stores: Stores,
+) -> None:
+    """A replay learns nothing (no child) through another session, user, or a disabled user."""
+    user = await add_user(stores)
+    other = await add_user(stores, "other")
+    session, token = await start_session(stores, user)
+    other_session, _ = await start_session(stores, user, created=at(1))
+    assert isinstance(await rotate(stores, token, session, user, token_id()), Rotated)
+
+    assert isinstance(await rotate(stores, token, other_session, user, token_id()), NotUsable)
+    assert isinstance(await rotate(stores, token, session, other, token_id()), NotUsable)
+
+    # A session stored after disabling is live, its (used) token too; its user is not.
+    await stores.users.set_disabled(user.id, True, at(minutes=2))
+    late = a_session(user, created=at(minutes=3))
+    used = dataclasses.replace(first_token(late), used_at=at(minutes=4), replaced_by=token_id())
+    await stores.sessions.start(late, used)
+    assert isinstance(
+        await rotate(stores, used, late, user, token_id(), timedelta(minutes=5)), NotUsable
+    )
