@@ -1,0 +1,398 @@
+"""An in-memory implementation of the store seam, beside the real ones (as fosite's
+`storage/memory.go`): the docstrings of `tollgate.store.interfaces` in plain Python.
+
+It lets the contract suite prove itself without a database, and states each rule in the
+fewest lines. One asyncio.Lock around each method makes every method one transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import itertools
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from tollgate.store import migrate
+from tollgate.store.records import (
+    AlreadyUsed,
+    AuditRecord,
+    ClientRecord,
+    Conflict,
+    KeyRecord,
+    NotUsable,
+    RefreshTokenRecord,
+    Rotated,
+    Rotation,
+    SessionRecord,
+    UserRecord,
+)
+from tollgate.store.stores import Stores
+
+
+def _live(session: SessionRecord, now: datetime) -> bool:
+    return session.revoked_at is None and session.expires_at > now
+
+
+class _Tables:
+    """The rows, shared by every store of one "database"."""
+
+    def __init__(self) -> None:
+        self.lock = asyncio.Lock()
+        self.users: dict[uuid.UUID, UserRecord] = {}
+        self.sessions: dict[uuid.UUID, SessionRecord] = {}
+        self.tokens: dict[str, RefreshTokenRecord] = {}
+        self.keys: dict[str, KeyRecord] = {}
+        self.clients: dict[str, ClientRecord] = {}
+        self.audit: list[AuditRecord] = []
+        self.audit_ids = itertools.count(1)
+
+    def log(self, records: Sequence[AuditRecord]) -> None:
+        for record in records:
+            self.audit.append(dataclasses.replace(record, id=next(self.audit_ids)))
+
+    def end_sessions(
+        self, user_id: uuid.UUID, reason: str, now: datetime, keep: uuid.UUID | None, *, live: bool
+    ) -> int:
+        """Revoke the user's unrevoked sessions (only the live ones when `live`) but `keep`."""
+        ended = 0
+        for session in list(self.sessions.values()):
+            if session.user_id != user_id or session.id == keep or session.revoked_at is not None:
+                continue
+            if live and not _live(session, now):
+                continue
+            self.sessions[session.id] = dataclasses.replace(
+                session, revoked_at=now, revoked_reason=reason
+            )
+            ended += 1
+        return ended
+
+    def drop_sessions(self, doomed: set[uuid.UUID]) -> None:
+        for session_id in doomed:
+            del self.sessions[session_id]
+        for token in list(self.tokens.values()):
+            if token.session_id in doomed:
+                del self.tokens[token.id]
+
+
+class ReferenceUsers:
+    def __init__(self, tables: _Tables) -> None:
+        self._t = tables
+
+    async def create(self, user: UserRecord, audit: Sequence[AuditRecord] = ()) -> None:
+        async with self._t.lock:
+            # The same name taken is "username", even though its skeleton is taken too.
+            if any(u.username_key == user.username_key for u in self._t.users.values()):
+                raise Conflict("username")
+            if user.username_skeleton is not None and any(
+                u.username_skeleton == user.username_skeleton for u in self._t.users.values()
+            ):
+                raise Conflict("username_skeleton")
+            self._t.users[user.id] = user
+            self._t.log(audit)
+
+    async def by_id(self, user_id: uuid.UUID) -> UserRecord | None:
+        return self._t.users.get(user_id)
+
+    async def by_username_key(self, username_key: str) -> UserRecord | None:
+        found = [u for u in self._t.users.values() if u.username_key == username_key]
+        return found[0] if found else None
+
+    async def list(self) -> list[UserRecord]:
+        return sorted(self._t.users.values(), key=lambda u: u.created_at)
+
+    async def set_password(
+        self,
+        user_id: uuid.UUID,
+        password_hash: str,
+        now: datetime,
+        *,
+        end_sessions: str | None = None,
+        keep_session: uuid.UUID | None = None,
+        audit: Sequence[AuditRecord] = (),
+    ) -> int:
+        async with self._t.lock:
+            user = self._t.users[user_id]
+            self._t.users[user_id] = dataclasses.replace(
+                user, password_hash=password_hash, password_changed_at=now
+            )
+            ended = 0
+            if end_sessions is not None:
+                ended = self._t.end_sessions(user_id, end_sessions, now, keep_session, live=True)
+            self._t.log(audit)
+            return ended
+
+    async def upgrade_password_hash(self, user_id: uuid.UUID, old_hash: str, new_hash: str) -> bool:
+        async with self._t.lock:
+            user = self._t.users.get(user_id)
+            if user is None or user.password_hash != old_hash:
+                return False
+            self._t.users[user_id] = dataclasses.replace(user, password_hash=new_hash)
+            return True
+
+    async def set_disabled(
+        self, user_id: uuid.UUID, disabled: bool, now: datetime, audit: Sequence[AuditRecord] = ()
+    ) -> int:
+        async with self._t.lock:
+            user = self._t.users[user_id]
+            self._t.users[user_id] = dataclasses.replace(user, disabled=disabled)
+            ended = 0
+            if disabled:
+                ended = self._t.end_sessions(user_id, "account_disabled", now, None, live=True)
+            self._t.log(audit)
+            return ended
+
+    async def set_scope(
+        self, user_id: uuid.UUID, scope: str, audit: Sequence[AuditRecord] = ()
+    ) -> None:
+        async with self._t.lock:
+            self._t.users[user_id] = dataclasses.replace(self._t.users[user_id], scope=scope)
+            self._t.log(audit)
+
+    async def delete(self, user_id: uuid.UUID, audit: Sequence[AuditRecord] = ()) -> bool:
+        async with self._t.lock:
+            if self._t.users.pop(user_id, None) is None:
+                return False
+            self._t.drop_sessions({s.id for s in self._t.sessions.values() if s.user_id == user_id})
+            self._t.log(audit)
+            return True
+
+
+class ReferenceSessions:
+    def __init__(self, tables: _Tables) -> None:
+        self._t = tables
+
+    async def start(
+        self,
+        session: SessionRecord,
+        first_token: RefreshTokenRecord,
+        audit: Sequence[AuditRecord] = (),
+    ) -> None:
+        async with self._t.lock:
+            self._t.sessions[session.id] = session
+            self._t.tokens[first_token.id] = first_token
+            self._t.log(audit)
+
+    async def rotate(
+        self,
+        token_id: str,
+        session_id: uuid.UUID,
+        user_id: uuid.UUID,
+        child_id: str,
+        child_salt: bytes,
+        now: datetime,
+        refresh_ttl: timedelta,
+    ) -> Rotation:
+        async with self._t.lock:
+            token = self._t.tokens.get(token_id)
+            if token is None or token.session_id != session_id:
+                return NotUsable("unknown token")
+            session = self._t.sessions[session_id]
+            if not _live(session, now):
+                return NotUsable("session ended")
+            user = self._t.users[session.user_id]
+            if user.id != user_id or user.disabled:
+                return NotUsable("user not usable")
+            if token.used_at is not None:
+                child = self._t.tokens.get(token.replaced_by or "")
+                return AlreadyUsed(token=token, child=child, session=session, user=user)
+            child = RefreshTokenRecord(
+                id=child_id,
+                session_id=session_id,
+                issued_at=now,
+                expires_at=min(now + refresh_ttl, session.expires_at),
+                parent_id=token_id,
+                derivation_salt=child_salt,
+            )
+            self._t.tokens[token_id] = dataclasses.replace(token, used_at=now, replaced_by=child_id)
+            self._t.tokens[child_id] = child
+            session = dataclasses.replace(session, last_used_at=now)
+            self._t.sessions[session_id] = session
+            return Rotated(session=session, user=user, child=child)
+
+    async def refresh_token(self, token_id: str) -> RefreshTokenRecord | None:
+        return self._t.tokens.get(token_id)
+
+    async def live(self, session_id: uuid.UUID, now: datetime) -> SessionRecord | None:
+        session = self._t.sessions.get(session_id)
+        return session if session is not None and _live(session, now) else None
+
+    async def live_for_user(self, user_id: uuid.UUID, now: datetime) -> list[SessionRecord]:
+        found = [s for s in self._t.sessions.values() if s.user_id == user_id and _live(s, now)]
+        return sorted(found, key=lambda s: s.last_used_at, reverse=True)
+
+    async def ended_for_user(
+        self, user_id: uuid.UUID, since: datetime, limit: int = 100
+    ) -> list[SessionRecord]:
+        found = [
+            s
+            for s in self._t.sessions.values()
+            if s.user_id == user_id and s.revoked_at is not None and s.revoked_at >= since
+        ]
+        return sorted(found, key=lambda s: s.revoked_at or since, reverse=True)[:limit]
+
+    async def all_live(self, now: datetime) -> list[SessionRecord]:
+        found = [s for s in self._t.sessions.values() if _live(s, now)]
+        return sorted(found, key=lambda s: s.created_at)
+
+    async def revoke(
+        self,
+        session_id: uuid.UUID,
+        reason: str,
+        now: datetime,
+        *,
+        owner: uuid.UUID | None = None,
+        audit: Sequence[AuditRecord] = (),
+    ) -> bool:
+        async with self._t.lock:
+            session = self._t.sessions.get(session_id)
+            if session is None or not _live(session, now):
+                return False
+            if owner is not None and session.user_id != owner:
+                return False
+            self._t.sessions[session_id] = dataclasses.replace(
+                session, revoked_at=now, revoked_reason=reason
+            )
+            self._t.log(audit)
+            return True
+
+    async def revoke_all(
+        self,
+        user_id: uuid.UUID,
+        reason: str,
+        now: datetime,
+        *,
+        keep: uuid.UUID | None = None,
+        audit: Sequence[AuditRecord] = (),
+    ) -> int:
+        async with self._t.lock:
+            ended = self._t.end_sessions(user_id, reason, now, keep, live=False)
+            self._t.log(audit)
+            return ended
+
+    async def seen_from(self, username_key: str, ip: str, since: datetime) -> bool:
+        user = await ReferenceUsers(self._t).by_username_key(username_key)
+        return user is not None and any(
+            s.user_id == user.id and s.ip == ip and s.created_at >= since
+            for s in self._t.sessions.values()
+        )
+
+    async def purge(self, now: datetime, ended_before: datetime) -> tuple[int, int]:
+        async with self._t.lock:
+            expired = [t.id for t in self._t.tokens.values() if t.expires_at <= now]
+            for token_id in expired:
+                del self._t.tokens[token_id]
+            ended = {
+                s.id
+                for s in self._t.sessions.values()
+                if (s.revoked_at is not None and s.revoked_at < ended_before)
+                or s.expires_at < ended_before
+            }
+            self._t.drop_sessions(ended)
+            return len(ended), len(expired)
+
+
+class ReferenceKeys:
+    def __init__(self, tables: _Tables) -> None:
+        self._t = tables
+
+    async def add(self, key: KeyRecord, audit: Sequence[AuditRecord] = ()) -> None:
+        async with self._t.lock:
+            self._t.keys[key.kid] = key
+            self._t.log(audit)
+
+    async def usable(self) -> list[KeyRecord]:
+        return [k for k in await self.all() if k.retired_at is None]
+
+    async def all(self) -> list[KeyRecord]:
+        by_kid = sorted(self._t.keys.values(), key=lambda k: k.kid)
+        return sorted(by_kid, key=lambda k: k.activates_at, reverse=True)
+
+    async def retire(self, kid: str, now: datetime, audit: Sequence[AuditRecord] = ()) -> bool:
+        async with self._t.lock:
+            key = self._t.keys.get(kid)
+            if key is None or key.retired_at is not None:
+                return False
+            self._t.keys[kid] = dataclasses.replace(key, retired_at=now)
+            self._t.log(audit)
+            return True
+
+
+class ReferenceClients:
+    def __init__(self, tables: _Tables) -> None:
+        self._t = tables
+
+    async def add(self, client: ClientRecord) -> None:
+        async with self._t.lock:
+            if any(c.name == client.name for c in self._t.clients.values()):
+                raise Conflict("client_name")
+            self._t.clients[client.client_id] = client
+
+    async def by_id(self, client_id: str) -> ClientRecord | None:
+        return self._t.clients.get(client_id)
+
+    async def list(self) -> list[ClientRecord]:
+        return sorted(self._t.clients.values(), key=lambda c: c.created_at)
+
+    async def delete_by_name(self, name: str) -> bool:
+        async with self._t.lock:
+            for client in list(self._t.clients.values()):
+                if client.name == name:
+                    del self._t.clients[client.client_id]
+                    return True
+            return False
+
+
+class ReferenceAudit:
+    def __init__(self, tables: _Tables) -> None:
+        self._t = tables
+
+    async def add(self, records: Sequence[AuditRecord]) -> None:
+        async with self._t.lock:
+            self._t.log(records)
+
+    async def events(
+        self,
+        *,
+        user_id: uuid.UUID | None = None,
+        since: datetime | None = None,
+        limit: int = 1000,
+    ) -> list[AuditRecord]:
+        found = [
+            e
+            for e in self._t.audit
+            if (user_id is None or e.user_id == user_id) and (since is None or e.at >= since)
+        ]
+        return sorted(found, key=lambda e: (e.at, e.id or 0), reverse=True)[:limit]
+
+    async def purge(self, before: datetime) -> int:
+        async with self._t.lock:
+            kept = [e for e in self._t.audit if e.at >= before]
+            purged = len(self._t.audit) - len(kept)
+            self._t.audit[:] = kept
+            return purged
+
+
+class ReferenceDatabase:
+    async def ping(self) -> None:
+        return None
+
+    async def schema_revision(self) -> str | None:
+        # Nothing to migrate: always at the head the real engines migrate to.
+        return migrate.head_revision()
+
+    async def close(self) -> None:
+        return None
+
+
+def open_reference() -> Stores:
+    tables = _Tables()
+    return Stores(
+        database=ReferenceDatabase(),
+        users=ReferenceUsers(tables),
+        sessions=ReferenceSessions(tables),
+        keys=ReferenceKeys(tables),
+        clients=ReferenceClients(tables),
+        audit=ReferenceAudit(tables),
+    )
