@@ -261,7 +261,11 @@ def test_set_password(tmp_path: Path) -> None:
     database = migrated(tmp_path)
     assert run_cli(database, "users", "create", "Grace", "--password", PASSWORD).returncode == 0
     env = tollgate_env(database)
-    with running_server(database) as base, httpx.Client(base_url=base) as http:
+    # The CLI revokes from another process: without the 1 s token cache, at once.
+    with (
+        running_server(database, auth_cache_seconds="0") as base,
+        httpx.Client(base_url=base) as http,
+    ):
         pairs = [
             http.post("/login", json={"username": "grace", "password": PASSWORD}).json()
             for _ in range(2)
@@ -346,7 +350,11 @@ def test_delete_user(tmp_path: Path) -> None:
     assert created.returncode == 0, created.stderr
     user_id = created.stdout.split()[0]
     env = tollgate_env(database)
-    with running_server(database) as base, httpx.Client(base_url=base) as http:
+    # The CLI revokes from another process: without the 1 s token cache, at once.
+    with (
+        running_server(database, auth_cache_seconds="0") as base,
+        httpx.Client(base_url=base) as http,
+    ):
         pair = http.post("/login", json={"username": "grace", "password": PASSWORD}).json()
 
         kept = tollgate(tmp_path, "users", "delete", "grace", env=env, stdin="n\n")
