@@ -192,7 +192,7 @@ async def postgres_rotation(url: str) -> tuple[float, float]:
 
 async def tollgate_refresh(database_url: str) -> float:
     settings = Settings(database_url=database_url, issuer="http://bench.test")
-    services = Services.build(settings, PasswordHasher())
+    services = await Services.open(settings, PasswordHasher(), migrate_first=True)
     await services.start()
     user = await services.accounts.join("minsu", PASSWORD)
     pair = [await services.grants.start_session(user, None, NO_CLIENT)]

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 import jwt
+from tollgate.store.models import utcnow
 
 from bench import floor
 from bench.floor import sqlite_rotation
@@ -42,7 +43,6 @@ from tollgate.services.passwords import PasswordHasher
 from tollgate.settings import Settings
 from tollgate.store import migrate
 from tollgate.store.engine import create_engine
-from tollgate.store.models import utcnow
 from tollgate.store.records import RefreshTokenRecord, Rotated, SessionRecord, UserRecord
 from tollgate.store.sqlite import open_sqlite
 from tollgate.store.sqlite.connection import ConnectionThread
@@ -126,7 +126,7 @@ async def sqlite_store(folder: str, callers: int) -> Timing:
 
 async def sqlalchemy_path(folder: str, callers: int) -> Timing:
     settings = await migrated(f"sqlite+aiosqlite:///{folder}/orm-{callers}.db")
-    services = Services.build(settings, PasswordHasher())
+    services = await Services.open(settings, PasswordHasher(), migrate_first=True)
     await services.start()
     user = await services.accounts.join("minsu", PASSWORD)
     current: list[tuple[uuid.UUID, str]] = []

@@ -20,20 +20,32 @@ from tollgate.api.head import HeadAsGet
 from tollgate.api.observability import Observability
 from tollgate.api.routes import account, oauth, ops, tokens, wellknown
 from tollgate.api.security_headers import SecurityHeaders
+from tollgate.clock import Clock
+from tollgate.metrics import Metrics
+from tollgate.services.auth_cache import AuthCache
 from tollgate.services.container import Services
 from tollgate.services.passwords import PasswordHasher
 from tollgate.settings import MAX_BODY_BYTES, Settings
 from tollgate.ui import routes as ui_routes
 
 
-def create_app(settings: Settings | None = None, hasher: PasswordHasher | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    hasher: PasswordHasher | None = None,
+    clock: Clock | None = None,
+) -> FastAPI:
     settings = settings or Settings()
-    services = Services.build(settings, hasher)
-
+    # What the lean paths in front of the app need exists before the stores open.
+    metrics = Metrics(settings.prometheus_multiproc_dir)
+    cache = AuthCache(settings.auth_cache_seconds, settings.auth_cache_entries)
     access_log = AccessLog() if settings.access_log else None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        services = await Services.open(
+            settings, hasher, clock=clock, metrics=metrics, auth_cache=cache, migrate_first=True
+        )
+        app.state.services = services
         await services.start()
         flusher = asyncio.create_task(access_log.run()) if access_log else None
         try:
@@ -54,7 +66,6 @@ def create_app(settings: Settings | None = None, hasher: PasswordHasher | None =
         docs_url=None,
         redoc_url=None,
     )
-    app.state.services = services
     errors.install(app)
     openapi.install(app)
     docs.install(app)
@@ -83,14 +94,10 @@ def create_app(settings: Settings | None = None, hasher: PasswordHasher | None =
             max_age=600,
         )
     app.add_middleware(SecurityHeaders)
-    app.add_middleware(Observability, metrics=services.metrics, access_log=access_log)
+    app.add_middleware(Observability, metrics=metrics, access_log=access_log)
     # What servers run: the cached-token fast path in front of everything, even of
     # Starlette's own outer error middleware (it answers only what cannot fail).
-    app.state.asgi = (
-        FastAuth(app, services.auth_cache, services.metrics, access_log)
-        if services.auth_cache.enabled
-        else app
-    )
+    app.state.asgi = FastAuth(app, cache, metrics, access_log) if cache.enabled else app
     return app
 
 

@@ -1,8 +1,9 @@
 """Readiness, metrics and request ids, in-process."""
 
+import sqlite3
+
 import httpx
 from fastapi import FastAPI
-from sqlalchemy import text
 
 from tests.conftest import PASSWORD, join
 
@@ -14,8 +15,9 @@ async def test_ready_when_schema_is_current(client: httpx.AsyncClient) -> None:
 
 
 async def test_not_ready_when_schema_is_behind(client: httpx.AsyncClient, app: FastAPI) -> None:
-    async with app.state.services.engine.begin() as connection:
-        await connection.execute(text("UPDATE alembic_version SET version_num = '0001'"))
+    database = app.state.services.settings.database_url.removeprefix("sqlite+aiosqlite:///")
+    with sqlite3.connect(database) as db:
+        db.execute("UPDATE alembic_version SET version_num = '0001'")
     response = await client.get("/ready")
     assert response.status_code == 503
     assert response.json()["error"] == "temporarily_unavailable"
@@ -43,7 +45,8 @@ async def test_metrics_count_security_events_and_latency(client: httpx.AsyncClie
         assert line in text_body, line
     histogram = "tollgate_http_request_duration_seconds_count"
     assert f'{histogram}{{method="POST",route="/login",status="200"}} 1.0' in text_body
-    assert "tollgate_db_connections_in_use 0.0" in text_body
+    # SQLite: one connection, held by the store's thread for the life of the process.
+    assert "tollgate_db_connections_in_use 1.0" in text_body
 
 
 async def test_request_ids(client: httpx.AsyncClient) -> None:

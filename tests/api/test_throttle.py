@@ -6,13 +6,11 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import select
 
 from tests.conftest import PASSWORD, join
 from tollgate.app import create_app
 from tollgate.services.passwords import PasswordHasher
 from tollgate.settings import Settings
-from tollgate.store.models import AuditEvent
 
 WRONG = "wrong-wrong-wrong"
 
@@ -94,8 +92,7 @@ async def test_lockout_spares_addresses_the_user_logged_in_from(
             assert (await login(attacker, "minsu", PASSWORD)).status_code == 429
         async with server.client("203.0.113.50") as home:
             assert (await login(home, "minsu", PASSWORD)).status_code == 200
-        async with server.app.state.services.sessionmaker() as db:
-            events = (await db.scalars(select(AuditEvent.event))).all()
+        events = [e.event for e in await server.app.state.services.audit.events()]
         assert events.count("login_failed") == 3
         assert "account_locked" in events
 

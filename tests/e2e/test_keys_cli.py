@@ -17,10 +17,11 @@ import jwt
 
 from tests.conftest import PASSWORD, bearer
 from tests.e2e.server import run_cli, running_server, tollgate_env
+from tollgate.clock import utcnow
 from tollgate.keys.generation import NewKey, generate_key
 from tollgate.settings import Settings
 from tollgate.store.engine import create_engine, create_sessionmaker
-from tollgate.store.models import SigningKey, utcnow
+from tollgate.store.schema import SigningKeyRow
 from tollgate.verify import Verifier
 
 
@@ -98,7 +99,7 @@ def add_pending_key(database: Path, key: NewKey) -> None:
         now = utcnow()
         async with create_sessionmaker(engine).begin() as db:
             db.add(
-                SigningKey(
+                SigningKeyRow(
                     kid=key.kid,
                     alg=key.alg,
                     private_key=key.private_key,

@@ -20,7 +20,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 @pytest.fixture
 async def services(settings: Settings, hasher: PasswordHasher) -> AsyncIterator[Services]:
-    built = Services.build(settings, hasher)
+    built = await Services.open(settings, hasher, migrate_first=True)
     await built.start()
     yield built
     await built.close()

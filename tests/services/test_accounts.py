@@ -10,23 +10,27 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.conftest import PASSWORD
+from tests.support.db import rows
 from tollgate.errors import AccountDisabled, InvalidClient, InvalidGrant, UsernameTaken
 from tollgate.services.container import Services
 from tollgate.services.grants import ClientInfo
 from tollgate.services.passwords import PasswordHasher
 from tollgate.settings import Settings
-from tollgate.store.models import User
+from tollgate.store.records import UserRecord
+from tollgate.store.schema import UserRow
 
 
 async def stored_hash(services: Services) -> str:
-    async with services.sessionmaker() as db:
-        return (await db.scalars(select(User.password_hash))).one()
+    async with rows(services) as db:
+        return (await db.scalars(select(UserRow.password_hash))).one()
 
 
 async def test_old_parameters_are_upgraded_at_login(
     make_settings: Callable[..., Settings], services: Services
 ) -> None:
-    weak = Services.build(make_settings(), PasswordHasher(time_cost=1, memory_kib=8192))
+    weak = await Services.open(
+        make_settings(), PasswordHasher(time_cost=1, memory_kib=8192), migrate_first=True
+    )
     await weak.start()
     await weak.accounts.join("minsu", PASSWORD)
     await weak.close()
@@ -42,11 +46,11 @@ async def test_concurrent_signups_in_different_case_make_one_account(services: S
     results = await asyncio.gather(
         *(services.accounts.join(n, PASSWORD) for n in names), return_exceptions=True
     )
-    created = [r for r in results if isinstance(r, User)]
+    created = [r for r in results if isinstance(r, UserRecord)]
     assert len(created) == 1
-    assert all(isinstance(r, UsernameTaken) for r in results if not isinstance(r, User))
-    async with services.sessionmaker() as db:
-        assert await db.scalar(select(func.count()).select_from(User)) == 1
+    assert all(isinstance(r, UsernameTaken) for r in results if not isinstance(r, UserRecord))
+    async with rows(services) as db:
+        assert await db.scalar(select(func.count()).select_from(UserRow)) == 1
 
 
 async def test_concurrent_signups_of_look_alikes_make_one_account(services: Services) -> None:
@@ -55,13 +59,13 @@ async def test_concurrent_signups_of_look_alikes_make_one_account(services: Serv
     results = await asyncio.gather(
         *(services.accounts.join(n, PASSWORD) for n in names), return_exceptions=True
     )
-    created = [r for r in results if isinstance(r, User)]
+    created = [r for r in results if isinstance(r, UserRecord)]
     assert len(created) == 1
-    assert all(isinstance(r, UsernameTaken) for r in results if not isinstance(r, User))
-    async with services.sessionmaker() as db:
-        rows = (await db.execute(select(User.username_key, User.username_skeleton))).all()
-    assert len(rows) == 1
-    assert rows[0].username_skeleton == "alice"
+    assert all(isinstance(r, UsernameTaken) for r in results if not isinstance(r, UserRecord))
+    async with rows(services) as db:
+        stored = (await db.execute(select(UserRow.username_key, UserRow.username_skeleton))).all()
+    assert len(stored) == 1
+    assert stored[0].username_skeleton == "alice"
 
 
 async def test_the_skeleton_is_stored_and_refuses_look_alikes(services: Services) -> None:

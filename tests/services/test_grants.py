@@ -10,11 +10,12 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.conftest import PASSWORD
+from tests.support.db import rows
 from tollgate.errors import InvalidGrant, InvalidScope, InvalidToken
 from tollgate.services.container import Services
 from tollgate.services.grants import ClientInfo, TokenPair, token_id
 from tollgate.settings import Settings
-from tollgate.store.models import RefreshToken, Session, User
+from tollgate.store.schema import RefreshTokenRow, SessionRow, UserRow
 
 CLIENT = ClientInfo(user_agent="pytest", ip="203.0.113.9")
 
@@ -35,17 +36,17 @@ async def login(services: Services, name: str = "minsu", scope: str | None = Non
     return await services.grants.start_session(user, scope, CLIENT)
 
 
-async def session_row(services: Services, session_id: uuid.UUID) -> Session:
-    async with services.sessionmaker() as db:
-        row = await db.get(Session, session_id)
+async def session_row(services: Services, session_id: uuid.UUID) -> SessionRow:
+    async with rows(services) as db:
+        row = await db.get(SessionRow, session_id)
     assert row is not None
     return row
 
 
 async def children_of(services: Services, token: str) -> int:
-    async with services.sessionmaker() as db:
+    async with rows(services) as db:
         count = await db.scalar(
-            select(func.count()).where(RefreshToken.parent_id == token_id(jti(token)))
+            select(func.count()).where(RefreshTokenRow.parent_id == token_id(jti(token)))
         )
     return int(count or 0)
 
@@ -73,7 +74,9 @@ async def test_replay_within_interval_returns_the_current_pair(services: Service
 async def test_replay_outside_interval_revokes_the_session(
     make_settings: Callable[..., Settings], hasher: Any
 ) -> None:
-    services = Services.build(make_settings(refresh_reuse_interval=0), hasher)
+    services = await Services.open(
+        make_settings(refresh_reuse_interval=0), hasher, migrate_first=True
+    )
     await services.start()
     try:
         first = await login(services)
@@ -157,7 +160,9 @@ async def test_disabled_user_cannot_refresh(services: Services) -> None:
 async def test_refresh_never_outlives_the_session(
     make_settings: Callable[..., Settings], hasher: Any
 ) -> None:
-    services = Services.build(make_settings(session_max_age=100, refresh_ttl=1000), hasher)
+    services = await Services.open(
+        make_settings(session_max_age=100, refresh_ttl=1000), hasher, migrate_first=True
+    )
     await services.start()
     try:
         pair = await login(services)
@@ -171,8 +176,8 @@ async def test_refresh_never_outlives_the_session(
 
 async def test_database_holds_no_usable_token_ids(services: Services) -> None:
     pair = await login(services)
-    async with services.sessionmaker() as db:
-        ids = (await db.scalars(select(RefreshToken.id))).all()
+    async with rows(services) as db:
+        ids = (await db.scalars(select(RefreshTokenRow.id))).all()
     assert jti(pair.refresh_token) not in ids
     assert token_id(jti(pair.refresh_token)) in ids
 
@@ -188,8 +193,8 @@ async def test_foreign_or_unknown_refresh_token_is_refused(services: Services) -
 async def test_password_change_ends_other_sessions_only(services: Services) -> None:
     keep = await login(services)
     other = await login(services)
-    async with services.sessionmaker() as db:
-        user = (await db.scalars(select(User))).one()
+    async with rows(services) as db:
+        user = (await db.scalars(select(UserRow))).one()
     await services.accounts.change_password(
         user.id, sid(keep.access_token), PASSWORD, "new-quartz-meadow-88"
     )

@@ -10,12 +10,13 @@ import jwt
 import pytest
 from sqlalchemy import select
 
+from tests.support.db import rows
 from tollgate.errors import InvalidRequest, InvalidToken
 from tollgate.keys import rotation
 from tollgate.keys.sealing import SealingError
 from tollgate.services.container import Services
 from tollgate.settings import Settings
-from tollgate.store.models import SigningKey
+from tollgate.store.schema import SigningKeyRow
 from tollgate.tokens.issuing import TokenIssuer
 
 
@@ -34,7 +35,9 @@ def kid_of(token: str) -> str:
 
 
 async def start(make_settings: Callable[..., Settings], hasher: Any, **overrides: Any) -> Services:
-    services = Services.build(make_settings(key_reload_interval=0.01, **overrides), hasher)
+    services = await Services.open(
+        make_settings(key_reload_interval=0.01, **overrides), hasher, migrate_first=True
+    )
     await services.start()
     return services
 
@@ -45,7 +48,7 @@ async def test_rotation_keeps_old_tokens_verifying(
     services = await start(make_settings, hasher)
     try:
         old = await access_token(services)
-        new_key = await rotation.create_key(services.sessionmaker, "ES256", None, activates_in=0)
+        new_key = await rotation.create_key(services.stores.keys, "ES256", None, activates_in=0)
         await asyncio.sleep(0.02)
         new = await access_token(services)
         assert kid_of(new) == new_key.kid != kid_of(old)
@@ -63,12 +66,12 @@ async def test_rotated_in_key_is_published_before_it_signs(
     services = await start(make_settings, hasher)
     try:
         old = await access_token(services)
-        pending = await rotation.create_key(services.sessionmaker, "ES256", None, activates_in=60)
+        pending = await rotation.create_key(services.stores.keys, "ES256", None, activates_in=60)
         await asyncio.sleep(0.02)
         assert pending.kid in {k["kid"] for k in (await services.keyring.jwks())["keys"]}
         assert kid_of(await access_token(services)) == kid_of(old)
         # A key that never signed can be retired at once.
-        await rotation.retire(services.sessionmaker, pending.kid, 3600)
+        await rotation.retire(services.stores.keys, pending.kid, 3600)
     finally:
         await services.close()
 
@@ -78,19 +81,19 @@ async def test_retirement_rules(make_settings: Callable[..., Settings], hasher: 
     try:
         old = await access_token(services)
         with pytest.raises(InvalidRequest, match="rotate first"):
-            await rotation.retire(services.sessionmaker, kid_of(old), 3600)
-        await rotation.create_key(services.sessionmaker, "ES256", None, activates_in=0)
+            await rotation.retire(services.stores.keys, kid_of(old), 3600)
+        await rotation.create_key(services.stores.keys, "ES256", None, activates_in=0)
         with pytest.raises(InvalidRequest, match="--force"):
-            await rotation.retire(services.sessionmaker, kid_of(old), 3600)
-        await rotation.retire(services.sessionmaker, kid_of(old), 3600, force=True)
+            await rotation.retire(services.stores.keys, kid_of(old), 3600)
+        await rotation.retire(services.stores.keys, kid_of(old), 3600, force=True)
         await asyncio.sleep(0.02)
         with pytest.raises(InvalidToken, match="known key"):
             await services.checker.access(old)
         assert kid_of(old) not in {k["kid"] for k in (await services.keyring.jwks())["keys"]}
         # Once every token it signed has expired, no --force is needed.
-        spare = await rotation.create_key(services.sessionmaker, "ES256", None, activates_in=0)
-        await rotation.create_key(services.sessionmaker, "ES256", None, activates_in=0)
-        await rotation.retire(services.sessionmaker, spare.kid, 0)
+        spare = await rotation.create_key(services.stores.keys, "ES256", None, activates_in=0)
+        await rotation.create_key(services.stores.keys, "ES256", None, activates_in=0)
+        await rotation.retire(services.stores.keys, spare.kid, 0)
     finally:
         await services.close()
 
@@ -100,15 +103,15 @@ async def test_keys_are_sealed_at_rest_with_a_secret(
 ) -> None:
     services = await start(make_settings, hasher, secret_key="s3cret-from-the-vault")
     try:
-        async with services.sessionmaker() as db:
-            stored = (await db.scalars(select(SigningKey.private_key))).one()
+        async with rows(services) as db:
+            stored = (await db.scalars(select(SigningKeyRow.private_key))).one()
         assert b"PRIVATE KEY" not in stored
         assert stored.startswith(b"tollgate-sealed:v1:")
         await services.checker.access(await access_token(services))
     finally:
         await services.close()
     for wrong in (None, "another-secret"):
-        other = Services.build(make_settings(secret_key=wrong), hasher)
+        other = await Services.open(make_settings(secret_key=wrong), hasher, migrate_first=True)
         with pytest.raises(SealingError):
             await other.start()
         await other.close()

@@ -14,15 +14,19 @@ import jwt
 import pytest
 from sqlalchemy import update
 
+from tests.support.db import rows
+from tollgate.clock import utcnow
 from tollgate.keys import rotation
 from tollgate.services.container import Services
 from tollgate.settings import Settings
-from tollgate.store.models import SigningKey, utcnow
+from tollgate.store.schema import SigningKeyRow
 from tollgate.tokens.issuing import TokenIssuer
 
 
 async def start(make_settings: Callable[..., Settings], hasher: Any, **overrides: Any) -> Services:
-    services = Services.build(make_settings(key_reload_interval=0.01, **overrides), hasher)
+    services = await Services.open(
+        make_settings(key_reload_interval=0.01, **overrides), hasher, migrate_first=True
+    )
     await services.start()
     return services
 
@@ -60,7 +64,7 @@ async def test_restart_without_the_setting_keeps_the_databases_algorithm(
     again = await start(make_settings, hasher)
     try:
         assert await signing_alg(again) == "EdDSA"
-        assert len(await rotation.all_keys(again.sessionmaker)) == 1
+        assert len(await rotation.all_keys(again.stores.keys)) == 1
         assert caplog.records == []
     finally:
         await again.close()
@@ -78,7 +82,7 @@ async def test_a_new_algorithm_is_published_first_and_signs_after_the_jwks_lifet
         # Still EdDSA: the new key is only published.
         eddsa_token = await access_token(changed)
         assert await signing_alg(changed) == "EdDSA"
-        keys = await rotation.all_keys(changed.sessionmaker)
+        keys = await rotation.all_keys(changed.stores.keys)
         new = next(k for k in keys if k.alg == "ES256")
         waited = new.activates_at - new.created_at
         assert timedelta(seconds=299) <= waited <= timedelta(seconds=301)
@@ -88,9 +92,11 @@ async def test_a_new_algorithm_is_published_first_and_signs_after_the_jwks_lifet
         events = await changed.audit.events(limit=5)
         assert any(e.event == "key_rotated" and new.kid in (e.detail or "") for e in events)
         # Once its time has come, the new key signs; the old one still verifies.
-        async with changed.sessionmaker.begin() as db:
+        async with rows(changed) as db:
             await db.execute(
-                update(SigningKey).where(SigningKey.kid == new.kid).values(activates_at=utcnow())
+                update(SigningKeyRow)
+                .where(SigningKeyRow.kid == new.kid)
+                .values(activates_at=utcnow())
             )
         await changed.keyring.reload()
         assert await signing_alg(changed) == "ES256"
@@ -109,7 +115,7 @@ async def test_restarting_again_during_the_wait_makes_no_second_key(
         await restarted.close()
     check = await start(make_settings, hasher)
     try:
-        algs = sorted(k.alg for k in await rotation.all_keys(check.sessionmaker))
+        algs = sorted(k.alg for k in await rotation.all_keys(check.stores.keys))
         assert algs == ["EdDSA", "RS256"]
         assert await signing_alg(check) == "RS256"
     finally:

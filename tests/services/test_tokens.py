@@ -77,7 +77,7 @@ async def test_access_token_shape(services: Services) -> None:
 async def test_every_algorithm_round_trips(
     alg: str, make_settings: Callable[..., Settings], hasher: Any
 ) -> None:
-    services = Services.build(make_settings(signing_alg=alg), hasher)
+    services = await Services.open(make_settings(signing_alg=alg), hasher, migrate_first=True)
     await services.start()
     try:
         token = await issue_access(services)
@@ -218,7 +218,9 @@ async def test_key_made_by_another_process_is_found_by_kid(
 ) -> None:
     # A second process on the same database with a different algorithm makes its own key;
     # the first verifies its tokens after reloading on the unknown kid.
-    other = Services.build(settings.model_copy(update={"signing_alg": "EdDSA"}), hasher)
+    other = await Services.open(
+        settings.model_copy(update={"signing_alg": "EdDSA"}), hasher, migrate_first=True
+    )
     await other.start()
     try:
         token = await issue_access(other)

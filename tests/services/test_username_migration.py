@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
 from alembic import command
 from sqlalchemy import Connection
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tests.conftest import PASSWORD
 from tollgate.errors import InvalidGrant, UsernameTaken
 from tollgate.services.container import Services
 from tollgate.services.passwords import PasswordHasher
 from tollgate.settings import Settings
+from tollgate.store.engine import create_engine
 from tollgate.store.migrate import alembic_config, head_revision
 
 MIXED_DIRECTIONS = "Abc\u05e9\u05dc\u05d5\u05dd"  # allowed before, refused by RFC 8265
@@ -48,10 +51,9 @@ def to_0003(connection: Connection) -> None:
 @pytest.fixture
 async def migrated(settings: Settings, hasher: PasswordHasher) -> AsyncIterator[Services]:
     """A database with accounts made at revision 0003, then brought to the head."""
-    services = Services.build(settings, hasher)
     password_hash = await hasher.hash(PASSWORD)
     start = datetime(2025, 1, 1, tzinfo=UTC)
-    async with services.engine.begin() as connection:
+    async with connect(settings) as connection:
         await connection.run_sync(to_0003)
         await connection.execute(
             users_0003.insert(),
@@ -70,13 +72,25 @@ async def migrated(settings: Settings, hasher: PasswordHasher) -> AsyncIterator[
                 for n, (display, key) in enumerate(LEGACY_ROWS)
             ],
         )
+    services = await Services.open(settings, hasher, migrate_first=True)
     await services.start()
     yield services
     await services.close()
 
 
+@asynccontextmanager
+async def connect(settings: Settings) -> AsyncIterator[AsyncConnection]:
+    """A connection of our own on the database, outside the stores; committed on exit."""
+    engine = create_engine(settings)
+    try:
+        async with engine.begin() as connection:
+            yield connection
+    finally:
+        await engine.dispose()
+
+
 async def test_existing_accounts_get_keys_and_skeletons(migrated: Services) -> None:
-    async with migrated.engine.connect() as connection:
+    async with connect(migrated.settings) as connection:
         revision = await connection.scalar(sa.text("SELECT version_num FROM alembic_version"))
         rows = (
             await connection.execute(

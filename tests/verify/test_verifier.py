@@ -13,14 +13,12 @@ import httpx
 import jwt
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import update
 
 import tollgate.verify
 from tests.conftest import ISSUER, join
 from tests.verify.conftest import CountingTransport
 from tollgate.keys import rotation
 from tollgate.services.container import Services
-from tollgate.store.models import SigningKey
 from tollgate.verify import InsufficientScope, InvalidToken, KeysUnavailable, Verifier
 
 
@@ -92,7 +90,7 @@ async def test_a_rotated_in_key_is_fetched_on_its_first_token(
     tokens = await join(client)
     verifier = make_verifier(refetch_interval=0)
     await verifier.verify_async(tokens["access_token"])
-    new = await rotation.create_key(services.sessionmaker, "ES256", None)
+    new = await rotation.create_key(services.stores.keys, "ES256", None)
     await services.keyring.reload()
     fresh = (await client.post("/refresh", json={"refresh_token": tokens["refresh_token"]})).json()
     assert jwt.get_unverified_header(fresh["access_token"])["kid"] == new.kid
@@ -228,11 +226,8 @@ async def test_cache_ends_with_the_token_and_with_a_key_refetch(
     tokens = await join(client)
     await verifier.verify_async(tokens["access_token"])
     # The key is retired: after the next key refetch the cached verdict is gone too.
-    await rotation.create_key(services.sessionmaker, "ES256", None)
-    async with services.sessionmaker.begin() as db:
-        await db.execute(
-            update(SigningKey).where(SigningKey.kid == key.kid).values(retired_at=datetime.now(UTC))
-        )
+    await rotation.create_key(services.stores.keys, "ES256", None)
+    assert await services.stores.keys.retire(key.kid, datetime.now(UTC))
     await services.keyring.reload()
     await asyncio.sleep(1.1)  # the JWKS max-age passes: keys and cached verdicts are stale
     with pytest.raises(InvalidToken, match="known key"):

@@ -15,7 +15,6 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from limits.errors import StorageError
-from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tollgate.api import field_messages
@@ -29,6 +28,7 @@ from tollgate.errors import (
     TollgateError,
     TooManyRequests,
 )
+from tollgate.store.records import StoreUnavailable, Unstorable
 
 log = logging.getLogger("tollgate.api")
 
@@ -165,9 +165,8 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(TollgateError, tollgate_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
-    app.add_exception_handler(DataError, unstorable_input)
-    app.add_exception_handler(OperationalError, database_unavailable)
-    app.add_exception_handler(InterfaceError, database_unavailable)
+    app.add_exception_handler(Unstorable, unstorable_input)
+    app.add_exception_handler(StoreUnavailable, database_unavailable)
     app.add_exception_handler(ConnectionError, database_unavailable)
     # Redis (shared rate limits) unreachable: refuse with 503 rather than skip the limits.
     app.add_exception_handler(StorageError, limits_unavailable)

@@ -17,7 +17,6 @@ from tollgate.cli import audit, clients, keys, purge, sessions, users
 from tollgate.cli.runner import run
 from tollgate.services.container import Services
 from tollgate.settings import WILDCARD_HOSTS, Settings
-from tollgate.store import migrate as migrations
 
 cli = typer.Typer(help="Tollgate: a self-hostable JWT authentication server.", no_args_is_help=True)
 cli.add_typer(users.app, name="users")
@@ -133,7 +132,7 @@ def migrate() -> None:
     """Apply database migrations up to the newest."""
 
     async def action(services: Services) -> str | None:
-        return await migrations.current_revision(services.engine)
+        return await services.stores.database.schema_revision()
 
     revision = run(action, migrate=True)
     typer.echo(f"database at revision {revision}")

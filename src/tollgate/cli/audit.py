@@ -9,8 +9,8 @@ from typing import Annotated
 import typer
 
 from tollgate.cli.runner import run
+from tollgate.clock import utcnow
 from tollgate.services.container import Services
-from tollgate.store.models import utcnow
 
 UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 

@@ -8,12 +8,12 @@ from typing import Annotated
 import typer
 
 from tollgate.cli.runner import run
+from tollgate.clock import utcnow
 from tollgate.errors import InvalidRequest, NotFound
 from tollgate.keys import rotation
 from tollgate.keys.keyring import DEFAULT_ALG, load_key
 from tollgate.services.container import Services
 from tollgate.settings import SigningAlg
-from tollgate.store.models import utcnow
 
 app = typer.Typer(help="Signing keys: list, rotate, retire.", no_args_is_help=True)
 
@@ -23,7 +23,7 @@ def keys_list() -> None:
     """List keys: which signs now, which only verify, which are pending or retired."""
 
     async def action(services: Services) -> list[str]:
-        keys = await rotation.all_keys(services.sessionmaker)
+        keys = await rotation.all_keys(services.stores.keys)
         now = utcnow()
         signer = rotation.current_signer(keys, now)
         lines = []
@@ -63,16 +63,15 @@ def keys_rotate(
 
     async def action(services: Services) -> str:
         s = services.settings
-        signer = rotation.current_signer(await rotation.all_keys(services.sessionmaker), utcnow())
+        signer = rotation.current_signer(await rotation.all_keys(services.stores.keys), utcnow())
         key = await rotation.create_key(
-            services.sessionmaker,
+            services.stores.keys,
             alg or s.signing_alg or (signer.alg if signer else DEFAULT_ALG),
             s.secret_key,
             activates_in=0 if now else s.jwks_max_age,
+            events=services.events,
         )
-        summary = f"{key.kid} {key.alg} signs from {key.activates_at:%Y-%m-%d %H:%M:%S} UTC"
-        await services.audit.record("key_rotated", detail=summary)
-        return summary
+        return f"{key.kid} {key.alg} signs from {key.activates_at:%Y-%m-%d %H:%M:%S} UTC"
 
     typer.echo(run(action))
 
@@ -91,8 +90,7 @@ def keys_retire(
 
     async def action(services: Services) -> str:
         lifetime = services.settings.longest_token_lifetime
-        key = await rotation.retire(services.sessionmaker, kid, lifetime, force)
-        await services.audit.record("key_retired", detail=key.kid + (" (forced)" if force else ""))
+        key = await rotation.retire(services.stores.keys, kid, lifetime, force, services.events)
         return f"retired {key.kid}"
 
     typer.echo(run(action))
@@ -108,7 +106,7 @@ def keys_secret() -> None:
 
     async def action(services: Services) -> tuple[str, bytes]:
         s = services.settings
-        row = rotation.current_signer(await rotation.all_keys(services.sessionmaker), utcnow())
+        row = rotation.current_signer(await rotation.all_keys(services.stores.keys), utcnow())
         if row is None:
             raise NotFound(
                 "No key signs yet; start the server or run `tollgate keys rotate --now`."

@@ -9,8 +9,6 @@ import typer
 
 from tollgate.cli.runner import run
 from tollgate.services.container import Services
-from tollgate.store import sessions as session_store
-from tollgate.store.models import utcnow
 
 
 def purge(
@@ -25,11 +23,10 @@ def purge(
     """
 
     async def action(services: Services) -> str:
-        now = utcnow()
-        async with services.sessionmaker.begin() as db:
-            sessions, tokens = await session_store.purge(
-                db, now, ended_before=now - timedelta(days=session_days)
-            )
+        now = services.clock.now()
+        sessions, tokens = await services.stores.sessions.purge(
+            now, ended_before=now - timedelta(days=session_days)
+        )
         events = await services.audit.purge(now - timedelta(days=audit_days))
         return (
             f"deleted {sessions} ended session(s), {tokens} expired refresh token(s), "

@@ -15,6 +15,7 @@ from tollgate.services.container import Services
 from tollgate.settings import Settings
 from tollgate.store.engine import display_url, sqlite_file
 from tollgate.store.migrate import SchemaNotCurrent, require_current
+from tollgate.store.records import StoreUnavailable
 
 T = TypeVar("T")
 
@@ -42,7 +43,7 @@ def run(
     async def go() -> T:
         if not migrate:
             refuse_missing_file(settings.database_url)
-        services = Services.build(settings)
+        services = await Services.open(settings, migrate_first=migrate)
         try:
             if migrate:
                 await services.start()
@@ -56,9 +57,10 @@ def run(
         return asyncio.run(go())
     except (TollgateError, SealingError, DatabaseNotReady) as exc:
         fail(exc.description if isinstance(exc, TollgateError) else str(exc))
-    except DBAPIError as exc:
+    except (StoreUnavailable, DBAPIError) as exc:
         # The driver's own words (e.g. `database "x" does not exist`), without SQL.
-        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+        original = exc.orig if isinstance(exc, DBAPIError) else exc
+        reason = str(original).strip().splitlines()[0] if original else type(exc).__name__
         fail(f"cannot use the database at {where}: {reason}")
     except OSError as exc:  # e.g. connection refused by a PostgreSQL server that is down
         fail(f"cannot reach the database at {where}: {exc}")
@@ -81,7 +83,7 @@ def refuse_missing_file(database_url: str) -> None:
 
 async def require_schema(services: Services, where: str) -> None:
     try:
-        await require_current(services.engine)
+        require_current(await services.stores.database.schema_revision())
     except SchemaNotCurrent as exc:
         if exc.current is None:
             problem = "has no Tollgate tables"

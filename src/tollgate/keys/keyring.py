@@ -15,13 +15,13 @@ from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
-from sqlalchemy.exc import InterfaceError, OperationalError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from tollgate.clock import utcnow
+from tollgate.events import EventBus
 from tollgate.keys.rotation import create_key, current_signer, pending
 from tollgate.keys.sealing import unseal
-from tollgate.store import keys as key_store
-from tollgate.store.models import SigningKey, utcnow
+from tollgate.store.interfaces import KeyStore
+from tollgate.store.records import KeyRecord, StoreUnavailable
 
 log = logging.getLogger("tollgate.keys")
 
@@ -45,7 +45,7 @@ class Key:
     public_jwk: dict[str, Any] | None
 
 
-def load_key(row: SigningKey, secret: str | None) -> Key:
+def load_key(row: KeyRecord, secret: str | None) -> Key:
     material = unseal(row.private_key, secret, row.kid)
     if row.alg == "HS256":
         return Key(row.kid, row.alg, material, material, None)
@@ -61,22 +61,24 @@ def load_key(row: SigningKey, secret: str | None) -> Key:
 class Keyring:
     def __init__(
         self,
-        sessionmaker: async_sessionmaker[AsyncSession],
+        store: KeyStore,
         alg: str | None,
         secret: str | None,
         reload_interval: float = 10.0,
         jwks_max_age: int = 300,
+        events: EventBus | None = None,
     ) -> None:
-        self._sessionmaker = sessionmaker
+        self._events = events
+        self._store = store
         self._reload_interval = reload_interval
         self._alg = alg
         self._jwks_max_age = jwks_max_age
         self._secret = secret
-        self._rows: list[SigningKey] = []
+        self._rows: list[KeyRecord] = []
         self._keys: dict[str, Key] = {}
         self._loaded_at = float("-inf")
 
-    async def ensure_signing_key(self) -> SigningKey | None:
+    async def ensure_signing_key(self) -> KeyRecord | None:
         """Make sure a key signs; returns the key this made, if any.
 
         A new database gets a key of the configured algorithm (ES256 when none is set),
@@ -89,7 +91,9 @@ class Keyring:
         now = utcnow()
         signer = current_signer(self._rows, now)
         if signer is None:
-            made = await create_key(self._sessionmaker, self._alg or DEFAULT_ALG, self._secret)
+            made = await create_key(
+                self._store, self._alg or DEFAULT_ALG, self._secret, events=self._events
+            )
         elif self._alg is None or self._alg == signer.alg:
             return None
         elif (waiting := pending(self._rows, self._alg, now)) is not None:
@@ -101,7 +105,11 @@ class Keyring:
             return None
         else:
             made = await create_key(
-                self._sessionmaker, self._alg, self._secret, activates_in=self._jwks_max_age
+                self._store,
+                self._alg,
+                self._secret,
+                activates_in=self._jwks_max_age,
+                events=self._events,
             )
             log.warning(
                 "signing algorithm changes from %s to %s: key %s is published now and signs "
@@ -113,8 +121,7 @@ class Keyring:
         return made
 
     async def reload(self) -> None:
-        async with self._sessionmaker() as db:
-            rows = list(await key_store.usable(db))
+        rows = await self._store.usable()
         self._keys = {row.kid: load_key(row, self._secret) for row in rows}
         self._rows = rows
         self._loaded_at = time.monotonic()
@@ -124,7 +131,7 @@ class Keyring:
             return
         try:
             await self.reload()
-        except (OperationalError, InterfaceError, OSError):
+        except StoreUnavailable:
             if not self._keys:
                 raise
             # Keep signing and verifying with the keys we have while the database is

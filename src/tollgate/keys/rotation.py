@@ -10,27 +10,31 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
+from tollgate.clock import utcnow
 from tollgate.errors import InvalidRequest, NotFound
+from tollgate.events import Event, EventBus
 from tollgate.keys.generation import generate_key
 from tollgate.keys.sealing import seal
-from tollgate.store.models import SigningKey, utcnow
+from tollgate.store.interfaces import KeyStore
+from tollgate.store.records import KeyRecord
 
 
 async def create_key(
-    sessionmaker: async_sessionmaker[AsyncSession],
+    keys: KeyStore,
     alg: str,
     secret: str | None,
     *,
     activates_in: float = 0,
-) -> SigningKey:
+    now: datetime | None = None,
+    events: EventBus | None = None,
+) -> KeyRecord:
+    """A new key, published now, signing from `activates_in` seconds on; audited."""
     new = generate_key(alg)
-    now = utcnow()
-    row = SigningKey(
+    now = now or utcnow()
+    row = KeyRecord(
         kid=new.kid,
         alg=new.alg,
         private_key=seal(new.private_key, secret, new.kid),
@@ -38,40 +42,42 @@ async def create_key(
         created_at=now,
         activates_at=now + timedelta(seconds=activates_in),
     )
-    async with sessionmaker.begin() as db:
-        db.add(row)
+    detail = f"{row.kid} {row.alg} signs from {row.activates_at:%Y-%m-%d %H:%M:%S} UTC"
+    event = Event("key_rotated", now, detail=detail)
+    await keys.add(row, [event.audit_record()])
+    if events is not None:
+        await events.publish(event)
     return row
 
 
-def current_signer(keys: Iterable[SigningKey], now: datetime) -> SigningKey | None:
+def current_signer(keys: Iterable[KeyRecord], now: datetime) -> KeyRecord | None:
     """The unretired key that activated last, up to now, whatever its algorithm: the
     database, shared by every replica, says which key signs; never one process's settings."""
     live = [k for k in keys if k.retired_at is None and k.activates_at <= now]
     return max(live, key=lambda k: (k.activates_at, k.kid), default=None)
 
 
-def pending(keys: Iterable[SigningKey], alg: str, now: datetime) -> SigningKey | None:
+def pending(keys: Iterable[KeyRecord], alg: str, now: datetime) -> KeyRecord | None:
     """An unretired key of `alg` published but not signing yet."""
     waiting = [k for k in keys if k.alg == alg and k.retired_at is None and k.activates_at > now]
     return min(waiting, key=lambda k: k.activates_at, default=None)
 
 
-def stopped_signing_at(
-    key: SigningKey, keys: Iterable[SigningKey], now: datetime
-) -> datetime | None:
+def stopped_signing_at(key: KeyRecord, keys: Iterable[KeyRecord], now: datetime) -> datetime | None:
     """When a newer key took over from this one; None while it is still the newest."""
     later = [k.activates_at for k in keys if key.activates_at < k.activates_at <= now]
     return min(later, default=None)
 
 
 async def retire(
-    sessionmaker: async_sessionmaker[AsyncSession],
+    store: KeyStore,
     kid: str,
     token_lifetime: int,
     force: bool = False,
-) -> SigningKey:
-    """Stop verifying with a key: tokens it signed fail from now on."""
-    keys = await all_keys(sessionmaker)
+    events: EventBus | None = None,
+) -> KeyRecord:
+    """Stop verifying with a key: tokens it signed fail from now on; audited."""
+    keys = await store.all()
     key = next((k for k in keys if k.kid == kid and k.retired_at is None), None)
     if key is None:
         raise NotFound(f"No usable key with kid {kid!r}.")
@@ -86,13 +92,13 @@ async def retire(
                 f"Tokens signed with this key may be valid until {safe_from:%Y-%m-%d %H:%M} "
                 "UTC; retiring it now ends those sessions. Use --force to retire anyway."
             )
-    async with sessionmaker.begin() as db:
-        await db.execute(update(SigningKey).where(SigningKey.kid == kid).values(retired_at=now))
-    key.retired_at = now
-    return key
+    event = Event("key_retired", now, detail=kid + (" (forced)" if force else ""))
+    if not await store.retire(kid, now, [event.audit_record()]):
+        raise NotFound(f"No usable key with kid \u201c{kid}\u201d.")
+    if events is not None:
+        await events.publish(event)
+    return replace(key, retired_at=now)
 
 
-async def all_keys(sessionmaker: async_sessionmaker[AsyncSession]) -> Sequence[SigningKey]:
-    async with sessionmaker() as db:
-        result = await db.execute(select(SigningKey).order_by(SigningKey.activates_at.desc()))
-        return result.scalars().all()
+async def all_keys(store: KeyStore) -> Sequence[KeyRecord]:
+    return await store.all()

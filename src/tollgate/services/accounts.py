@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from dataclasses import replace
 
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
+from tollgate.clock import Clock, SystemClock
 from tollgate.errors import AccountDisabled, InvalidGrant, InvalidInput, NotFound, UsernameTaken
-from tollgate.services.audit import Audit
-from tollgate.services.grants import NO_CLIENT, ClientInfo
+from tollgate.events import NO_CLIENT, AccountChanged, ClientInfo, Event, EventBus
 from tollgate.services.names import (
     RESERVED_RULE,
     ReservedNames,
@@ -21,9 +18,8 @@ from tollgate.services.names import (
 from tollgate.services.password_policy import PasswordPolicy
 from tollgate.services.passwords import PasswordHasher, normalize_password
 from tollgate.services.scopes import format_scope, parse_scope
-from tollgate.store import sessions as session_store
-from tollgate.store import users as user_store
-from tollgate.store.models import User, utcnow
+from tollgate.store.interfaces import UserStore
+from tollgate.store.records import Conflict, UserRecord
 
 WRONG_CREDENTIALS = "The username or password is incorrect."
 SAME_AS_CURRENT = "The new password must differ from the current one."
@@ -32,21 +28,21 @@ SAME_AS_CURRENT = "The new password must differ from the current one."
 class Accounts:
     def __init__(
         self,
-        sessionmaker: async_sessionmaker[AsyncSession],
+        users: UserStore,
         hasher: PasswordHasher,
         policy: PasswordPolicy,
         default_scope: str,
-        audit: Audit,
         reserved: ReservedNames,
-        on_revoke: Callable[[], None] = lambda: None,
+        events: EventBus,
+        clock: Clock | None = None,
     ) -> None:
-        self._db = sessionmaker
+        self._users = users
         self._hasher = hasher
         self._policy = policy
         self._default_scope = default_scope
-        self._audit = audit
         self._reserved = reserved
-        self._on_revoke = on_revoke
+        self._events = events
+        self._clock = clock or SystemClock()
 
     async def join(
         self,
@@ -56,7 +52,7 @@ class Accounts:
         scope: str | None = None,
         client: ClientInfo = NO_CLIENT,
         allow_reserved: bool = False,
-    ) -> User:
+    ) -> UserRecord:
         """A new account; `allow_reserved` is for the operator's CLI."""
         name = normalize_username(username)
         if not allow_reserved and name in self._reserved:
@@ -67,7 +63,8 @@ class Accounts:
         # concurrent sign-ups: a name that only looks like a taken one is taken too, with
         # the same answer, so the answer tells nothing more than "taken".
         password_hash = await self._hasher.hash(password)
-        user = User(
+        now = self._clock.now()
+        user = UserRecord(
             id=uuid.uuid4(),
             username=name.display,
             username_key=name.key,
@@ -76,16 +73,18 @@ class Accounts:
             password_hash=password_hash,
             scope=format_scope(parse_scope(scope)) if scope else self._default_scope,
             disabled=False,
+            created_at=now,
+            password_changed_at=now,
         )
+        event = Event("joined", now, user_id=user.id, username=user.username, client=client)
         try:
-            async with self._db.begin() as db:
-                db.add(user)
-        except IntegrityError as exc:
+            await self._users.create(user, [event.audit_record()])
+        except Conflict as exc:
             raise UsernameTaken() from exc
-        await self._audit.record("joined", user_id=user.id, username=user.username, client=client)
+        await self._events.publish(event)
         return user
 
-    async def authenticate(self, username: str, password: str) -> User:
+    async def authenticate(self, username: str, password: str) -> UserRecord:
         """The user whose password this is; one answer and one cost for every failure."""
         user = await self._by_name(username)
         ok = await self._hasher.verify(user.password_hash if user else None, password)
@@ -98,8 +97,7 @@ class Accounts:
             raise AccountDisabled()
         if self._hasher.needs_rehash(user.password_hash):
             new_hash = await self._hasher.hash(password)
-            async with self._db.begin() as db:
-                await user_store.upgrade_password_hash(db, user.id, user.password_hash, new_hash)
+            await self._users.upgrade_password_hash(user.id, user.password_hash, new_hash)
         return user
 
     async def change_password(
@@ -119,20 +117,24 @@ class Accounts:
             raise InvalidInput({"new_password": SAME_AS_CURRENT})
         self._policy.check(new, username=user.username, email=user.email)
         new_hash = await self._hasher.hash(new)
-        async with self._db.begin() as db:
-            await user_store.set_password_hash(db, user.id, new_hash)
-            ended = await session_store.revoke_all_for_user(
-                db, user.id, "password_changed", utcnow(), keep=current_session
-            )
-        self._on_revoke()
-        await self._audit.record(
+        event = AccountChanged(
             "password_changed",
+            self._clock.now(),
             user_id=user.id,
             username=user.username,
             session_id=current_session,
             client=client,
-            detail=f"{ended} other session(s) ended",
+            detail="every other session ended",
         )
+        await self._users.set_password(
+            user.id,
+            new_hash,
+            event.at,
+            end_sessions="password_changed",
+            keep_session=current_session,
+            audit=[event.audit_record()],
+        )
+        await self._events.publish(event)
 
     async def set_password(self, username: str, new: str) -> int:
         """An operator sets a user's password; every session of the user ends.
@@ -144,18 +146,21 @@ class Accounts:
         if await self._hasher.verify(user.password_hash, new):
             raise InvalidInput({"password": SAME_AS_CURRENT})
         new_hash = await self._hasher.hash(new)
-        async with self._db.begin() as db:
-            await user_store.set_password_hash(db, user.id, new_hash)
-            ended = await session_store.revoke_all_for_user(
-                db, user.id, "password_changed", utcnow()
-            )
-        self._on_revoke()
-        await self._audit.record(
+        event = AccountChanged(
             "password_set_by_admin",
+            self._clock.now(),
             user_id=user.id,
             username=user.username,
-            detail=f"{ended} session(s) ended",
+            detail="every session ended",
         )
+        ended = await self._users.set_password(
+            user.id,
+            new_hash,
+            event.at,
+            end_sessions="password_changed",
+            audit=[event.audit_record()],
+        )
+        await self._events.publish(event)
         return ended
 
     async def delete_own(self, user_id: uuid.UUID, password: str) -> None:
@@ -165,64 +170,65 @@ class Accounts:
             raise InvalidGrant("The password is incorrect.")
         await self._delete(user, "by the user")
 
-    async def delete(self, username: str) -> User:
+    async def delete(self, username: str) -> UserRecord:
         """An operator deletes a user."""
         user = await self.find(username)
         await self._delete(user, "by an operator")
         return user
 
-    async def _delete(self, user: User, by: str) -> None:
-        async with self._db.begin() as db:
-            if not await user_store.delete_user(db, user.id):
-                raise NotFound("No such user.")  # deleted meanwhile
-        self._on_revoke()
+    async def _delete(self, user: UserRecord, by: str) -> None:
         # The id only: no name, email, address or user agent outlives the account here.
         # (Earlier events keep what they recorded until `tollgate purge` removes them.)
-        await self._audit.record("user_deleted", user_id=user.id, detail=f"deleted {by}")
+        event = AccountChanged(
+            "user_deleted", self._clock.now(), user_id=user.id, detail=f"deleted {by}"
+        )
+        if not await self._users.delete(user.id, [event.audit_record()]):
+            raise NotFound("No such user.")  # deleted meanwhile
+        await self._events.publish(event)
 
-    async def get(self, user_id: uuid.UUID) -> User:
-        async with self._db() as db:
-            user = await user_store.by_id(db, user_id)
+    async def get(self, user_id: uuid.UUID) -> UserRecord:
+        user = await self._users.by_id(user_id)
         if user is None:
             raise NotFound("No such user.")
         return user
 
-    async def _by_name(self, username: str) -> User | None:
+    async def _by_name(self, username: str) -> UserRecord | None:
         if not storable(username):
             return None
-        async with self._db() as db:
-            return await user_store.by_username_key(db, username_key(username))
+        return await self._users.by_username_key(username_key(username))
 
-    async def find(self, username: str) -> User:
+    async def find(self, username: str) -> UserRecord:
         user = await self._by_name(username)
         if user is None:
             raise NotFound(f"No user named \u201c{username}\u201d.")
         return user
 
-    async def list(self) -> Sequence[User]:
-        async with self._db() as db:
-            return await user_store.all_users(db)
+    async def list(self) -> list[UserRecord]:
+        return await self._users.list()
 
-    async def set_disabled(self, username: str, disabled: bool) -> User:
+    async def set_disabled(self, username: str, disabled: bool) -> UserRecord:
         """Disabling also ends every session of the user."""
         user = await self.find(username)
-        async with self._db.begin() as db:
-            await user_store.update_user(db, user.id, disabled=disabled)
-            if disabled:
-                await session_store.revoke_all_for_user(db, user.id, "account_disabled", utcnow())
-        self._on_revoke()
-        await self._audit.record(
+        event = AccountChanged(
             "user_disabled" if disabled else "user_enabled",
+            self._clock.now(),
             user_id=user.id,
             username=user.username,
         )
-        user.disabled = disabled
-        return user
+        await self._users.set_disabled(user.id, disabled, event.at, [event.audit_record()])
+        await self._events.publish(event)
+        return replace(user, disabled=disabled)
 
-    async def set_scope(self, username: str, scope: str) -> User:
+    async def set_scope(self, username: str, scope: str) -> UserRecord:
         user = await self.find(username)
         normalized = format_scope(parse_scope(scope)) if scope else ""
-        async with self._db.begin() as db:
-            await user_store.update_user(db, user.id, scope=normalized)
-        user.scope = normalized
-        return user
+        event = Event(
+            "scope_set",
+            self._clock.now(),
+            user_id=user.id,
+            username=user.username,
+            detail=normalized,
+        )
+        await self._users.set_scope(user.id, normalized, [event.audit_record()])
+        await self._events.publish(event)
+        return replace(user, scope=normalized)

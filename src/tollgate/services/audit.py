@@ -1,69 +1,75 @@
-"""The audit trail: one row and one structured log line per security event."""
+"""The audit trail: one row and one structured log line per security event.
+
+The row is written by the store in the same transaction as the change it records (a
+service passes `event.audit_record()` along with the write); events with no write of
+their own (a failed login, a key retired) are stored by `AuditTrail.record`. The log line
+and the metrics counter come from `AuditLog`, a subscriber of every published event.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy import delete, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
+from tollgate.events import Counted, Event, EventBus
 from tollgate.request_context import current_request_id
-from tollgate.services.grants import NO_CLIENT, ClientInfo
-from tollgate.store.models import AuditEvent, utcnow
+from tollgate.store.interfaces import AuditStore
+from tollgate.store.records import AuditRecord
 
 log = logging.getLogger("tollgate.audit")
 
 
-class Audit:
-    def __init__(
-        self,
-        sessionmaker: async_sessionmaker[AsyncSession],
-        observer: Callable[[str], None] | None = None,
-    ) -> None:
-        self._db = sessionmaker
-        self._observer = observer
+class AuditTrail:
+    def __init__(self, store: AuditStore, events: EventBus) -> None:
+        self._store = store
+        self._events = events
 
-    def count(self, event: str) -> None:
-        """An event only counted (metrics), not stored: too frequent for the trail."""
-        if self._observer is not None:
-            self._observer(event)
+    async def record(self, event: Event) -> None:
+        """Store an event that has no write of its own to ride along with; publish it."""
+        await self._store.add([event.audit_record()])
+        await self._events.publish(event)
 
-    async def record(
+    async def events(
         self,
-        event: str,
         *,
         user_id: uuid.UUID | None = None,
-        username: str | None = None,
-        session_id: uuid.UUID | None = None,
-        client: ClientInfo = NO_CLIENT,
-        detail: str | None = None,
-    ) -> None:
-        row = AuditEvent(
-            at=utcnow(),
-            event=event,
-            user_id=user_id,
-            # As tried, which may hold characters no database column takes.
-            username=username[:256].replace("\x00", "\ufffd") if username else None,
-            session_id=session_id,
-            ip=client.ip,
-            user_agent=(client.user_agent or "")[:512] or None,
-            detail=detail[:512] if detail else None,
-        )
-        async with self._db.begin() as db:
-            db.add(row)
-        self.count(event)
+        since: datetime | None = None,
+        limit: int = 1000,
+    ) -> list[AuditRecord]:
+        return await self._store.events(user_id=user_id, since=since, limit=limit)
+
+    async def purge(self, before: datetime) -> int:
+        return await self._store.purge(before)
+
+
+class AuditLog:
+    """Subscriber: a JSON line on the `tollgate.audit` logger and a metrics count for every
+    recorded event; a count alone for the frequent ones."""
+
+    def __init__(self, count: Callable[[str], None]) -> None:
+        self._count = count
+
+    def subscribe(self, events: EventBus) -> None:
+        events.subscribe(Event, self.write)
+        events.subscribe(Counted, self.counted)
+
+    def counted(self, event: Counted) -> None:
+        self._count(event.name)
+
+    def write(self, event: Event) -> None:
+        self._count(event.name)
+        row = event.audit_record()
         log.info(
             json.dumps(
                 {
-                    "event": event,
+                    "event": row.event,
                     "at": row.at.isoformat(),
-                    "user_id": str(user_id) if user_id else None,
+                    "user_id": str(row.user_id) if row.user_id else None,
                     "username": row.username,
-                    "session_id": str(session_id) if session_id else None,
+                    "session_id": str(row.session_id) if row.session_id else None,
                     "ip": row.ip,
                     "user_agent": row.user_agent,
                     "detail": row.detail,
@@ -72,38 +78,3 @@ class Audit:
                 ensure_ascii=False,
             )
         )
-
-    async def refresh_reuse(
-        self, user_id: uuid.UUID, session_id: uuid.UUID, client: ClientInfo
-    ) -> None:
-        await self.record(
-            "refresh_reuse_detected",
-            user_id=user_id,
-            session_id=session_id,
-            client=client,
-            detail="a used refresh token was presented again; the session was revoked",
-        )
-
-    async def purge(self, before: datetime) -> int:
-        async with self._db.begin() as db:
-            result = await db.execute(
-                delete(AuditEvent)
-                .where(AuditEvent.at < before)
-                .execution_options(synchronize_session=False)
-            )
-        return int(getattr(result, "rowcount", 0) or 0)
-
-    async def events(
-        self,
-        *,
-        user_id: uuid.UUID | None = None,
-        since: datetime | None = None,
-        limit: int = 1000,
-    ) -> Sequence[AuditEvent]:
-        query = select(AuditEvent).order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
-        if user_id is not None:
-            query = query.where(AuditEvent.user_id == user_id)
-        if since is not None:
-            query = query.where(AuditEvent.at >= since)
-        async with self._db() as db:
-            return (await db.scalars(query.limit(limit))).all()

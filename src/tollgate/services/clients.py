@@ -5,16 +5,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
+from tollgate.clock import Clock, SystemClock
 from tollgate.errors import InvalidClient, InvalidInput, NotFound
 from tollgate.services.names import storable
-from tollgate.store.models import Client
+from tollgate.store.interfaces import ClientStore
+from tollgate.store.records import ClientRecord, Conflict
 
 # Compared against when the client id is unknown, so both failures cost the same.
 _NO_SUCH_CLIENT = hashlib.sha256(b"no such client").hexdigest()
@@ -32,8 +29,9 @@ def _hash(secret: str) -> str:
 
 
 class Clients:
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
-        self._db = sessionmaker
+    def __init__(self, store: ClientStore, clock: Clock | None = None) -> None:
+        self._store = store
+        self._clock = clock or SystemClock()
 
     async def register(self, name: str) -> NewClient:
         """A new client; its secret is shown once and stored only as a hash."""
@@ -45,34 +43,30 @@ class Clients:
             name=name,
         )
         try:
-            async with self._db.begin() as db:
-                db.add(
-                    Client(
-                        client_id=client.client_id,
-                        name=name,
-                        secret_hash=_hash(client.client_secret),
-                    )
+            await self._store.add(
+                ClientRecord(
+                    client_id=client.client_id,
+                    name=name,
+                    secret_hash=_hash(client.client_secret),
+                    created_at=self._clock.now(),
                 )
-        except IntegrityError as exc:
+            )
+        except Conflict as exc:
             raise InvalidInput({"name": f"A client named \u201c{name}\u201d exists."}) from exc
         return client
 
-    async def authenticate(self, client_id: str, client_secret: str) -> Client:
+    async def authenticate(self, client_id: str, client_secret: str) -> ClientRecord:
         client = None
         if storable(client_id):
-            async with self._db() as db:
-                client = await db.get(Client, client_id)
+            client = await self._store.by_id(client_id)
         expected = client.secret_hash if client else _NO_SUCH_CLIENT
         if not hmac.compare_digest(expected, _hash(client_secret)) or client is None:
             raise InvalidClient()
         return client
 
-    async def list(self) -> Sequence[Client]:
-        async with self._db() as db:
-            return (await db.scalars(select(Client).order_by(Client.created_at))).all()
+    async def list(self) -> list[ClientRecord]:
+        return await self._store.list()
 
     async def delete(self, name: str) -> None:
-        async with self._db.begin() as db:
-            result = await db.execute(delete(Client).where(Client.name == name))
-        if not result.rowcount:  # type: ignore[attr-defined]
+        if not await self._store.delete_by_name(name):
             raise NotFound(f"No client named \u201c{name}\u201d.")

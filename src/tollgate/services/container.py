@@ -1,17 +1,20 @@
-"""Build every service once from the settings; the app and the CLI share this wiring."""
+"""Build every service once from the settings; the app and the CLI share this wiring.
+
+Services receive the stores they use (`store/interfaces.py`), never a database handle.
+What must hear of an event (the audit log, metrics, the token cache) subscribes to the
+one event bus here; no service calls them by hand.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
-
+from tollgate.clock import Clock, SystemClock
+from tollgate.events import AccountChanged, EventBus, SessionsEnded
 from tollgate.keys.keyring import Keyring
 from tollgate.metrics import Metrics
 from tollgate.services.accounts import Accounts
-from tollgate.services.audit import Audit
+from tollgate.services.audit import AuditLog, AuditTrail
 from tollgate.services.auth_cache import AuthCache
 from tollgate.services.clients import Clients
 from tollgate.services.grants import Grants
@@ -24,7 +27,8 @@ from tollgate.services.throttle import Throttle
 from tollgate.services.token_control import TokenControl
 from tollgate.settings import Settings
 from tollgate.store import migrate
-from tollgate.store.engine import create_engine, create_sessionmaker
+from tollgate.store.engine import create_engine
+from tollgate.store.stores import Stores, open_stores
 from tollgate.tokens.checking import TokenChecker
 from tollgate.tokens.issuing import TokenIssuer
 
@@ -32,8 +36,9 @@ from tollgate.tokens.issuing import TokenIssuer
 @dataclass
 class Services:
     settings: Settings
-    engine: AsyncEngine
-    sessionmaker: async_sessionmaker[AsyncSession]
+    stores: Stores
+    clock: Clock
+    events: EventBus
     keyring: Keyring
     checker: TokenChecker
     accounts: Accounts
@@ -42,87 +47,93 @@ class Services:
     clients: Clients
     token_control: TokenControl
     throttle: Throttle
-    audit: Audit
+    audit: AuditTrail
     login: Login
     metrics: Metrics
     schema_head: str | None
     auth_cache: AuthCache
 
     @classmethod
-    def build(cls, settings: Settings, hasher: PasswordHasher | None = None) -> Services:
-        engine = create_engine(settings)
-        sessionmaker = create_sessionmaker(engine)
+    async def open(
+        cls,
+        settings: Settings,
+        hasher: PasswordHasher | None = None,
+        *,
+        clock: Clock | None = None,
+        metrics: Metrics | None = None,
+        auth_cache: AuthCache | None = None,
+        migrate_first: bool = False,
+    ) -> Services:
+        """Open the stores and build the services on them. With `migrate_first` (serve,
+        migrate) the schema is brought to the newest revision before anything is read."""
+        if migrate_first:
+            await upgrade_schema(settings)
+        stores = await open_stores(settings)
+        clock = clock or SystemClock()
+        metrics = metrics or Metrics(settings.prometheus_multiproc_dir)
+        cache = auth_cache or AuthCache(settings.auth_cache_seconds, settings.auth_cache_entries)
+        events = EventBus()
+        AuditLog(metrics.event).subscribe(events)
+        # Revocations by this process apply to its cached token checks at once.
+        events.subscribe(SessionsEnded, lambda _event: cache.revoked())
+        events.subscribe(AccountChanged, lambda _event: cache.revoked())
+
         keyring = Keyring(
-            sessionmaker,
+            stores.keys,
             settings.signing_alg,
             settings.secret_key,
             settings.key_reload_interval,
             settings.jwks_max_age,
+            events,
         )
-        checker = TokenChecker(keyring, settings)
-        policy = PasswordPolicy(settings.password_min_length, settings.password_min_score)
-        metrics = Metrics(settings.prometheus_multiproc_dir)
-        count_connections(engine, metrics)
-        audit = Audit(sessionmaker, metrics.event)
-        cache = AuthCache(settings.auth_cache_seconds, settings.auth_cache_entries)
+        checker = TokenChecker(keyring, settings, clock.timestamp)
+        audit = AuditTrail(stores.audit, events)
         throttle = Throttle(settings)
         accounts = Accounts(
-            sessionmaker,
+            stores.users,
             hasher or PasswordHasher(),
-            policy,
+            PasswordPolicy(settings.password_min_length, settings.password_min_score),
             settings.default_scope,
-            audit,
             ReservedNames(settings.reserved_names),
-            on_revoke=cache.revoked,
+            events,
+            clock,
         )
         grants = Grants(
-            sessionmaker,
-            TokenIssuer(keyring, settings),
-            checker,
-            settings,
-            on_reuse=audit.refresh_reuse,
-            on_refresh=audit.count,
-            on_revoke=cache.revoked,
+            stores.sessions, TokenIssuer(keyring, settings), checker, settings, events, clock
         )
         return cls(
             settings=settings,
-            engine=engine,
-            sessionmaker=sessionmaker,
+            stores=stores,
+            clock=clock,
+            events=events,
             keyring=keyring,
             checker=checker,
             accounts=accounts,
             grants=grants,
-            sessions=Sessions(sessionmaker, checker, audit, cache),
-            clients=Clients(sessionmaker),
-            token_control=TokenControl(sessionmaker, checker, settings, cache.revoked),
+            sessions=Sessions(stores.sessions, checker, cache, events, clock),
+            clients=Clients(stores.clients, clock),
+            token_control=TokenControl(stores.sessions, checker, settings, events, clock),
             throttle=throttle,
             audit=audit,
-            login=Login(sessionmaker, accounts, grants, throttle, audit),
+            login=Login(stores.sessions, accounts, grants, throttle, audit, events, clock),
             metrics=metrics,
             schema_head=migrate.head_revision(),
             auth_cache=cache,
         )
 
     async def start(self) -> None:
-        """Bring the database to the current schema and make sure a signing key exists."""
-        await migrate.upgrade(self.engine)
-        made = await self.keyring.ensure_signing_key()
-        if made is not None:
-            detail = f"{made.kid} {made.alg} signs from {made.activates_at:%Y-%m-%d %H:%M:%S} UTC"
-            await self.audit.record("key_rotated", detail=detail)
+        """Make sure a signing key exists (the schema is current: see `open`)."""
+        await self.keyring.ensure_signing_key()
 
     async def close(self) -> None:
-        await self.engine.dispose()
+        await self.stores.close()
 
 
-def count_connections(engine: AsyncEngine, metrics: Metrics) -> None:
-    """Keep the pool gauge current from SQLAlchemy's own pool events."""
-
-    def checked_out(*_: Any) -> None:
-        metrics.db_connections.inc()
-
-    def checked_in(*_: Any) -> None:
-        metrics.db_connections.dec()
-
-    event.listen(engine.sync_engine.pool, "checkout", checked_out)
-    event.listen(engine.sync_engine.pool, "checkin", checked_in)
+async def upgrade_schema(settings: Settings) -> None:
+    """Alembic stays the one migration path for both databases; its engine lives only
+    for the upgrade."""
+    engine = create_engine(settings)
+    try:
+        await migrate.upgrade(engine)
+    finally:
+        await engine.dispose()

@@ -1,9 +1,10 @@
 """Token pairs: starting a session after a login, and rotating its refresh token.
 
 Every refresh token is used once. Using it marks it used and issues its child in one
-transaction. Presenting a used token again is theft or a retry: a replay of the
-session's immediately previous token within the reuse interval gets the current pair
-back (several tabs, a lost response); anything else revokes the whole session.
+store operation (one round trip on PostgreSQL, one hop on SQLite). Presenting a used
+token again is theft or a retry: a replay of the session's immediately previous token
+within the reuse interval gets the current pair back (several tabs, a lost response);
+anything else revokes the whole session.
 """
 
 from __future__ import annotations
@@ -12,21 +13,29 @@ import hashlib
 import hmac
 import secrets
 import uuid
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
+from tollgate.clock import Clock, SystemClock
 from tollgate.errors import InvalidGrant, InvalidToken
+from tollgate.events import NO_CLIENT, ClientInfo, Counted, Event, EventBus, SessionsEnded
 from tollgate.services.scopes import narrow
 from tollgate.settings import Settings
-from tollgate.store import sessions as session_store
-from tollgate.store.models import RefreshToken, Session, User, utcnow
+from tollgate.store.interfaces import SessionStore
+from tollgate.store.records import (
+    AlreadyUsed,
+    NotUsable,
+    RefreshTokenRecord,
+    SessionRecord,
+    UserRecord,
+)
 from tollgate.tokens.checking import TokenChecker
 from tollgate.tokens.issuing import TokenIssuer, new_jti
 
+__all__ = ["NO_CLIENT", "ClientInfo", "Grants", "TokenPair", "child_jti", "token_id"]
+
 REUSE_REASON = "refresh_token_reused"
+REUSE_EVENT = "refresh_reuse_detected"
 MAX_USER_AGENT = 512
 
 
@@ -40,17 +49,6 @@ class TokenPair:
     scope: str
 
 
-@dataclass(frozen=True)
-class ClientInfo:
-    user_agent: str | None = None
-    ip: str | None = None
-
-
-NO_CLIENT = ClientInfo()
-# Told about every detected reuse (theft): user id, session id, who presented the token.
-ReuseHandler = Callable[[uuid.UUID, uuid.UUID, ClientInfo], Awaitable[None]]
-
-
 def token_id(jti: str) -> str:
     """Rows are keyed by a hash of the jti, so a database read alone yields no token id."""
     return hashlib.sha256(jti.encode("utf-8")).hexdigest()
@@ -62,44 +60,36 @@ def child_jti(parent_jti: str, salt: bytes) -> str:
     return digest.hex()
 
 
-@dataclass(frozen=True)
-class _Rotation:
-    """What one refresh decided inside its transaction; acted on after commit."""
-
-    session: Session | None = None
-    user: User | None = None
-    jti: str = ""
-    record: RefreshToken | None = None
-    failure: str | None = None
-    reused: bool = False
-    replayed: bool = False
-
-
 class Grants:
     def __init__(
         self,
-        sessionmaker: async_sessionmaker[AsyncSession],
+        sessions: SessionStore,
         issuer: TokenIssuer,
         checker: TokenChecker,
         settings: Settings,
-        on_reuse: ReuseHandler | None = None,
-        on_refresh: Callable[[str], None] | None = None,
-        on_revoke: Callable[[], None] = lambda: None,
+        events: EventBus,
+        clock: Clock | None = None,
     ) -> None:
-        self._db = sessionmaker
+        self._sessions = sessions
         self._issuer = issuer
         self._checker = checker
         self._settings = settings
-        self._on_reuse = on_reuse
-        self._on_refresh = on_refresh or (lambda _event: None)
-        self._on_revoke = on_revoke
+        self._events = events
+        self._clock = clock or SystemClock()
 
     async def start_session(
-        self, user: User, requested_scope: str | None, client: ClientInfo
+        self,
+        user: UserRecord,
+        requested_scope: str | None,
+        client: ClientInfo,
+        *,
+        records: tuple[str, ...] = (),
     ) -> TokenPair:
+        """A new session and its first pair. `records`: names of audit events stored
+        with the session (e.g. "login_succeeded") and published once it is."""
         scope = narrow(user.scope, requested_scope)
-        now = utcnow()
-        session = Session(
+        now = self._clock.now()
+        session = SessionRecord(
             id=uuid.uuid4(),
             user_id=user.id,
             scope=scope,
@@ -110,16 +100,26 @@ class Grants:
             ip=client.ip,
         )
         jti = new_jti()
-        record = RefreshToken(
+        record = RefreshTokenRecord(
             id=token_id(jti),
             session_id=session.id,
             issued_at=now,
             expires_at=self._refresh_expiry(now, session),
         )
-        async with self._db.begin() as db:
-            db.add(session)
-            await db.flush()
-            db.add(record)
+        events = [
+            Event(
+                name,
+                now,
+                user_id=user.id,
+                username=user.username,
+                session_id=session.id,
+                client=client,
+            )
+            for name in records
+        ]
+        await self._sessions.start(session, record, [e.audit_record() for e in events])
+        for event in events:
+            await self._events.publish(event)
         return await self._pair(user, session, scope, jti, record, now)
 
     async def refresh(
@@ -128,108 +128,87 @@ class Grants:
         try:
             claims = await self._checker.refresh(refresh_token)
         except InvalidToken as exc:
-            self._on_refresh("refresh_refused")
+            await self._events.publish(Counted("refresh_refused"))
             raise InvalidGrant(f"The refresh token is not usable: {exc.description}") from exc
-        now = utcnow()
-        rotation = await self._rotate(claims.jti, claims.sid, claims.sub, now)
-        if rotation.reused:
-            self._on_revoke()
-            if self._on_reuse is not None:
-                await self._on_reuse(claims.sub, claims.sid, client)
-        if rotation.failure:
-            self._on_refresh("refresh_refused")
-            raise InvalidGrant(rotation.failure)
-        self._on_refresh("refresh_replayed" if rotation.replayed else "refresh_rotated")
-        assert rotation.session is not None
-        assert rotation.user is not None
-        assert rotation.record is not None
-        granted = narrow(rotation.session.scope, None)
-        # A scope taken from the user since the login is no longer granted.
-        granted = " ".join(s for s in granted.split() if s in rotation.user.scope.split())
-        scope = narrow(granted, requested_scope)
-        return await self._pair(
-            rotation.user, rotation.session, scope, rotation.jti, rotation.record, now
-        )
-
-    async def _rotate(
-        self, jti: str, session_id: uuid.UUID, user_id: uuid.UUID, now: datetime
-    ) -> _Rotation:
+        now = self._clock.now()
         salt = secrets.token_bytes(16)
-        new = child_jti(jti, salt)
-        async with self._db.begin() as db:
-            # First statement is the write: SQLite takes its write lock here and PostgreSQL
-            # its row lock, so no read below can go stale before we commit.
-            claimed_for = await session_store.claim_refresh_token(
-                db, token_id(jti), token_id(new), now
-            )
-            record = None
-            owner = claimed_for
-            if claimed_for is None:  # used before, or unknown: the replay rules decide
-                record = await session_store.refresh_token(db, token_id(jti))
-                owner = record.session_id if record is not None else None
-            if owner is None or owner != session_id:
-                return _Rotation(failure="The refresh token is not known.")
-            found = await session_store.live_with_user(db, session_id, now)
-            if found is None or found[1].disabled or found[1].id != user_id:
-                return _Rotation(failure="The session has ended.")
-            session, user = found
-            if record is not None:
-                return await self._replay(db, record, session, user, jti, now)
-            await session_store.touch(db, session.id, now)
-            child = RefreshToken(
-                id=token_id(new),
-                session_id=session.id,
-                parent_id=token_id(jti),
-                derivation_salt=salt,
-                issued_at=now,
-                expires_at=self._refresh_expiry(now, session),
-            )
-            db.add(child)  # flushed at commit, after every read
-            return _Rotation(session=session, user=user, jti=new, record=child)
-
-    async def _replay(
-        self,
-        db: AsyncSession,
-        record: RefreshToken,
-        session: Session,
-        user: User,
-        jti: str,
-        now: datetime,
-    ) -> _Rotation:
-        child = (
-            await session_store.refresh_token(db, record.replaced_by)
-            if record.replaced_by
-            else None
+        child = child_jti(claims.jti, salt)
+        outcome = await self._sessions.rotate(
+            token_id(claims.jti),
+            claims.sid,
+            claims.sub,
+            token_id(child),
+            salt,
+            now,
+            timedelta(seconds=self._settings.refresh_ttl),
         )
+        if isinstance(outcome, NotUsable):
+            await self._events.publish(Counted("refresh_refused"))
+            raise InvalidGrant(outcome.reason)
+        if isinstance(outcome, AlreadyUsed):
+            current = self._replayed_child(outcome, claims.jti, now)
+            if current is None:
+                await self._revoke_on_reuse(outcome, client, now)
+                await self._events.publish(Counted("refresh_refused"))
+                raise InvalidGrant("The refresh token was already used; the session is revoked.")
+            await self._events.publish(Counted("refresh_replayed"))
+            session, user, jti, record = outcome.session, outcome.user, current[0], current[1]
+        else:
+            await self._events.publish(Counted("refresh_rotated"))
+            session, user, jti, record = outcome.session, outcome.user, child, outcome.child
+        granted = narrow(session.scope, None)
+        # A scope taken from the user since the login is no longer granted.
+        granted = " ".join(s for s in granted.split() if s in user.scope.split())
+        scope = narrow(granted, requested_scope)
+        return await self._pair(user, session, scope, jti, record, now)
+
+    def _replayed_child(
+        self, outcome: AlreadyUsed, jti: str, now: datetime
+    ) -> tuple[str, RefreshTokenRecord] | None:
+        """The current token again, if this is a replay of its parent within the reuse
+        interval (a lost answer, another tab); None for any other reuse."""
+        token, child = outcome.token, outcome.child
         interval = timedelta(seconds=self._settings.refresh_reuse_interval)
         if (
-            child is not None
-            and child.used_at is None
-            and child.derivation_salt is not None
-            and record.used_at is not None
-            and now - record.used_at <= interval
+            child is None
+            or child.used_at is not None
+            or child.derivation_salt is None
+            or token.used_at is None
+            or now - token.used_at > interval
         ):
-            current = child_jti(jti, child.derivation_salt)
-            if token_id(current) == child.id:
-                return _Rotation(
-                    session=session, user=user, jti=current, record=child, replayed=True
-                )
-        await session_store.revoke(db, session.id, REUSE_REASON, now)
-        return _Rotation(
-            failure="The refresh token was already used; the session is revoked.", reused=True
-        )
+            return None
+        current = child_jti(jti, child.derivation_salt)
+        # Only the holder of the parent token can name its child (HMAC with the salt).
+        return (current, child) if token_id(current) == child.id else None
 
-    def _refresh_expiry(self, now: datetime, session: Session) -> datetime:
+    async def _revoke_on_reuse(
+        self, outcome: AlreadyUsed, client: ClientInfo, now: datetime
+    ) -> None:
+        event = SessionsEnded(
+            REUSE_EVENT,
+            now,
+            user_id=outcome.user.id,
+            session_id=outcome.session.id,
+            client=client,
+            detail="a used refresh token was presented again; the session was revoked",
+        )
+        ended = await self._sessions.revoke(
+            outcome.session.id, REUSE_REASON, now, audit=[event.audit_record()]
+        )
+        if ended:
+            await self._events.publish(event)
+
+    def _refresh_expiry(self, now: datetime, session: SessionRecord) -> datetime:
         sliding = now + timedelta(seconds=self._settings.refresh_ttl)
         return min(sliding, session.expires_at)
 
     async def _pair(
         self,
-        user: User,
-        session: Session,
+        user: UserRecord,
+        session: SessionRecord,
         scope: str,
         jti: str,
-        record: RefreshToken,
+        record: RefreshTokenRecord,
         now: datetime,
     ) -> TokenPair:
         now_ts = int(now.timestamp())

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
+from tollgate.clock import Clock, SystemClock
 from tollgate.errors import AccountDisabled, InvalidGrant, TooManyRequests
+from tollgate.events import ClientInfo, Counted, Event, EventBus
 from tollgate.services.accounts import Accounts
-from tollgate.services.audit import Audit
-from tollgate.services.grants import ClientInfo, Grants, TokenPair
+from tollgate.services.audit import AuditTrail
+from tollgate.services.grants import Grants, TokenPair
 from tollgate.services.names import storable, username_key
 from tollgate.services.throttle import Throttle
-from tollgate.store import sessions as session_store
-from tollgate.store.models import utcnow
+from tollgate.store.interfaces import SessionStore
 
 # Addresses the account logged in from this recently may still try when it is locked.
 TRUSTED_ADDRESS_DAYS = 30
@@ -22,17 +21,21 @@ TRUSTED_ADDRESS_DAYS = 30
 class Login:
     def __init__(
         self,
-        sessionmaker: async_sessionmaker[AsyncSession],
+        sessions: SessionStore,
         accounts: Accounts,
         grants: Grants,
         throttle: Throttle,
-        audit: Audit,
+        audit: AuditTrail,
+        events: EventBus,
+        clock: Clock | None = None,
     ) -> None:
-        self._db = sessionmaker
+        self._sessions = sessions
         self._accounts = accounts
         self._grants = grants
         self._throttle = throttle
         self._audit = audit
+        self._events = events
+        self._clock = clock or SystemClock()
 
     async def with_password(
         self, username: str, password: str, scope: str | None, client: ClientInfo
@@ -43,41 +46,41 @@ class Login:
         async def trusted_address() -> bool:
             if not storable(account):
                 return False
-            since = utcnow() - timedelta(days=TRUSTED_ADDRESS_DAYS)
-            async with self._db() as db:
-                return await session_store.user_seen_from(db, account, ip, since)
+            since = self._clock.now() - timedelta(days=TRUSTED_ADDRESS_DAYS)
+            return await self._sessions.seen_from(account, ip, since)
 
         try:
             await self._throttle.before_login(account, ip, trusted_address)
         except TooManyRequests:
-            self._audit.count("login_throttled")
+            await self._events.publish(Counted("login_throttled"))
             raise
         try:
             user = await self._accounts.authenticate(username, password)
         except InvalidGrant as failure:
             locked = await self._throttle.login_failed(account, ip)
+            now = self._clock.now()
             await self._audit.record(
-                "login_failed", user_id=failure.user_id, username=username, client=client
+                Event(
+                    "login_failed", now, user_id=failure.user_id, username=username, client=client
+                )
             )
             if locked:
                 await self._audit.record(
-                    "account_locked",
-                    user_id=failure.user_id,
-                    username=username,
-                    client=client,
-                    detail="too many failed logins; only known addresses may try",
+                    Event(
+                        "account_locked",
+                        now,
+                        user_id=failure.user_id,
+                        username=username,
+                        client=client,
+                        detail="too many failed logins; only known addresses may try",
+                    )
                 )
             raise
         except AccountDisabled:
-            await self._audit.record("login_refused_disabled", username=username, client=client)
+            await self._audit.record(
+                Event("login_refused_disabled", self._clock.now(), username=username, client=client)
+            )
             raise
         await self._throttle.login_succeeded(account, ip)
-        pair = await self._grants.start_session(user, scope, client)
-        await self._audit.record(
-            "login_succeeded",
-            user_id=user.id,
-            username=user.username,
-            session_id=pair.session_id,
-            client=client,
-        )
-        return pair
+        # The audit row goes in with the session, in one transaction.
+        return await self._grants.start_session(user, scope, client, records=("login_succeeded",))

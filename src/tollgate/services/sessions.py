@@ -3,33 +3,35 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from datetime import timedelta
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
+from tollgate.clock import Clock, SystemClock
 from tollgate.errors import InsufficientScope, InvalidGrant, InvalidToken, NotFound
-from tollgate.services.audit import Audit
+from tollgate.events import NO_CLIENT, ClientInfo, EventBus, SessionsEnded
 from tollgate.services.auth_cache import AuthCache
-from tollgate.services.grants import NO_CLIENT, ClientInfo
-from tollgate.store import sessions as session_store
-from tollgate.store.models import Session, utcnow
+from tollgate.store.interfaces import SessionStore
+from tollgate.store.records import SessionRecord
 from tollgate.tokens.checking import TokenChecker
 from tollgate.tokens.claims import AccessClaims
+
+# The audit row is written with the revocation, before the count is known.
+EVERY_SESSION = "every session of the user ended"
 
 
 class Sessions:
     def __init__(
         self,
-        sessionmaker: async_sessionmaker[AsyncSession],
+        store: SessionStore,
         checker: TokenChecker,
-        audit: Audit,
         cache: AuthCache,
+        events: EventBus,
+        clock: Clock | None = None,
     ) -> None:
-        self._db = sessionmaker
+        self._store = store
         self._checker = checker
-        self._audit = audit
         self._cache = cache
+        self._events = events
+        self._clock = clock or SystemClock()
 
     async def authorize(self, access_token: str, required_scope: str = "") -> AccessClaims:
         """A valid access token whose session is still live, holding every required scope.
@@ -42,8 +44,7 @@ class Sessions:
             claims = cached.claims
         else:
             claims = await self._checker.access(access_token)
-            async with self._db() as db:
-                session = await session_store.live_by_id(db, claims.sid, utcnow())
+            session = await self._store.live(claims.sid, self._clock.now())
             if session is None or session.user_id != claims.sub:
                 raise InvalidToken("The session of this token has ended.")
             self._cache.put(access_token, claims)
@@ -52,18 +53,15 @@ class Sessions:
             raise InsufficientScope(" ".join(sorted(missing)))
         return claims
 
-    async def live_for_user(self, user_id: uuid.UUID) -> Sequence[Session]:
-        async with self._db() as db:
-            return await session_store.live_for_user(db, user_id, utcnow())
+    async def live_for_user(self, user_id: uuid.UUID) -> list[SessionRecord]:
+        return await self._store.live_for_user(user_id, self._clock.now())
 
-    async def recently_ended(self, user_id: uuid.UUID, days: int = 30) -> Sequence[Session]:
-        async with self._db() as db:
-            since = utcnow() - timedelta(days=days)
-            return await session_store.ended_for_user(db, user_id, since)
+    async def recently_ended(self, user_id: uuid.UUID, days: int = 30) -> list[SessionRecord]:
+        since = self._clock.now() - timedelta(days=days)
+        return await self._store.ended_for_user(user_id, since)
 
-    async def all_live(self) -> Sequence[Session]:
-        async with self._db() as db:
-            return await session_store.all_live(db, utcnow())
+    async def all_live(self) -> list[SessionRecord]:
+        return await self._store.all_live(self._clock.now())
 
     async def end(
         self,
@@ -73,19 +71,24 @@ class Sessions:
         client: ClientInfo = NO_CLIENT,
     ) -> None:
         """End one live session; of this user only, unless user_id is None (admin)."""
-        async with self._db.begin() as db:
-            if not await session_store.revoke(db, session_id, reason, utcnow(), owner=user_id):
-                raise NotFound("No such session.")
-        self._cache.revoked()
-        await self._audit.record(reason, user_id=user_id, session_id=session_id, client=client)
+        event = SessionsEnded(
+            reason, self._clock.now(), user_id=user_id, session_id=session_id, client=client
+        )
+        ended = await self._store.revoke(
+            session_id, reason, event.at, owner=user_id, audit=[event.audit_record()]
+        )
+        if not ended:
+            raise NotFound("No such session.")
+        await self._events.publish(event)
 
     async def end_all(self, user_id: uuid.UUID, reason: str, client: ClientInfo = NO_CLIENT) -> int:
-        async with self._db.begin() as db:
-            count = await session_store.revoke_all_for_user(db, user_id, reason, utcnow())
-        self._cache.revoked()
-        await self._audit.record(
-            reason, user_id=user_id, client=client, detail=f"{count} session(s) ended"
+        event = SessionsEnded(
+            reason, self._clock.now(), user_id=user_id, client=client, detail=EVERY_SESSION
         )
+        count = await self._store.revoke_all(
+            user_id, reason, event.at, audit=[event.audit_record()]
+        )
+        await self._events.publish(event)
         return count
 
     async def end_by_refresh_token(
@@ -110,11 +113,12 @@ class Sessions:
         if everywhere:
             await self.end_all(claims.sub, "logout_all", client)
             return claims.sub
-        async with self._db.begin() as db:
-            ended = await session_store.revoke(db, claims.sid, "logout", utcnow(), owner=claims.sub)
-        self._cache.revoked()
+        event = SessionsEnded(
+            "logout", self._clock.now(), user_id=claims.sub, session_id=claims.sid, client=client
+        )
+        ended = await self._store.revoke(
+            claims.sid, "logout", event.at, owner=claims.sub, audit=[event.audit_record()]
+        )
         if ended:
-            await self._audit.record(
-                "logout", user_id=claims.sub, session_id=claims.sid, client=client
-            )
+            await self._events.publish(event)
         return claims.sub

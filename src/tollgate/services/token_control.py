@@ -3,16 +3,14 @@ its status (RFC 7662 introspection) and its end (RFC 7009 revocation)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
+from tollgate.clock import Clock, SystemClock
 from tollgate.errors import InvalidToken
+from tollgate.events import EventBus, SessionsEnded
 from tollgate.services.grants import token_id
 from tollgate.settings import Settings
-from tollgate.store import sessions as session_store
-from tollgate.store.models import utcnow
+from tollgate.store.interfaces import SessionStore
 from tollgate.tokens.checking import TokenChecker
 from tollgate.tokens.claims import FIRST_PARTY_CLIENT
 
@@ -22,15 +20,17 @@ INACTIVE: dict[str, Any] = {"active": False}
 class TokenControl:
     def __init__(
         self,
-        sessionmaker: async_sessionmaker[AsyncSession],
+        sessions: SessionStore,
         checker: TokenChecker,
         settings: Settings,
-        on_revoke: Callable[[], None] = lambda: None,
+        events: EventBus,
+        clock: Clock | None = None,
     ) -> None:
-        self._db = sessionmaker
+        self._sessions = sessions
         self._checker = checker
         self._settings = settings
-        self._on_revoke = on_revoke
+        self._events = events
+        self._clock = clock or SystemClock()
 
     async def introspect(self, token: str, hint: str | None = None) -> dict[str, Any]:
         """RFC 7662 §2.2: the token's claims if it is usable right now, else inactive."""
@@ -51,9 +51,14 @@ class TokenControl:
                 )
             except InvalidToken:
                 continue
-            async with self._db.begin() as db:
-                await session_store.revoke(db, claims.sid, "revoked", utcnow(), owner=claims.sub)
-            self._on_revoke()
+            event = SessionsEnded(
+                "revoked", self._clock.now(), user_id=claims.sub, session_id=claims.sid
+            )
+            ended = await self._sessions.revoke(
+                claims.sid, "revoked", event.at, owner=claims.sub, audit=[event.audit_record()]
+            )
+            if ended:
+                await self._events.publish(event)
             return
 
     @staticmethod
@@ -68,8 +73,7 @@ class TokenControl:
             claims = await self._checker.access(token)
         except InvalidToken:
             return None
-        async with self._db() as db:
-            session = await session_store.live_by_id(db, claims.sid, utcnow())
+        session = await self._sessions.live(claims.sid, self._clock.now())
         if session is None or session.user_id != claims.sub:
             return None
         return {
@@ -93,9 +97,8 @@ class TokenControl:
             claims = await self._checker.refresh(token)
         except InvalidToken:
             return None
-        async with self._db() as db:
-            record = await session_store.refresh_token(db, token_id(claims.jti))
-            session = await session_store.live_by_id(db, claims.sid, utcnow())
+        record = await self._sessions.refresh_token(token_id(claims.jti))
+        session = await self._sessions.live(claims.sid, self._clock.now())
         if record is None or record.used_at is not None or session is None:
             return None
         if session.user_id != claims.sub or record.session_id != session.id:

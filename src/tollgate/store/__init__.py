@@ -1,1 +1,2 @@
-"""Persistence: SQLAlchemy models, the engine, repositories and Alembic migrations."""
+"""Persistence: the store interfaces and their SQLite and PostgreSQL implementations, the
+table schema and its Alembic migrations."""

@@ -199,4 +199,8 @@ class Database(Protocol):
     async def schema_revision(self) -> str | None:
         """The Alembic revision the schema is at (`alembic_version`); None if unmigrated."""
 
+    def connections_in_use(self) -> int:
+        """Connections busy with a call right now (the `tollgate_db_connections_in_use`
+        gauge)."""
+
     async def close(self) -> None: ...

@@ -66,9 +66,8 @@ async def current_revision(engine: AsyncEngine) -> str | None:
         return await connection.run_sync(_current)
 
 
-async def require_current(engine: AsyncEngine) -> None:
-    """Raise SchemaNotCurrent unless the database is at the head revision. Reads only."""
-    current = await current_revision(engine)
+def require_current(current: str | None) -> None:
+    """Raise SchemaNotCurrent unless `current` (the database's revision) is the head."""
     head = head_revision()
     if current != head:
         raise SchemaNotCurrent(current, head, known=current is None or current in known_revisions())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tollgate.settings import Settings
 from tollgate.store.interfaces import (
     AuditStore,
     ClientStore,
@@ -25,3 +26,16 @@ class Stores:
 
     async def close(self) -> None:
         await self.database.close()
+
+
+async def open_stores(settings: Settings) -> Stores:
+    """The implementation for `TOLLGATE_DATABASE_URL`: plain sqlite3 on one thread per
+    process, or asyncpg with one round trip per hot operation. The schema must be
+    migrated already (`store.migrate`)."""
+    if settings.is_sqlite:
+        from tollgate.store.sqlite import open_sqlite
+
+        return await open_sqlite(settings)
+    from tollgate.store.postgres import open_postgres
+
+    return await open_postgres(settings)

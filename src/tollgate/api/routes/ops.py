@@ -4,21 +4,18 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 from prometheus_client import CONTENT_TYPE_LATEST
-from sqlalchemy import text
 
 from tollgate.api.dependencies import ServicesDep
 from tollgate.api.responses import errors
 from tollgate.api.schemas import Health
 from tollgate.errors import NotFound, ServiceUnavailable
-from tollgate.store import migrate
 
 router = APIRouter(tags=["operations"])
 
 
 @router.get("/health", response_model=Health, responses=errors(503), summary="Liveness")
 async def health(services: ServicesDep) -> Health:
-    async with services.engine.connect() as connection:
-        await connection.execute(text("SELECT 1"))
+    await services.stores.database.ping()
     return Health(status="ok")
 
 
@@ -29,7 +26,7 @@ async def health(services: ServicesDep) -> Health:
     summary="Readiness: the database answers and its schema is current",
 )
 async def ready(services: ServicesDep) -> Health:
-    current = await migrate.current_revision(services.engine)
+    current = await services.stores.database.schema_revision()
     if current != services.schema_head:
         raise ServiceUnavailable(
             f"The database schema is at {current}, not {services.schema_head}."
@@ -49,4 +46,5 @@ async def ready(services: ServicesDep) -> Health:
 async def metrics(services: ServicesDep) -> Response:
     if not services.settings.metrics_enabled:
         raise NotFound("No such route.")
+    services.metrics.db_connections.set(services.stores.database.connections_in_use())
     return Response(services.metrics.render(), media_type=CONTENT_TYPE_LATEST)

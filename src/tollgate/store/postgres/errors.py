@@ -7,7 +7,7 @@ from asyncpg.exceptions import _base as asyncpg_base
 
 from tollgate.store.records import Conflict, StoreError, StoreUnavailable, Unstorable
 
-# Constraint names from the migrations (the naming convention of models.NAMING).
+# Constraint names from the migrations (the naming convention of schema.NAMING).
 CONFLICTS = {
     "uq_users_username_key": "username",
     "uq_users_username_skeleton": "username_skeleton",

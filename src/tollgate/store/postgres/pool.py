@@ -101,6 +101,9 @@ class Connections:
                 raise error from exc
         raise AssertionError("unreachable")
 
+    def in_use(self) -> int:
+        return self._pool.get_size() - self._pool.get_idle_size()
+
     async def close(self) -> None:
         if self._pool.is_closing():
             return
@@ -128,6 +131,9 @@ class PostgresDatabase:
         except asyncpg.UndefinedTableError:
             return None
         return revision
+
+    def connections_in_use(self) -> int:
+        return self._connections.in_use()
 
     async def close(self) -> None:
         await self._connections.close()

@@ -47,7 +47,7 @@ def to_uuid_or_none(text: str | None) -> uuid.UUID | None:
 
 def time_text(value: datetime) -> str:
     if value.tzinfo is None:
-        # As models.UTCDateTime: a naive value could be local time; refuse to guess.
+        # As schema.UTCDateTime: a naive value could be local time; refuse to guess.
         raise ValueError("naive datetime given to a UTC column")
     return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 

@@ -38,5 +38,9 @@ class SqliteDatabase:
     async def schema_revision(self) -> str | None:
         return await self._thread.call(_revision)
 
+    def connections_in_use(self) -> int:
+        # One connection, owned by the store's thread for the life of the process.
+        return 1
+
     async def close(self) -> None:
         await self._thread.close()

@@ -11,8 +11,8 @@ import asyncpg
 import pytest
 
 from tests.e2e.server import free_port
-from tests.store_pg_smoke.conftest import migrated, pg_settings
-from tests.store_pg_smoke.data import DAY, new_session, new_user, user_record, utcnow
+from tests.store.postgres.conftest import migrated, pg_settings
+from tests.store.postgres.data import DAY, new_session, new_user, user_record, utcnow
 from tests.support.postgres import PostgresServer
 from tollgate.store import migrate
 from tollgate.store.postgres import open_postgres

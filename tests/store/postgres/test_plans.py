@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncpg
 import pytest
 
-from tests.store_pg_smoke.data import new_session, new_user, utcnow
+from tests.store.postgres.data import new_session, new_user, utcnow
 from tollgate.store.postgres.pool import asyncpg_dsn
 from tollgate.store.postgres.rotation import _ROTATE
 from tollgate.store.stores import Stores

@@ -12,8 +12,8 @@ import asyncpg
 import pytest
 from asyncpg import Record
 
-from tests.store_pg_smoke.conftest import pg_settings
-from tests.store_pg_smoke.data import DAY, new_session, new_user, utcnow
+from tests.store.postgres.conftest import pg_settings
+from tests.store.postgres.data import DAY, new_session, new_user, utcnow
 from tollgate.store.postgres import open_postgres
 from tollgate.store.postgres.pool import asyncpg_dsn
 from tollgate.store.records import AlreadyUsed, NotUsable, Rotated

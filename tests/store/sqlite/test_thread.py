@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.store_sqlite_smoke.conftest import migrated
+from tests.store.sqlite.conftest import migrated
 from tollgate.settings import Settings
 from tollgate.store.records import (
     RefreshTokenRecord,

@@ -12,9 +12,9 @@ from typing import TypeVar
 import asyncpg
 import pytest
 
-from tests.store_pg_smoke.conftest import pg_settings
-from tests.store_pg_smoke.data import DAY, new_session, new_user, token_id, user_record, utcnow
-from tests.store_pg_smoke.wire import ReadyCounter
+from tests.store.postgres.conftest import pg_settings
+from tests.store.postgres.data import DAY, new_session, new_user, token_id, user_record, utcnow
+from tests.store.postgres.wire import ReadyCounter
 from tests.support.postgres import PostgresServer
 from tollgate.store.postgres import open_postgres
 from tollgate.store.postgres.pool import asyncpg_dsn

@@ -13,8 +13,8 @@ import sys
 import time
 from pathlib import Path
 
-from tests.store_sqlite_smoke.race_worker import SESSIONS
-from tests.store_sqlite_smoke.test_thread import NOW, session_with_token, user_record
+from tests.store.sqlite.race_worker import SESSIONS
+from tests.store.sqlite.test_thread import NOW, session_with_token, user_record
 from tollgate.settings import Settings
 from tollgate.store.stores import Stores
 

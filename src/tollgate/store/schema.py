@@ -1,4 +1,9 @@
-"""Tables. Timestamps are UTC; secrets are stored only as hashes (refresh token ids)."""
+"""The tables, as SQLAlchemy declares them for Alembic (migrations/, autogenerate checks).
+
+Nothing reads or writes rows through these classes: the stores (store/sqlite/,
+store/postgres/) run their own SQL. Timestamps are UTC; secrets are stored only as hashes
+(refresh token ids).
+"""
 
 from __future__ import annotations
 
@@ -42,10 +47,6 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -58,7 +59,7 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
 
-class User(Base):
+class UserRow(Base):
     __tablename__ = "users"
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
@@ -73,11 +74,11 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(256))
     scope: Mapped[str] = mapped_column(String(1024))
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    password_changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    password_changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
-class Session(Base):
+class SessionRow(Base):
     """One login: a family of refresh tokens that rotate within it."""
 
     __tablename__ = "sessions"
@@ -87,8 +88,8 @@ class Session(Base):
         ForeignKey("users.id", ondelete="CASCADE"), index=True
     )
     scope: Mapped[str] = mapped_column(String(1024))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    last_used_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # Absolute end (TOLLGATE_SESSION_MAX_AGE); refresh tokens never outlive it.
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -97,7 +98,7 @@ class Session(Base):
     ip: Mapped[str | None] = mapped_column(String(64))
 
 
-class RefreshToken(Base):
+class RefreshTokenRow(Base):
     """A refresh token, keyed by the SHA-256 of its `jti` (the jti itself is never stored)."""
 
     __tablename__ = "refresh_tokens"
@@ -116,7 +117,7 @@ class RefreshToken(Base):
     replaced_by: Mapped[str | None] = mapped_column(String(64))
 
 
-class SigningKey(Base):
+class SigningKeyRow(Base):
     __tablename__ = "signing_keys"
 
     kid: Mapped[str] = mapped_column(String(128), primary_key=True)
@@ -127,12 +128,12 @@ class SigningKey(Base):
     public_jwk: Mapped[str | None] = mapped_column(Text)
     # Published in the JWKS from created_at; signs from activates_at, until a newer key
     # activates; verifies until retired_at.
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     activates_at: Mapped[datetime] = mapped_column(UTCDateTime)
     retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
-class Client(Base):
+class ClientRow(Base):
     """A registered OAuth 2.0 client (RFC 6749 §2), e.g. a resource server that introspects."""
 
     __tablename__ = "clients"
@@ -141,16 +142,16 @@ class Client(Base):
     name: Mapped[str] = mapped_column(String(128), unique=True)
     # SHA-256 of a 256-bit random secret: a slow hash adds nothing at that entropy.
     secret_hash: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
-class AuditEvent(Base):
+class AuditEventRow(Base):
     """Security-relevant events: logins, failures, reuse detected, logouts, key changes."""
 
     __tablename__ = "audit_events"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     event: Mapped[str] = mapped_column(String(48))
     user_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)
     # The name as tried (also for unknown users), cut to the username limit.

@@ -13,17 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from tests.conftest import OTHER_PASSWORD, PASSWORD
-from tests.store_sqlite_smoke.conftest import migrated
-from tollgate.keys.rotation import create_key, retire
-from tollgate.services.container import Services
-from tollgate.services.grants import ClientInfo
-from tollgate.services.passwords import PasswordHasher
+from tests.store.sqlite.conftest import migrated
 from tollgate.settings import Settings
 from tollgate.store import migrate
-from tollgate.store.engine import create_engine, create_sessionmaker
-from tollgate.store.models import AuditEvent, Client, RefreshToken, Session, SigningKey, User
+from tollgate.store.engine import create_engine
 from tollgate.store.records import (
     AuditRecord,
     ClientRecord,
@@ -33,6 +28,14 @@ from tollgate.store.records import (
     Rotated,
     SessionRecord,
     UserRecord,
+)
+from tollgate.store.schema import (
+    AuditEventRow,
+    ClientRow,
+    RefreshTokenRow,
+    SessionRow,
+    SigningKeyRow,
+    UserRow,
 )
 from tollgate.store.sqlite import open_sqlite
 from tollgate.store.stores import Stores
@@ -52,82 +55,114 @@ def assert_same(records: Sequence[Any], rows: Sequence[Any]) -> None:
 async def orm_rows(settings: Settings, model: Any, order: Any) -> list[Any]:
     engine = create_engine(settings)
     try:
-        async with create_sessionmaker(engine)() as db:
+        async with AsyncSession(engine) as db:
             return list((await db.scalars(select(model).order_by(order))).all())
     finally:
         await engine.dispose()
 
 
-async def test_reads_what_the_sqlalchemy_path_wrote(
-    settings: Settings, hasher: PasswordHasher
-) -> None:
-    services = Services.build(settings, hasher)
-    await services.start()  # migrates, makes a signing key, audits it
+async def orm_write(settings: Settings, *rows: Any) -> None:
+    """Rows as Tollgate before the stores wrote them: through the SQLAlchemy ORM."""
+    engine = create_engine(settings)
     try:
-        minsu = await services.accounts.join("Minsu", PASSWORD, email="minsu@example.com")
-        other = await services.accounts.join("Ayo", OTHER_PASSWORD)
-        await services.accounts.set_disabled("Ayo", True)
-        pair = await services.grants.start_session(
-            minsu, None, ClientInfo(user_agent="Firefox", ip="203.0.113.7")
-        )
-        await services.grants.refresh(pair.refresh_token, None)  # a child with a salt
-        ended = await services.grants.start_session(minsu, None, ClientInfo())
-        await services.sessions.end(minsu.id, ended.session_id, "logout")
-        await services.clients.register("resource-server")
-        pending = await create_key(services.sessionmaker, "EdDSA", None, activates_in=3600)
-        await retire(services.sessionmaker, pending.kid, token_lifetime=0)
+        async with AsyncSession(engine) as db, db.begin():
+            for row in rows:
+                db.add(row)
+                await db.flush()
     finally:
-        await services.close()
+        await engine.dispose()
+
+
+def as_row(record: Any, model: Any) -> Any:
+    return model(**dataclasses.asdict(record))
+
+
+async def test_reads_what_the_sqlalchemy_path_wrote(settings: Settings) -> None:
+    await migrated(settings)
+    now = datetime(2026, 5, 4, 3, 2, 1, 0, tzinfo=UTC)  # microsecond 0 too
+    user, session, token = _records(now)
+    other = dataclasses.replace(
+        user,
+        id=uuid.uuid4(),
+        username="Ayo",
+        username_key="ayo",
+        username_skeleton="ayo",
+        created_at=now + timedelta(seconds=1),
+    )
+    ended = dataclasses.replace(
+        session,
+        id=uuid.uuid4(),
+        created_at=now + timedelta(seconds=1),
+        revoked_at=now + timedelta(hours=1),
+        revoked_reason="logout",
+        user_agent=None,
+        ip=None,
+    )
+    child = RefreshTokenRecord(
+        id="b" * 64,
+        session_id=session.id,
+        issued_at=now + timedelta(minutes=5),
+        expires_at=now + timedelta(days=14),
+        parent_id=token.id,
+        derivation_salt=b"\x01" * 16,
+    )
+    used = dataclasses.replace(token, used_at=child.issued_at, replaced_by=child.id)
+    key = KeyRecord(
+        kid="kid-1", alg="EdDSA", private_key=b"pem", public_jwk='{"kty": "OKP"}',
+        created_at=now, activates_at=now + timedelta(hours=1), retired_at=now + timedelta(days=1),
+    )  # fmt: skip
+    client = ClientRecord(client_id="tgc_x", name="resource-server", secret_hash="0" * 64,
+                          created_at=now)  # fmt: skip
+    event = AuditRecord(at=now, event="joined", user_id=user.id, username="Minsu", id=1,
+                        ip="203.0.113.7", user_agent="curl", detail="first")  # fmt: skip
+    await orm_write(
+        settings,
+        as_row(user, UserRow),
+        as_row(other, UserRow),
+        as_row(session, SessionRow),
+        as_row(ended, SessionRow),
+        as_row(used, RefreshTokenRow),
+        as_row(child, RefreshTokenRow),
+        as_row(key, SigningKeyRow),
+        as_row(client, ClientRow),
+        as_row(event, AuditEventRow),
+    )
 
     stores = await open_sqlite(settings)
     try:
-        now = datetime.now(UTC)
-        users = await stores.users.list()
-        assert_same(users, await orm_rows(settings, User, User.created_at))
-        assert [u.disabled for u in users] == [False, True]
-        assert users[1].id == other.id
-        assert await stores.users.by_username_key("ayo") == users[1]
-        live = await stores.sessions.live_for_user(minsu.id, now)
-        ended_rows = await stores.sessions.ended_for_user(minsu.id, now - timedelta(hours=1))
-        sessions = sorted([*live, *ended_rows], key=lambda s: s.created_at)
-        assert_same(sessions, await orm_rows(settings, Session, Session.created_at))
-        assert [s.revoked_reason for s in sessions] == [None, "logout"]
-        tokens = await orm_rows(settings, RefreshToken, RefreshToken.issued_at)
-        read = [await stores.sessions.refresh_token(t.id) for t in tokens]
-        assert_same(read, tokens)
-        assert read[1] is not None
-        assert read[1].derivation_salt is not None
-        keys = sorted(await stores.keys.all(), key=lambda k: k.kid)
-        assert_same(keys, await orm_rows(settings, SigningKey, SigningKey.kid))
-        assert sum(k.retired_at is not None for k in keys) == 1
-        assert_same(await stores.clients.list(), await orm_rows(settings, Client, Client.name))
-        events = await stores.audit.events()
-        assert_same(events[::-1], await orm_rows(settings, AuditEvent, AuditEvent.id))
+        assert await stores.users.list() == [user, other]
+        assert await stores.users.by_username_key("ayo") == other
+        assert await stores.sessions.live(session.id, now) == session
+        assert await stores.sessions.ended_for_user(user.id, now) == [ended]
+        assert await stores.sessions.refresh_token(token.id) == used
+        assert await stores.sessions.refresh_token(child.id) == child
+        assert await stores.keys.all() == [key]
+        assert await stores.clients.list() == [client]
+        assert await stores.audit.events() == [event]
+        # And what the ORM reads is what the store reads.
+        assert_same(
+            await stores.users.list(), await orm_rows(settings, UserRow, UserRow.created_at)
+        )
     finally:
         await stores.close()
 
 
-async def test_live_compares_with_times_sqlalchemy_wrote(
-    settings: Settings, hasher: PasswordHasher
-) -> None:
+async def test_live_compares_with_times_sqlalchemy_wrote(settings: Settings) -> None:
     """Times written by SQLAlchemy and times bound here compare right as text."""
-    services = Services.build(settings, hasher)
-    await services.start()
-    try:
-        minsu = await services.accounts.join("Minsu", PASSWORD)
-        pair = await services.grants.start_session(minsu, None, ClientInfo())
-    finally:
-        await services.close()
+    await migrated(settings)
+    now = datetime.now(UTC)
+    user, session, _ = _records(now)
+    await orm_write(settings, as_row(user, UserRow), as_row(session, SessionRow))
     stores = await open_sqlite(settings)
     try:
-        session = await stores.sessions.live(pair.session_id, datetime.now(UTC))
-        assert session is not None
+        read = await stores.sessions.live(session.id, now)
+        assert read == session
         end = session.expires_at
-        assert await stores.sessions.live(pair.session_id, end - timedelta(microseconds=1))
-        assert await stores.sessions.live(pair.session_id, end) is None
+        assert await stores.sessions.live(session.id, end - timedelta(microseconds=1))
+        assert await stores.sessions.live(session.id, end) is None
         # The same instant given in another zone is the same stored text.
         east = end.astimezone(timezone(timedelta(hours=9))) - timedelta(microseconds=1)
-        assert await stores.sessions.live(pair.session_id, east) == session
+        assert await stores.sessions.live(session.id, east) == session
     finally:
         await stores.close()
 
@@ -189,14 +224,16 @@ async def test_sqlalchemy_reads_what_this_store_wrote(stores: Stores, settings: 
     client = ClientRecord(client_id="tgc_x", name="rs", secret_hash="c" * 64, created_at=now)
     await stores.clients.add(client)
 
-    assert_same([user], await orm_rows(settings, User, User.created_at))
+    assert_same([user], await orm_rows(settings, UserRow, UserRow.created_at))
     used = dataclasses.replace(token, used_at=now, replaced_by="b" * 64)
-    assert_same([used, rotation.child], await orm_rows(settings, RefreshToken, RefreshToken.id))
+    assert_same(
+        [used, rotation.child], await orm_rows(settings, RefreshTokenRow, RefreshTokenRow.id)
+    )
     touched = dataclasses.replace(session, last_used_at=now)
-    assert_same([touched], await orm_rows(settings, Session, Session.id))
-    assert_same([key], await orm_rows(settings, SigningKey, SigningKey.kid))
-    assert_same([client], await orm_rows(settings, Client, Client.name))
-    audit = await orm_rows(settings, AuditEvent, AuditEvent.id)
+    assert_same([touched], await orm_rows(settings, SessionRow, SessionRow.id))
+    assert_same([key], await orm_rows(settings, SigningKeyRow, SigningKeyRow.kid))
+    assert_same([client], await orm_rows(settings, ClientRow, ClientRow.name))
+    audit = await orm_rows(settings, AuditEventRow, AuditEventRow.id)
     assert (audit[0].event, audit[0].user_id, audit[0].at) == ("joined", user.id, now)
 
     raw = sqlite3.connect(_file(settings))
