@@ -8,6 +8,8 @@ from contextlib import asynccontextmanager, suppress
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.routing import APIRoute
+from starlette.routing import BaseRoute
 from starlette.types import ASGIApp
 
 from tollgate import __version__
@@ -17,6 +19,7 @@ from tollgate.api.body_limit import BodyLimit
 from tollgate.api.cookies import CSRF_HEADER, DELIVERY_HEADER
 from tollgate.api.fast_auth import FastAuth
 from tollgate.api.head import HeadAsGet
+from tollgate.api.lean_refresh import LeanRefresh
 from tollgate.api.observability import Observability
 from tollgate.api.routes import account, oauth, ops, tokens, wellknown
 from tollgate.api.security_headers import SecurityHeaders
@@ -80,6 +83,9 @@ def create_app(
     # Added last = runs first: security headers wrap everything, CORS answers preflights
     # before the body limit reads anything. HEAD becomes GET innermost, so the access log
     # and metrics still say HEAD.
+    # Innermost, in front of the router only: every middleware applies to the lean
+    # refresh path as to the full route.
+    app.add_middleware(LeanRefresh, route=route_named(app, "/refresh", "POST"))
     app.add_middleware(HeadAsGet)
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
     if settings.cors_origins:
@@ -95,10 +101,17 @@ def create_app(
         )
     app.add_middleware(SecurityHeaders)
     app.add_middleware(Observability, metrics=metrics, access_log=access_log)
-    # What servers run: the cached-token fast path in front of everything, even of
+    # What servers run: the GET /auth fast path in front of everything, even of
     # Starlette's own outer error middleware (it answers only what cannot fail).
-    app.state.asgi = FastAuth(app, cache, metrics, access_log) if cache.enabled else app
+    app.state.asgi = FastAuth(app, cache, metrics, access_log)
     return app
+
+
+def route_named(app: FastAPI, path: str, method: str) -> BaseRoute | None:
+    for route in app.routes:
+        if isinstance(route, APIRoute) and route.path == path and method in (route.methods or ()):
+            return route
+    return None
 
 
 def create_server(settings: Settings | None = None) -> ASGIApp:

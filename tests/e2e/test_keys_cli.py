@@ -14,13 +14,14 @@ from pathlib import Path
 
 import httpx
 import jwt
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.conftest import PASSWORD, bearer
 from tests.e2e.server import run_cli, running_server, tollgate_env
 from tollgate.clock import utcnow
 from tollgate.keys.generation import NewKey, generate_key
 from tollgate.settings import Settings
-from tollgate.store.engine import create_engine, create_sessionmaker
+from tollgate.store.engine import create_engine
 from tollgate.store.schema import SigningKeyRow
 from tollgate.verify import Verifier
 
@@ -97,7 +98,7 @@ def add_pending_key(database: Path, key: NewKey) -> None:
     async def store() -> None:
         engine = create_engine(Settings(database_url=f"sqlite+aiosqlite:///{database}"))
         now = utcnow()
-        async with create_sessionmaker(engine).begin() as db:
+        async with AsyncSession(engine) as db, db.begin():
             db.add(
                 SigningKeyRow(
                     kid=key.kid,

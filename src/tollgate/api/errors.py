@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -31,6 +31,8 @@ from tollgate.errors import (
 from tollgate.store.records import StoreUnavailable, Unstorable
 
 log = logging.getLogger("tollgate.api")
+
+Handler = Callable[[Request, Exception], Awaitable[JSONResponse]]
 
 REALM = "tollgate"
 # What FastAPI raises when reading a body fails with anything but a JSON syntax error.
@@ -161,13 +163,29 @@ async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     return error_response(500, "server_error", "The server could not handle the request.")
 
 
-def install(app: FastAPI) -> None:
-    app.add_exception_handler(TollgateError, tollgate_error)
-    app.add_exception_handler(RequestValidationError, validation_error)
-    app.add_exception_handler(StarletteHTTPException, http_error)
-    app.add_exception_handler(Unstorable, unstorable_input)
-    app.add_exception_handler(StoreUnavailable, database_unavailable)
-    app.add_exception_handler(ConnectionError, database_unavailable)
+# The one table of what answers which exception; the full app installs it, and the lean
+# paths render through it, so both give the same answer.
+HANDLERS: tuple[tuple[type[Exception], Handler], ...] = (
+    (TollgateError, tollgate_error),
+    (RequestValidationError, validation_error),
+    (StarletteHTTPException, http_error),
+    (Unstorable, unstorable_input),
+    (StoreUnavailable, database_unavailable),
+    (ConnectionError, database_unavailable),
     # Redis (shared rate limits) unreachable: refuse with 503 rather than skip the limits.
-    app.add_exception_handler(StorageError, limits_unavailable)
-    app.add_exception_handler(Exception, unexpected_error)
+    (StorageError, limits_unavailable),
+    (Exception, unexpected_error),
+)
+
+
+async def render_error(request: Request, exc: Exception) -> JSONResponse:
+    """What the app answers to `exc`, as its exception handlers would."""
+    for kind, handler in HANDLERS:
+        if isinstance(exc, kind):
+            return await handler(request, exc)
+    raise exc  # not an Exception subclass: nothing to answer with
+
+
+def install(app: FastAPI) -> None:
+    for kind, handler in HANDLERS:
+        app.add_exception_handler(kind, handler)

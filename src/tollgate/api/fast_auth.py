@@ -1,10 +1,11 @@
 """The lean path for `GET /auth`: the check every gateway makes before every request.
 
-A token verified moments ago (services.auth_cache) is answered here, before routing,
-validation and the other middleware, with exactly the answer the full route gives:
-same body, X-Auth-* headers, security headers, request id, metrics and access log.
-Anything else (first sight of a token, ?scope=, CORS, errors) takes the full route,
-which fills the cache.
+Answered here, before routing, validation and the other middleware, with exactly the
+answer the full route gives (same body, X-Auth-* headers, security headers, request id,
+metrics and access log): a token verified moments ago (services.auth_cache), and, with
+the same checks as the route (signature, claims, live session), a token seen for the
+first time, as a gateway sees when every request carries another user's token. Anything
+else (?scope=, CORS, a token refused) takes the full route, which answers the error.
 """
 
 from __future__ import annotations
@@ -12,14 +13,16 @@ from __future__ import annotations
 import json
 import time
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from fastapi import FastAPI
+from starlette.types import Receive, Scope, Send
 
 from tollgate.api.access_log import AccessLog
 from tollgate.api.observability import SAFE_REQUEST_ID, new_request_id
 from tollgate.api.responses import header_safe
 from tollgate.api.security_headers import ALWAYS, HSTS
 from tollgate.metrics import Metrics
-from tollgate.services.auth_cache import AuthCache, Entry
+from tollgate.services.auth_cache import AuthCache
+from tollgate.tokens.claims import AccessClaims
 
 BASE_HEADERS = [(k.lower().encode(), v.encode()) for k, v in ALWAYS.items()] + [
     (b"content-type", b"application/json"),
@@ -27,8 +30,7 @@ BASE_HEADERS = [(k.lower().encode(), v.encode()) for k, v in ALWAYS.items()] + [
 ]
 
 
-def render(entry: Entry) -> tuple[bytes, list[tuple[bytes, bytes]]]:
-    claims = entry.claims
+def render(claims: AccessClaims) -> tuple[bytes, list[tuple[bytes, bytes]]]:
     body = json.dumps(
         {
             "sub": str(claims.sub),
@@ -52,7 +54,7 @@ def render(entry: Entry) -> tuple[bytes, list[tuple[bytes, bytes]]]:
 
 class FastAuth:
     def __init__(
-        self, app: ASGIApp, cache: AuthCache, metrics: Metrics, access_log: AccessLog | None
+        self, app: FastAPI, cache: AuthCache, metrics: Metrics, access_log: AccessLog | None
     ) -> None:
         self.app = app
         self.cache = cache
@@ -79,13 +81,22 @@ class FastAuth:
             elif name == b"origin":
                 token = None  # browsers get the full route (CORS)
                 break
-        entry = self.cache.get(token) if token else None
-        if entry is None:
+        if token is None:
             await self.app(scope, receive, send)
             return
-        if entry.rendered is None:
-            entry.rendered = render(entry)
-        body, headers = entry.rendered
+        entry = self.cache.get(token)
+        if entry is not None:
+            if entry.rendered is None:
+                entry.rendered = render(entry.claims)
+            body, headers = entry.rendered
+        else:
+            try:
+                # The route's own check (it fills the cache when that is on).
+                claims = await self.app.state.services.sessions.authorize(token)
+            except Exception:  # the full route checks again and answers the refusal
+                await self.app(scope, receive, send)
+                return
+            body, headers = render(claims)
         request_id = request_id or new_request_id()
         extra = [(b"x-request-id", request_id.encode())]
         if scope.get("scheme") == "https":
