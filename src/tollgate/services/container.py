@@ -94,7 +94,7 @@ class Services:
             grants=grants,
             sessions=Sessions(sessionmaker, checker, audit, cache),
             clients=Clients(sessionmaker),
-            token_control=TokenControl(sessionmaker, checker, settings, cache.revoked),
+            token_control=TokenControl(sessionmaker, checker, settings, audit, cache.revoked),
             throttle=throttle,
             audit=audit,
             login=Login(sessionmaker, accounts, grants, throttle, audit),

@@ -9,7 +9,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tollgate.errors import InvalidToken
-from tollgate.services.grants import token_id
+from tollgate.services.audit import Audit
+from tollgate.services.grants import NO_CLIENT, ClientInfo, token_id
 from tollgate.settings import Settings
 from tollgate.store import sessions as session_store
 from tollgate.store.models import utcnow
@@ -25,11 +26,13 @@ class TokenControl:
         sessionmaker: async_sessionmaker[AsyncSession],
         checker: TokenChecker,
         settings: Settings,
+        audit: Audit,
         on_revoke: Callable[[], None] = lambda: None,
     ) -> None:
         self._db = sessionmaker
         self._checker = checker
         self._settings = settings
+        self._audit = audit
         self._on_revoke = on_revoke
 
     async def introspect(self, token: str, hint: str | None = None) -> dict[str, Any]:
@@ -40,7 +43,9 @@ class TokenControl:
                 return status
         return INACTIVE
 
-    async def revoke(self, token: str, hint: str | None = None) -> None:
+    async def revoke(
+        self, token: str, hint: str | None = None, client: ClientInfo = NO_CLIENT
+    ) -> None:
         """RFC 7009 §2.1: end the token's session. Unknown or invalid tokens are ignored."""
         for kind in self._order(hint):
             try:
@@ -52,8 +57,14 @@ class TokenControl:
             except InvalidToken:
                 continue
             async with self._db.begin() as db:
-                await session_store.revoke(db, claims.sid, "revoked", utcnow(), owner=claims.sub)
+                ended = await session_store.revoke(
+                    db, claims.sid, "revoked", utcnow(), owner=claims.sub
+                )
             self._on_revoke()
+            if ended:
+                await self._audit.record(
+                    "revoked", user_id=claims.sub, session_id=claims.sid, client=client
+                )
             return
 
     @staticmethod
