@@ -119,7 +119,9 @@ class WrkResult:
     p50_ms: float
     p99_ms: float
     requests: int
-    non_2xx: int
+    # Answers that were not 2xx (counted by wrk/common.lua) plus socket errors (connect,
+    # read, write, timeout): any of them fails the row the load belongs to.
+    failed: int
     output: str
 
 
@@ -131,26 +133,36 @@ def _ms(value: str) -> float:
 def wrk(
     url: str,
     *,
-    script: str | None = None,
+    script: str = "get.lua",
     env: dict[str, str] | None = None,
     seconds: int = 5,
     connections: int = 32,
     threads: int = 2,
 ) -> WrkResult:
-    command = ["wrk", "--latency", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", url]
-    if script:
-        command[1:1] = ["-s", str(WRK_SCRIPTS / script)]
-    run_env = {**os.environ, "BENCH_THREADS": str(threads), **(env or {})}
+    """One wrk load. Every script loads wrk/common.lua, which counts failed answers."""
+    command = ["wrk", "--latency", f"-t{threads}", f"-c{connections}", f"-d{seconds}s"]
+    command += ["-s", str(WRK_SCRIPTS / script), url]
+    run_env = {
+        **os.environ,
+        "BENCH_THREADS": str(threads),
+        "BENCH_WRK_DIR": str(WRK_SCRIPTS),
+        **(env or {}),
+    }
     out = subprocess.run(command, capture_output=True, text=True, check=True, env=run_env).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     p50 = _ms(re.search(r"\s50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
     p99 = _ms(re.search(r"\s99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
     requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
-    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    failures = re.search(r"refresh_failures (\d+)", out)
-    non_2xx = int(bad.group(1)) if bad else 0
-    non_2xx += int(failures.group(1)) if failures else 0
-    return WrkResult(rps, p50, p99, requests, non_2xx, out)
+    counted = re.search(r"^failed (\d+)$", out, re.MULTILINE)
+    if counted is None:
+        raise RuntimeError(f"{script} did not report its failed answers:\n{out}")
+    failed = int(counted.group(1))
+    sockets = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out
+    )
+    if sockets:
+        failed += sum(int(n) for n in sockets.groups())
+    return WrkResult(rps, p50, p99, requests, failed, out)
 
 
 def peak_rss_mib(pids: list[int]) -> list[float]:

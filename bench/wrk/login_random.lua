@@ -1,4 +1,5 @@
 -- POST /login as a random one of BENCH_USERS seeded users (user0000000, user0000001, ...).
+dofile(os.getenv("BENCH_WRK_DIR") .. "/common.lua")
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 local users = tonumber(os.getenv("BENCH_USERS"))

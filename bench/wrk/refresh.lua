@@ -1,22 +1,11 @@
 -- POST /refresh, each request with a different unused refresh token.
 -- Tokens come from BENCH_TOKENS_FILE (one per line); each thread takes every n-th line.
--- Every answer carries the rotated token, which goes back into the thread's queue.
-local threads = {}
-
-function setup(thread)
-  thread:set("id", #threads)
-  table.insert(threads, thread)
-end
+-- Every answer carries the rotated token, which goes back into the thread's queue; an
+-- answer that is not a 200 with a token counts as failed.
+dofile(os.getenv("BENCH_WRK_DIR") .. "/common.lua")
 
 function init(args)
-  queue = {}
-  local n = tonumber(os.getenv("BENCH_THREADS"))
-  local i = 0
-  for line in io.lines(os.getenv("BENCH_TOKENS_FILE")) do
-    if i % n == id then table.insert(queue, line) end
-    i = i + 1
-  end
-  failures = 0
+  queue = my_lines(os.getenv("BENCH_TOKENS_FILE"))
 end
 
 function request()
@@ -30,12 +19,6 @@ function response(status, headers, body)
   if status == 200 and token then
     table.insert(queue, token)
   else
-    failures = failures + 1
+    failed = failed + 1
   end
-end
-
-function done(summary, latency, requests)
-  local failed = 0
-  for _, thread in ipairs(threads) do failed = failed + thread:get("failures") end
-  io.write(string.format("refresh_failures %d\n", failed))
 end

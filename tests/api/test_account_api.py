@@ -1,5 +1,6 @@
 """Using tokens: the gateway check, /me, logout, sessions, password change, JWKS, health."""
 
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -7,6 +8,9 @@ import jwt
 import pytest
 
 from tests.conftest import OTHER_PASSWORD, PASSWORD, bearer, join
+from tollgate.app import create_app
+from tollgate.services.passwords import PasswordHasher
+from tollgate.settings import Settings
 
 
 async def login(client: httpx.AsyncClient, username: str = "minsu") -> dict[str, str]:
@@ -275,7 +279,7 @@ async def test_jwks_has_public_keys_only(client: httpx.AsyncClient) -> None:
     tokens = await join(client)
     response = await client.get("/.well-known/jwks.json")
     assert response.status_code == 200
-    assert "max-age" in response.headers["cache-control"]
+    assert response.headers["cache-control"] == "public, max-age=300"  # JWKS_MAX_AGE
     keys = response.json()["keys"]
     kid = jwt.get_unverified_header(tokens["access_token"])["kid"]
     assert [k["kid"] for k in keys] == [kid]
@@ -286,6 +290,17 @@ async def test_jwks_has_public_keys_only(client: httpx.AsyncClient) -> None:
     public = jwt.PyJWK(key)
     claims = jwt.decode(tokens["access_token"], public, algorithms=["ES256"], audience="tollgate")
     assert claims["username"] == "minsu"
+
+
+async def test_jwks_max_age_is_the_setting(
+    make_settings: Callable[..., Settings], hasher: PasswordHasher
+) -> None:
+    app = create_app(make_settings(jwks_max_age=42), hasher)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+            response = await http.get("/.well-known/jwks.json")
+    assert response.headers["cache-control"] == "public, max-age=42"
 
 
 async def test_health(client: httpx.AsyncClient) -> None:

@@ -5,6 +5,7 @@ from http.cookies import SimpleCookie
 from typing import Any
 
 import httpx
+import jwt
 import pytest
 from fastapi import FastAPI
 
@@ -74,10 +75,23 @@ async def test_refresh_token_lives_only_in_a_host_cookie(cookie_client: httpx.As
     assert "samesite=strict" in attributes
     assert morsel["path"] == "/"
     assert not morsel["domain"]
-    assert 0 < int(morsel["max-age"]) <= body["refresh_expires_in"]
+    # Max-Age is the refresh token's lifetime: the default REFRESH_TTL, to the second.
+    assert int(morsel["max-age"]) == body["refresh_expires_in"] == 1_209_600
+    claims = jwt.decode(morsel.value, options={"verify_signature": False})
+    assert claims["exp"] - claims["iat"] == 1_209_600
     csrf_morsel, csrf_raw = cookies[CSRF]
     assert "httponly" not in csrf_raw.lower()
     assert csrf_morsel.value == body["csrf_token"]
+    assert int(csrf_morsel["max-age"]) == 1_209_600
+
+
+async def test_cookie_max_age_follows_the_session_limit(serve: Callable[..., Any]) -> None:
+    """Near the end of the session (SESSION_MAX_AGE), the token and its cookie live only
+    as long as the session has left, not a full REFRESH_TTL."""
+    async with serve(cookie_mode=True, session_max_age=100, refresh_ttl=1000) as http:
+        body = await signed_up(http)
+    morsel, _ = set_cookies(body["_response"])[REFRESH]
+    assert int(morsel["max-age"]) == body["refresh_expires_in"] == 100
 
 
 async def test_cookie_refresh_with_csrf(cookie_client: httpx.AsyncClient) -> None:

@@ -1,9 +1,21 @@
 """The cached GET /auth answer is the full route's answer, and revocation still holds."""
 
+from collections.abc import Callable
+
 import httpx
+import pytest
 from fastapi import FastAPI
 
-from tests.conftest import bearer, join
+from tests.conftest import OTHER_PASSWORD, PASSWORD, bearer, join
+from tollgate.settings import Settings
+
+
+@pytest.fixture
+def settings(make_settings: Callable[..., Settings]) -> Settings:
+    # Entries live a minute here, so a 401 after a revocation can only come from the
+    # revocation clearing the cache, never from an entry that timed out on its own.
+    return make_settings(auth_cache_seconds=60)
+
 
 SAME = (
     "content-type",
@@ -35,34 +47,47 @@ async def test_cached_answer_equals_the_full_route(client: httpx.AsyncClient, ap
     assert kept.headers["x-request-id"] == "gw-7"
 
 
-async def test_revocation_applies_at_once(client: httpx.AsyncClient) -> None:
+async def test_revocation_applies_at_once(client: httpx.AsyncClient, app: FastAPI) -> None:
     tokens = await join(client)
-    for _ in range(2):
-        assert (
-            await client.get("/auth", headers=bearer(tokens["access_token"]))
-        ).status_code == 200
+    await cached(client, app, tokens["access_token"])
     await client.post("/logout", headers=bearer(tokens["access_token"]))
     assert (await client.get("/auth", headers=bearer(tokens["access_token"]))).status_code == 401
 
 
-async def test_password_change_and_reuse_also_clear_it(client: httpx.AsyncClient) -> None:
+async def cached(client: httpx.AsyncClient, app: FastAPI, access_token: str) -> None:
+    """Put a token in the cache through GET /auth, and check it is there."""
+    assert (await client.get("/auth", headers=bearer(access_token))).status_code == 200
+    assert app.state.services.auth_cache.get(access_token) is not None
+
+
+async def test_password_change_and_reuse_also_clear_it(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
     first = await join(client)
-    second = (
-        await client.post(
-            "/login", json={"username": "minsu", "password": "violet-harbor-kettle-42"}
-        )
-    ).json()
-    await client.get("/auth", headers=bearer(second["access_token"]))
+    second = (await client.post("/login", json={"username": "minsu", "password": PASSWORD})).json()
+    await cached(client, app, second["access_token"])
     response = await client.post(
         "/password",
-        json={
-            "current_password": "violet-harbor-kettle-42",
-            "new_password": "amber-glacier-window-97",
-        },
+        json={"current_password": PASSWORD, "new_password": OTHER_PASSWORD},
         headers=bearer(first["access_token"]),
     )
     assert response.status_code == 204
+    # The cached entry would have answered 200 for another minute: the change cleared it.
     assert (await client.get("/auth", headers=bearer(second["access_token"]))).status_code == 401
+
+    # Refresh-token reuse (theft) ends the session: its cached access token goes too.
+    third = (
+        await client.post("/login", json={"username": "minsu", "password": OTHER_PASSWORD})
+    ).json()
+    rotated = (await client.post("/refresh", json={"refresh_token": third["refresh_token"]})).json()
+    newest = (
+        await client.post("/refresh", json={"refresh_token": rotated["refresh_token"]})
+    ).json()
+    await cached(client, app, newest["access_token"])
+    stolen = await client.post("/refresh", json={"refresh_token": third["refresh_token"]})
+    assert stolen.status_code == 401
+    assert (await client.get("/auth", headers=bearer(newest["access_token"]))).status_code == 401
+    assert (await client.get("/auth", headers=bearer(first["access_token"]))).status_code == 200
 
 
 async def test_scope_checks_and_browsers_take_the_full_route(client: httpx.AsyncClient) -> None:

@@ -1,14 +1,19 @@
 """RFC 8414 metadata, RFC 7009 revocation and RFC 7662 introspection, in-process."""
 
 import base64
+import hashlib
 from typing import Any
 
 import httpx
+import jwt
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import select
 
 from tests.conftest import ISSUER, bearer, join
+from tests.support.db import rows
 from tollgate.services.clients import NewClient
+from tollgate.store.schema import AuditEventRow, ClientRow
 
 
 @pytest.fixture
@@ -21,6 +26,19 @@ async def registered(app: FastAPI) -> NewClient:
 def basic(client: NewClient, secret: str | None = None) -> dict[str, str]:
     raw = f"{client.client_id}:{secret or client.client_secret}".encode()
     return {"Authorization": "Basic " + base64.b64encode(raw).decode()}
+
+
+async def test_client_secrets_are_stored_only_as_sha256(
+    app: FastAPI, registered: NewClient
+) -> None:
+    # 256 random bits, base64url (RFC 4648 §5) without padding.
+    secret = registered.client_secret
+    assert len(base64.urlsafe_b64decode(secret + "=" * (-len(secret) % 4))) == 32
+    async with rows(app.state.services) as db:
+        row = (await db.execute(select(ClientRow))).scalar_one()
+        stored = [str(v) for v in (await db.execute(select(ClientRow.__table__))).one()]
+    assert row.secret_hash == hashlib.sha256(secret.encode()).hexdigest()
+    assert not any(secret in value for value in stored)  # not in any column
 
 
 @pytest.mark.parametrize(
@@ -127,6 +145,28 @@ async def test_revoke_access_token_ends_the_session(client: httpx.AsyncClient) -
     response = await client.post("/revoke", json={"token": tokens["access_token"]})
     assert response.status_code == 200
     assert (await client.get("/auth", headers=bearer(tokens["access_token"]))).status_code == 401
+
+
+async def test_revocation_is_in_the_audit_trail(client: httpx.AsyncClient, app: FastAPI) -> None:
+    tokens = await join(client)
+    sid = jwt.decode(tokens["access_token"], options={"verify_signature": False})["sid"]
+    response = await client.post(
+        "/revoke",
+        data={"token": tokens["refresh_token"]},
+        headers={"User-Agent": "revoker/1.0"},
+    )
+    assert response.status_code == 200
+    await client.post("/revoke", data={"token": tokens["refresh_token"]})  # already ended
+    async with rows(app.state.services) as db:
+        events = (
+            await db.scalars(select(AuditEventRow).where(AuditEventRow.event == "revoked"))
+        ).all()
+    assert len(events) == 1  # once: the second call ended nothing
+    (event,) = events
+    assert str(event.session_id) == sid
+    assert str(event.user_id) == tokens["user"]["id"]
+    assert event.ip == "203.0.113.7"
+    assert event.user_agent == "revoker/1.0"
 
 
 async def test_revoke_unknown_token_is_200(client: httpx.AsyncClient) -> None:

@@ -1,11 +1,15 @@
 """Readiness, metrics and request ids, in-process."""
 
 import sqlite3
+from collections.abc import Callable
 
 import httpx
 from fastapi import FastAPI
 
 from tests.conftest import PASSWORD, join
+from tollgate.app import create_app
+from tollgate.services.passwords import PasswordHasher
+from tollgate.settings import Settings
 
 
 async def test_ready_when_schema_is_current(client: httpx.AsyncClient) -> None:
@@ -56,3 +60,18 @@ async def test_request_ids(client: httpx.AsyncClient) -> None:
     assert kept.headers["x-request-id"] == "edge-1234.abc"
     replaced = await client.get("/health", headers={"X-Request-ID": "no spaces <script>"})
     assert replaced.headers["x-request-id"] != "no spaces <script>"
+
+
+async def test_metrics_can_be_turned_off(
+    make_settings: Callable[..., Settings], hasher: PasswordHasher
+) -> None:
+    app = create_app(make_settings(metrics_enabled=False), hasher)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app.state.asgi)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+            await join(http)
+            response = await http.get("/metrics")
+            assert response.status_code == 404
+            assert response.json()["error"] == "not_found"
+            assert "tollgate_" not in response.text
+            assert (await http.get("/health")).status_code == 200

@@ -119,6 +119,29 @@ async def test_refresh_rotates_and_old_token_is_then_a_replay(client: httpx.Asyn
     me = await client.get("/me", headers=bearer(str(rotated["access_token"])))
     assert me.status_code == 200
 
+    # The old token sent again within the reuse interval (10 s) is a replay: it gets the
+    # current pair back, not a new rotation.
+    replay = assert_token_response(
+        await client.post("/refresh", json={"refresh_token": tokens["refresh_token"]})
+    )
+    assert jti(str(replay["refresh_token"])) == jti(str(rotated["refresh_token"]))
+
+    # Once rotated again, the first token is no longer the previous one: theft. The
+    # whole session ends, for the newest tokens too.
+    newest = assert_token_response(
+        await client.post("/refresh", json={"refresh_token": rotated["refresh_token"]})
+    )
+    stolen = await client.post("/refresh", json={"refresh_token": tokens["refresh_token"]})
+    assert stolen.status_code == 401
+    assert stolen.json()["error"] == "invalid_grant"
+    after = await client.post("/refresh", json={"refresh_token": newest["refresh_token"]})
+    assert after.status_code == 401
+    assert (await client.get("/me", headers=bearer(str(newest["access_token"])))).status_code == 401
+
+
+def jti(token: str) -> str:
+    return str(jwt.decode(token, options={"verify_signature": False})["jti"])
+
 
 async def test_refresh_with_access_token_is_refused(client: httpx.AsyncClient) -> None:
     tokens = await join(client)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -12,6 +13,25 @@ from playwright.sync_api import Browser, Page, expect
 from tests.conftest import OTHER_PASSWORD, PASSWORD, bearer
 
 SIGNED_IN = re.compile(r"Signed in as ")
+
+
+def wait_until(page: Page, condition: Callable[[], bool], what: str) -> None:
+    """Let the page run (its timers, its requests) until the condition holds.
+
+    Each wait returns at the page's next response; the page refreshes every 1.6 s with
+    2-second tokens, so a condition about refreshes is re-checked at least that often.
+    """
+    deadline = time.monotonic() + 60
+    while not condition():
+        assert time.monotonic() < deadline, f"not reached in 60 s: {what}"
+        page.wait_for_event("response", timeout=60_000)
+
+
+def track(page: Page, path: str) -> list[int]:
+    """The statuses of the page's responses from `path`, as they come."""
+    statuses: list[int] = []
+    page.on("response", lambda r: statuses.append(r.status) if r.url.endswith(path) else None)
+    return statuses
 
 
 def sign_up(page: Page, site: str, name: str) -> None:
@@ -37,8 +57,8 @@ def test_stays_logged_in_through_expiries_and_reloads(
 ) -> None:
     context = browser.new_context()
     page = context.new_page()
-    me_calls: list[int] = []
-    page.on("response", lambda r: me_calls.append(r.status) if r.url.endswith("/me") else None)
+    me_calls = track(page, "/me")
+    refreshes = track(page, "/refresh")
     sign_up(page, site, "ada")
     # The refresh token is in an HttpOnly cookie the page cannot read.
     cookie = next(c for c in context.cookies() if c["name"] == "__Host-tollgate-refresh")
@@ -47,9 +67,14 @@ def test_stays_logged_in_through_expiries_and_reloads(
     assert cookie["sameSite"] == "Strict"
     assert page.evaluate("document.cookie").find("tollgate-refresh") == -1
 
-    time.sleep(7)  # three and a half access lifetimes
+    # Three refreshes, 1.6 s apart, span more than two 2-second access lifetimes.
+    after_sign_up = len(refreshes)
+    wait_until(page, lambda: len(refreshes) >= after_sign_up + 3, "three timed refreshes")
+    shown = len(me_calls)
+    wait_until(page, lambda: len(me_calls) > shown, "the account shown after the refresh")
     expect(page.locator("#who")).to_have_text("Signed in as ada")
     expect(page.locator("#profile-username")).to_have_text("ada")
+    assert set(refreshes[after_sign_up:]) == {200}  # (the one on first load had no cookie)
     assert len(me_calls) >= 4  # the page kept checking in as tokens expired
     assert all(status == 200 for status in me_calls[-3:])
 
@@ -72,22 +97,22 @@ def test_two_tabs_refreshing_together_stay_logged_in(browser: Browser, site: str
     second = context.new_page()
     second.goto(site + "/")
     expect(second.locator("#who")).to_have_text("Signed in as bea")
-    refreshes: list[int] = []
-    for page in (first, second):
-        page.on(
-            "response", lambda r: refreshes.append(r.status) if r.url.endswith("/refresh") else None
-        )
+    refreshes = {page: track(page, "/refresh") for page in (first, second)}
     # Both tabs refresh at the same moment with the same cookie: one rotates it, the
     # other is a replay within the reuse interval and gets the same new pair.
     for _ in range(3):
-        for page in (first, second):  # reloading refreshes on load, in both at once
-            page.evaluate("setTimeout(() => location.reload(), 0)")
-        time.sleep(1)
+        before = {page: len(statuses) for page, statuses in refreshes.items()}
+        with first.expect_event("load"), second.expect_event("load"):
+            for page in (first, second):  # reloading refreshes on load, in both at once
+                page.evaluate("setTimeout(() => location.reload(), 0)")
         for page in (first, second):
+            wait_until(page, lambda p=page, b=before: len(refreshes[p]) > b[p], "refresh on load")
             expect(page.locator("#who")).to_have_text("Signed in as bea")
-    assert len(refreshes) >= 6
-    assert set(refreshes) == {200}
-    time.sleep(3)  # and their own timers keep going past more expiries
+    # And their own timers keep going past more expiries: two more refreshes each.
+    for page in (first, second):
+        count = len(refreshes[page])
+        wait_until(page, lambda p=page, n=count: len(refreshes[p]) >= n + 2, "timed refreshes")
+    assert all(set(statuses) == {200} for statuses in refreshes.values()), refreshes
     for page in (first, second):
         page.reload()
         expect(page.locator("#who")).to_have_text("Signed in as bea")

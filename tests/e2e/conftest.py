@@ -37,8 +37,8 @@ def backend(request: pytest.FixtureRequest, database: Path) -> tuple[str, Callab
 
 @pytest.fixture(scope="module")
 def server(database: Path, backend: tuple[str, Callable[[str], str]]) -> Iterator[str]:
-    """One real server per test module and database, with a 1-second reuse interval."""
-    with running_server(database, database_url=backend[0], refresh_reuse_interval="1") as base:
+    """One real server per test module and database, with a 2-second reuse interval."""
+    with running_server(database, database_url=backend[0], refresh_reuse_interval="2") as base:
         yield base
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import datetime
 import hashlib
 import hmac
 import json
@@ -10,8 +11,10 @@ import time
 from typing import Any
 
 import jwt
-from cryptography.hazmat.primitives import serialization
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.oid import NameOID
 
 from tollgate.keys.keyring import Key
 
@@ -28,6 +31,28 @@ def parts(token: str) -> tuple[dict[str, Any], dict[str, Any], str]:
         json.loads(base64.urlsafe_b64decode(pad(body))),
         sig,
     )
+
+
+def b64std(data: bytes) -> str:
+    """x5c holds standard (not URL-safe) base64 DER, RFC 7515 §4.1.6."""
+    return base64.b64encode(data).decode()
+
+
+def self_signed_certificate(key: ec.EllipticCurvePrivateKey) -> bytes:
+    """A DER certificate for the attacker's key, as an x5c header would carry it."""
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "tollgate.test")])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    return certificate.public_bytes(serialization.Encoding.DER)
 
 
 def raw(header: dict[str, Any] | bytes, payload: dict[str, Any] | bytes, signature: str) -> str:
@@ -105,6 +130,17 @@ class Forger:
         )
         attacks["x5u elsewhere"] = jwt.encode(
             admin, attacker_ec, algorithm="ES256", headers={**header, "x5u": jku_url}
+        )
+        attacks["x5c attacker certificate"] = jwt.encode(
+            admin,
+            attacker_ec,
+            algorithm="ES256",
+            headers={**header, "x5c": [b64std(self_signed_certificate(attacker_ec))]},
+        )
+        # The same certificate chain on a token our own key signed: x5c is refused as a
+        # header member, not only because the signature fails.
+        attacks["x5c on a validly signed token"] = self.signed(
+            {**header, "x5c": [b64std(self_signed_certificate(attacker_ec))]}, claims
         )
         for label, kid in (
             ("path", "../../../../../../dev/null"),

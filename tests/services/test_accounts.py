@@ -1,8 +1,6 @@
 """Accounts: sign-up races, rehash on login, and equal cost for every login failure."""
 
 import asyncio
-import statistics
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -11,6 +9,7 @@ from sqlalchemy import func, select
 
 from tests.conftest import PASSWORD
 from tests.support.db import rows
+from tests.support.timing import cpu_time, median_ratio
 from tollgate.errors import AccountDisabled, InvalidClient, InvalidGrant, UsernameTaken
 from tollgate.services.container import Services
 from tollgate.services.grants import ClientInfo
@@ -89,20 +88,23 @@ async def test_disabled_is_told_only_to_the_password_holder(services: Services) 
 async def test_unknown_user_costs_as_much_as_a_wrong_password(services: Services) -> None:
     await services.accounts.join("minsu", PASSWORD)
 
-    async def timed(username: str) -> float:
-        started = time.perf_counter()
-        with pytest.raises(InvalidGrant) as info:
-            await services.accounts.authenticate(username, "wrong-wrong-wrong")
-        assert info.value.description == "The username or password is incorrect."
-        return time.perf_counter() - started
+    async def attempt(username: str) -> float:
+        async def authenticate() -> None:
+            with pytest.raises(InvalidGrant) as info:
+                await services.accounts.authenticate(username, "wrong-wrong-wrong")
+            assert info.value.description == "The username or password is incorrect."
+
+        spent, _ = await cpu_time(authenticate)
+        return spent
 
     known: list[float] = []
     unknown: list[float] = []
-    for _ in range(30):  # interleaved, so drift in machine load hits both alike
-        known.append(await timed("minsu"))
-        unknown.append(await timed("nobody"))
-    ratio = statistics.median(unknown) / statistics.median(known)
-    # Without the dummy hash the unknown user would answer ~100x faster.
+    for _ in range(40):  # interleaved, so drift in machine load hits both alike
+        known.append(await attempt("minsu"))
+        unknown.append(await attempt("nobody"))
+    # CPU time, not wall time (tests/support/timing.py). Without the dummy hash the
+    # unknown user would cost ~100x less.
+    ratio = median_ratio(unknown, known)
     assert 0.8 < ratio < 1.25, ratio
 
 

@@ -43,10 +43,13 @@ def test_private_key_signs_what_public_jwk_verifies(alg: str) -> None:
     assert jwt.decode(token, public, algorithms=[alg]) == {"x": 1}
 
 
-def test_rsa_keys_are_at_least_2048_bits() -> None:
+def test_rsa_keys_are_3072_bits() -> None:
+    # README: "RSA keys are 3072 bits" (NIST SP 800-57: 128-bit security, like ES256).
     key = generate_key("RS256")
     private = serialization.load_pem_private_key(key.private_key, password=None)
-    assert private.key_size >= 2048  # type: ignore[union-attr]
+    assert private.key_size == 3072  # type: ignore[union-attr]
+    public = jwt.PyJWK(key.public_jwk)
+    assert public.key.key_size == 3072
 
 
 def test_hs256_secret_is_long_and_unpublished() -> None:

@@ -1,7 +1,7 @@
 import pytest
 
 from tollgate.errors import InvalidInput
-from tollgate.services.password_policy import PasswordPolicy
+from tollgate.services.password_policy import ZXCVBN_MAX_LENGTH, PasswordPolicy
 
 policy = PasswordPolicy(min_length=8, min_score=3)
 
@@ -49,5 +49,12 @@ def test_check_raises_invalid_input_on_password_field() -> None:
 
 
 def test_long_passwords_are_scored_on_a_prefix() -> None:
-    strong_prefix = "violet-harbor-kettle-42 " * 10
+    # zxcvbn refuses input over 72 characters; only the first 72 are scored, so the
+    # prefix alone decides. Each pair would be judged the other way if the whole password
+    # (zxcvbn scores both 4 with max_length raised) or its end were scored.
+    strong = "violet-harbor-kettle-42 quantum lemur violin orbit"
+    weak_prefix = "a" * ZXCVBN_MAX_LENGTH + strong
+    assert "easy to guess" in (problem(weak_prefix) or "")
+    strong_prefix = strong.ljust(ZXCVBN_MAX_LENGTH, "!") + "a" * 500
     assert problem(strong_prefix) is None
+    assert ZXCVBN_MAX_LENGTH == 72

@@ -7,7 +7,7 @@ from typing import Any
 
 from tollgate.clock import Clock, SystemClock
 from tollgate.errors import InvalidToken
-from tollgate.events import EventBus, SessionsEnded
+from tollgate.events import NO_CLIENT, ClientInfo, EventBus, SessionsEnded
 from tollgate.services.grants import token_id
 from tollgate.settings import Settings
 from tollgate.store.interfaces import SessionStore
@@ -40,7 +40,9 @@ class TokenControl:
                 return status
         return INACTIVE
 
-    async def revoke(self, token: str, hint: str | None = None) -> None:
+    async def revoke(
+        self, token: str, hint: str | None = None, client: ClientInfo = NO_CLIENT
+    ) -> None:
         """RFC 7009 §2.1: end the token's session. Unknown or invalid tokens are ignored."""
         for kind in self._order(hint):
             try:
@@ -52,7 +54,11 @@ class TokenControl:
             except InvalidToken:
                 continue
             event = SessionsEnded(
-                "revoked", self._clock.now(), user_id=claims.sub, session_id=claims.sid
+                "revoked",
+                self._clock.now(),
+                user_id=claims.sub,
+                session_id=claims.sid,
+                client=client,
             )
             ended = await self._sessions.revoke(
                 claims.sid, "revoked", event.at, owner=claims.sub, audit=[event.audit_record()]

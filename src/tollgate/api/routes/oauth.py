@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
-from tollgate.api.dependencies import ServicesDep
+from tollgate.api.dependencies import ClientDep, ServicesDep
 from tollgate.api.errors import mark_token_endpoint
 from tollgate.api.params import FORM, client_credentials, oauth_params
 from tollgate.api.responses import NO_STORE, errors
@@ -62,12 +62,12 @@ async def _authenticated_client(
     openapi_extra={"requestBody": TOKEN_FORM},
     summary="Revoke a refresh or access token and its session (RFC 7009)",
 )
-async def revoke(request: Request, services: ServicesDep) -> Response:
+async def revoke(request: Request, services: ServicesDep, client: ClientDep) -> Response:
     mark_token_endpoint(request)
     token, hint, params = await _token_param(request)
     # Public clients may revoke with the token alone; credentials, when sent, must be right.
     await _authenticated_client(request, params, services, required=False)
-    await services.token_control.revoke(token, hint)
+    await services.token_control.revoke(token, hint, client)
     # RFC 7009 §2.2: 200 whether or not the token was valid.
     return Response(status_code=200, headers=NO_STORE)
 
