@@ -92,7 +92,11 @@ class Keyring:
         signer = current_signer(self._rows, now)
         if signer is None:
             made = await create_key(
-                self._store, self._alg or DEFAULT_ALG, self._secret, events=self._events
+                self._store,
+                self._alg or DEFAULT_ALG,
+                self._secret,
+                events=self._events,
+                first=not self._rows,
             )
         elif self._alg is None or self._alg == signer.alg:
             return None

@@ -30,8 +30,10 @@ async def create_key(
     activates_in: float = 0,
     now: datetime | None = None,
     events: EventBus | None = None,
+    first: bool = False,
 ) -> KeyRecord:
-    """A new key, published now, signing from `activates_in` seconds on; audited."""
+    """A new key, published now, signing from `activates_in` seconds on; audited as
+    "key_created" when it is the database's first, else "key_rotated"."""
     new = generate_key(alg)
     now = now or utcnow()
     row = KeyRecord(
@@ -43,7 +45,7 @@ async def create_key(
         activates_at=now + timedelta(seconds=activates_in),
     )
     detail = f"{row.kid} {row.alg} signs from {row.activates_at:%Y-%m-%d %H:%M:%S} UTC"
-    event = Event("key_rotated", now, detail=detail)
+    event = Event("key_created" if first else "key_rotated", now, detail=detail)
     await keys.add(row, [event.audit_record()])
     if events is not None:
         await events.publish(event)

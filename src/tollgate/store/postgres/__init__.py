@@ -12,12 +12,18 @@ from tollgate.store.postgres.keys import PostgresKeyStore
 from tollgate.store.postgres.pool import Connections, PostgresDatabase, open_pool
 from tollgate.store.postgres.sessions import PostgresSessionStore
 from tollgate.store.postgres.users import PostgresUserStore
+from tollgate.store.records import StoreUnavailable
 from tollgate.store.stores import Stores
 
 
 async def open_postgres(settings: Settings) -> Stores:
     """Every store on one pool. StoreUnavailable if the server cannot be reached."""
     connections = Connections(await open_pool(settings))
+    try:
+        await connections.fetchval("SELECT 1")  # a wrong URL fails at start, not later
+    except StoreUnavailable:
+        await connections.close()
+        raise
     return Stores(
         database=PostgresDatabase(connections),
         users=PostgresUserStore(connections),

@@ -47,8 +47,10 @@ async def open_pool(settings: Settings) -> asyncpg.Pool[Record]:
     try:
         pool: asyncpg.Pool[Record] = await asyncpg.create_pool(
             asyncpg_dsn(settings.database_url),
-            # One connection at once proves the server answers; the rest as load needs.
-            min_size=1,
+            # Connections as load needs them. No floor: asyncpg restores a floor after an
+            # outage from a background task that logs a traceback per failed try, and the
+            # first call (a key load at start) proves the server answers anyway.
+            min_size=0,
             max_size=settings.db_pool_size + settings.db_max_overflow,
             timeout=ACQUIRE_TIMEOUT,
             reset=_keep_state,
