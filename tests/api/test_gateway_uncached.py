@@ -58,3 +58,23 @@ async def test_refusals_take_the_full_route(uncached: tuple[FastAPI, httpx.Async
     assert 'error="invalid_token"' in refused.headers["www-authenticate"]
     forged = await client.get("/auth", headers=bearer("e30.e30.e30"))
     assert forged.status_code == 401
+
+
+async def test_a_second_check_is_answered_from_the_cache(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    # The lean path and the services share one cache: once a token is verified, the
+    # next check is answered without verifying or reading the session again.
+    tokens = await join(client)
+    calls = []
+    authorize = app.state.services.sessions.authorize
+
+    async def counted(token: str, required_scope: str = "") -> Any:
+        calls.append(token)
+        return await authorize(token, required_scope)
+
+    app.state.services.sessions.authorize = counted
+    for _ in range(3):
+        answer = await client.get("/auth", headers=bearer(tokens["access_token"]))
+        assert answer.status_code == 200
+    assert len(calls) == 1

@@ -69,9 +69,14 @@ class Services:
         if migrate_first:
             await upgrade_schema(settings)
         stores = await open_stores(settings)
-        clock = clock or SystemClock()
-        metrics = metrics or Metrics(settings.prometheus_multiproc_dir)
-        cache = auth_cache or AuthCache(settings.auth_cache_seconds, settings.auth_cache_entries)
+        clock = clock if clock is not None else SystemClock()
+        metrics = metrics if metrics is not None else Metrics(settings.prometheus_multiproc_dir)
+        # `is None`, not `or`: an empty cache is falsy (it has a length).
+        cache = (
+            auth_cache
+            if auth_cache is not None
+            else AuthCache(settings.auth_cache_seconds, settings.auth_cache_entries)
+        )
         events = EventBus()
         AuditLog(metrics.event).subscribe(events)
         # Revocations by this process apply to its cached token checks at once.
