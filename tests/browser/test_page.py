@@ -165,7 +165,10 @@ def test_error_messages(browser: Browser, site: str) -> None:
     expect(page.locator("#message")).to_have_text("A username cannot contain spaces.")
 
     for _ in range(5):  # the account+address limit is 5 failures a minute
-        log_in(page, site, "dee", "still-wrong-1")
+        # Each answer before the next try: the next try's page load would cancel a login
+        # still in flight (seen on a loaded machine), and it would then not count.
+        with page.expect_response(lambda r: r.url.endswith("/login")):
+            log_in(page, site, "dee", "still-wrong-1")
     expect(page.locator("#message")).to_have_text(
         re.compile(r"Too many attempts\. Try again in \d+ seconds\.")
     )
