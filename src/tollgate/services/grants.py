@@ -18,7 +18,15 @@ from datetime import datetime, timedelta
 
 from tollgate.clock import Clock, SystemClock
 from tollgate.errors import InvalidGrant, InvalidToken
-from tollgate.events import NO_CLIENT, ClientInfo, Counted, Event, EventBus, SessionsEnded
+from tollgate.events import (
+    MAX_USER_AGENT,
+    NO_CLIENT,
+    ClientInfo,
+    Counted,
+    Event,
+    EventBus,
+    SessionsEnded,
+)
 from tollgate.services.scopes import narrow
 from tollgate.settings import Settings
 from tollgate.store.interfaces import SessionStore
@@ -36,7 +44,6 @@ __all__ = ["NO_CLIENT", "ClientInfo", "Grants", "TokenPair", "child_jti", "token
 
 REUSE_REASON = "refresh_token_reused"
 REUSE_EVENT = "refresh_reuse_detected"
-MAX_USER_AGENT = 512
 
 
 @dataclass(frozen=True)

@@ -23,10 +23,8 @@ def create_engine(settings: Settings) -> AsyncEngine:
         engine = create_async_engine(
             settings.database_url,
             connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
-            # One connection per process: SQLite has one writer at a time anyway, and
-            # connections of the same process competing for its lock wait in SQLite's
-            # busy handler, which sleeps in growing steps (measured: p99 of 1 s for
-            # refreshes). Queued on the pool instead, they take turns without sleeping.
+            # This engine only migrates (the stores run their own connections), and one
+            # connection is all a migration uses.
             pool_size=1,
             max_overflow=0,
             pool_timeout=60,
