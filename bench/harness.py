@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import resource
 import signal
 import socket
 import subprocess
@@ -173,3 +174,30 @@ def peak_rss_mib(pids: list[int]) -> list[float]:
             if line.startswith("VmHWM:"):
                 peaks.append(int(line.split()[1]) / 1024)
     return peaks
+
+
+def tree_cpu_seconds(pid: int) -> dict[str, float]:
+    """CPU time (user + system) of a process and all its descendants, by command name,
+    including the ones already exited and reaped (cutime/cstime): to compare CPU per
+    request, and see which process spent it."""
+    totals: dict[str, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            name, rest = Path(f"/proc/{current}/stat").read_text().split(" (", 1)[1].rsplit(")", 1)
+            fields = rest.split()
+            name = name.split(":")[0].split()[0]  # "postgres: bench ..." -> "postgres"
+            totals[name] = totals.get(name, 0.0) + sum(int(f) for f in fields[11:15]) / tick
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pending += [int(p) for p in (task / "children").read_text().split()]
+        except (FileNotFoundError, ProcessLookupError):
+            continue  # exited meanwhile
+    return totals
+
+
+def children_cpu_seconds() -> float:
+    """CPU of this process's reaped children (wrk runs as one): user + system."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime

