@@ -1,10 +1,13 @@
 import asyncio
+import os
+import threading
 import time
 
+import pytest
 from argon2 import PasswordHasher as Argon2Hasher
 from argon2 import Type
 
-from tollgate.services.passwords import PasswordHasher
+from tollgate.services.passwords import PasswordHasher, hashing_threads
 
 
 async def test_hash_is_argon2id_with_owasp_parameters(hasher: PasswordHasher) -> None:
@@ -53,3 +56,28 @@ async def test_hashing_does_not_block_the_event_loop(hasher: PasswordHasher) -> 
     await task
     # A blocked loop would tick about once; a free one ticks about elapsed/5ms times.
     assert ticks >= max(3, int(elapsed / 0.005) // 4)
+
+
+def test_hashing_threads_share_the_cores_among_workers(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(os, "cpu_count", lambda: 4)
+    monkeypatch.delenv("WEB_CONCURRENCY", raising=False)
+    assert hashing_threads() == 4  # one process: every core
+    monkeypatch.setenv("WEB_CONCURRENCY", "2")
+    assert hashing_threads() == 2
+    monkeypatch.setenv("WEB_CONCURRENCY", "8")
+    assert hashing_threads() == 1  # more workers than cores: still one each
+    monkeypatch.setenv("WEB_CONCURRENCY", "many")
+    assert hashing_threads() == 4
+
+
+async def test_hashes_run_on_no_more_threads_than_the_workers_share(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Two workers on four cores: six hashes at once in one worker use two threads.
+    monkeypatch.setattr(os, "cpu_count", lambda: 4)
+    monkeypatch.setenv("WEB_CONCURRENCY", "2")
+    before = {t.ident for t in threading.enumerate() if t.name.startswith("argon2")}
+    hasher = PasswordHasher(time_cost=1, memory_kib=8192)
+    await asyncio.gather(*(hasher.hash(f"password-{i}") for i in range(6)))
+    used = {t.ident for t in threading.enumerate() if t.name.startswith("argon2")} - before
+    assert len(used) == 2

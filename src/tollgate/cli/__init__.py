@@ -91,6 +91,7 @@ def serve(
     os.environ["TOLLGATE_HOST"] = host
     os.environ["TOLLGATE_PORT"] = str(port)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    os.environ["WEB_CONCURRENCY"] = str(workers)  # the workers share the cores' hashing
     try:
         uvicorn.run("tollgate.app:create_server", factory=True, workers=workers, **options)
     finally:

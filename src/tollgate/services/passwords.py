@@ -34,6 +34,23 @@ def _lower_priority() -> None:
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HASHING_NICENESS)
 
 
+def hashing_threads() -> int:
+    """Hashing threads for this process: the cores shared among the server's workers.
+
+    Each worker process has its own pool; with one thread per core in each, two workers
+    on two cores ran four 19 MiB hashes at once, and the time slicing between them cost
+    about 3 ms of CPU per login (23 against 26.5 ms per login, measured under a login
+    flood; bench/NOTES.md). `tollgate serve --workers N` sets WEB_CONCURRENCY (uvicorn's
+    and gunicorn's name for the worker count) for its workers.
+    """
+    cores = os.cpu_count() or 1
+    try:
+        workers = int(os.environ.get("WEB_CONCURRENCY") or 1)
+    except ValueError:
+        workers = 1
+    return max(1, cores // max(1, workers))
+
+
 def normalize_password(password: str) -> str:
     # NIST SP 800-63B §5.1.1.2: normalize Unicode so the same password typed on
     # different keyboards or systems hashes the same.
@@ -52,10 +69,10 @@ class PasswordHasher:
         )
         # Verified against when the user does not exist, so that answer takes as long.
         self._dummy_hash = self._argon2.hash(secrets.token_urlsafe(16))
-        # One hashing thread per core: memory-hard hashes in parallel up to the cores,
-        # never more (more would only add memory and context switches).
+        # One hashing thread per core across the workers: memory-hard hashes in parallel
+        # up to the cores, never more (more would only add memory and context switches).
         self._pool = ThreadPoolExecutor(
-            max_workers=os.cpu_count() or 1,
+            max_workers=hashing_threads(),
             thread_name_prefix="argon2",
             initializer=_lower_priority,
         )
