@@ -7,7 +7,8 @@ Tollgate on PostgreSQL, and on two replicas behind nginx. For each load it print
 rate, its ratio to the hello of the same round, and CPU per request: of everything
 serving it (the servers' workers, nginx, PostgreSQL: all processes this one started,
 wrk excluded) and of wrk itself. CPU per request does not depend on what else the
-machine runs, the rate does.
+machine runs, the rate does. `B4_CONNECTIONS` (twice the cores, as in ./scripts/bench) sets
+wrk's connections for the refresh loads.
 """
 
 from __future__ import annotations
