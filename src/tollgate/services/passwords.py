@@ -39,9 +39,9 @@ def hashing_threads() -> int:
 
     Each worker process has its own pool; with one thread per core in each, two workers
     on two cores ran four 19 MiB hashes at once, and the time slicing between them cost
-    about 3 ms of CPU per login (23 against 26.5 ms per login, measured under a login
-    flood; bench/NOTES.md). `tollgate serve --workers N` sets WEB_CONCURRENCY (uvicorn's
-    and gunicorn's name for the worker count) for its workers.
+    about 2 to 3 ms of CPU per login, measured under a login flood (bench/NOTES.md).
+    `tollgate serve --workers N` sets WEB_CONCURRENCY (uvicorn's and gunicorn's name
+    for the worker count) for its workers.
     """
     cores = os.cpu_count() or 1
     try:
