@@ -6,10 +6,10 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
-from tollgate.errors import InvalidToken, MissingToken
 from tollgate.services.container import Services
 from tollgate.services.grants import ClientInfo
 from tollgate.tokens.claims import AccessClaims
+from tollgate.verify.bearer import bearer_token
 
 
 def get_services(request: Request) -> Services:
@@ -17,20 +17,14 @@ def get_services(request: Request) -> Services:
     return services
 
 
-def bearer_token(request: Request) -> str:
+def request_token(request: Request) -> str:
     """RFC 6750 §2.1: the Authorization header only, never the query string."""
-    header = request.headers.get("authorization")
-    if not header:
-        raise MissingToken()
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise InvalidToken("Use the header `Authorization: Bearer <token>`.")
-    return token.strip()
+    return bearer_token(request.headers.get("authorization"))
 
 
 async def current_claims(
     request: Request,
-    token: Annotated[str, Depends(bearer_token)],
+    token: Annotated[str, Depends(request_token)],
     services: Annotated[Services, Depends(get_services)],
 ) -> AccessClaims:
     return await services.sessions.authorize(token)
@@ -42,7 +36,7 @@ async def optional_claims(
     """The caller when a bearer token is sent; None when no Authorization header is."""
     if "authorization" not in request.headers:
         return None
-    return await services.sessions.authorize(bearer_token(request))
+    return await services.sessions.authorize(request_token(request))
 
 
 def client_info(request: Request) -> ClientInfo:
@@ -62,6 +56,7 @@ def rate_limited(route: str) -> Any:
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]
+BearerDep = Annotated[str, Depends(request_token)]
 CallerDep = Annotated[AccessClaims, Depends(current_claims)]
 OptionalCallerDep = Annotated[AccessClaims | None, Depends(optional_claims)]
 ClientDep = Annotated[ClientInfo, Depends(client_info)]

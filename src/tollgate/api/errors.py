@@ -7,7 +7,6 @@ Body: {"error", "error_description"} (RFC 6749 §5.2), plus "fields" on 422.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -19,14 +18,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tollgate.api import field_messages
 from tollgate.errors import (
-    InsufficientScope,
     InvalidClient,
     InvalidInput,
-    InvalidToken,
-    MissingToken,
+    InvalidRequest,
+    OAuthError,
     ServiceUnavailable,
     TollgateError,
-    TooManyRequests,
 )
 from tollgate.store.records import StoreUnavailable, Unstorable
 
@@ -38,8 +35,6 @@ REALM = "tollgate"
 # What FastAPI raises when reading a body fails with anything but a JSON syntax error.
 FASTAPI_BODY_PARSE_ERROR = "There was an error parsing the body"
 HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "invalid_request"}
-# RFC 6750 §3: error_description is limited to these characters.
-_HEADER_UNSAFE = re.compile(r"[^\x20-\x21\x23-\x5b\x5d-\x7e]")
 
 
 def error_response(
@@ -64,41 +59,14 @@ def mark_token_endpoint(request: Request) -> None:
     request.state.token_endpoint = True
 
 
-def _challenge(exc: TollgateError) -> str | None:
-    """RFC 6750 §3: no error code when no token was sent at all."""
-    description = _HEADER_UNSAFE.sub("", exc.description)
-    if isinstance(exc, InvalidToken):
-        if isinstance(exc, MissingToken):
-            return f'Bearer realm="{REALM}"'
-        return f'Bearer realm="{REALM}", error="invalid_token", error_description="{description}"'
-    if isinstance(exc, InvalidClient):
-        # Both schemes: the contract's Bearer challenge, and Basic for client credentials.
-        return f'Bearer realm="{REALM}", Basic realm="{REALM}"'
-    if isinstance(exc, InsufficientScope):
-        return (
-            f'Bearer realm="{REALM}", error="insufficient_scope", '
-            f'error_description="{description}", scope="{exc.required}"'
-        )
-    return None
-
-
-async def tollgate_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, TollgateError)
-    status = exc.status
+async def oauth_error(request: Request, exc: Exception) -> JSONResponse:
+    """Every error of ours renders itself (status, body, headers)."""
+    assert isinstance(exc, OAuthError)
     on_token_endpoint = getattr(request.state, "token_endpoint", False)
     # RFC 6749 §5.2: only client authentication failures stay 401 there.
-    if on_token_endpoint and status in (401, 422) and not isinstance(exc, InvalidClient):
-        status = 400
-    headers = {}
-    challenge = _challenge(exc)
-    if challenge:
-        headers["WWW-Authenticate"] = challenge
-    fields = exc.fields if isinstance(exc, InvalidInput) and status == 422 else None
-    if isinstance(exc, ServiceUnavailable):
-        headers["Retry-After"] = "5"
-    if isinstance(exc, TooManyRequests):
-        headers["Retry-After"] = str(exc.retry_after)
-    return error_response(status, exc.error, exc.description, fields=fields, headers=headers)
+    if on_token_endpoint and exc.status in (401, 422) and not isinstance(exc, InvalidClient):
+        exc.status = 400
+    return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers(REALM))
 
 
 def _field_name(loc: tuple[int | str, ...]) -> str:
@@ -120,10 +88,7 @@ async def validation_error(request: Request, exc: Exception) -> JSONResponse:
         if name not in fields:
             fields[name] = field_messages.sentence(name, error)
     # Each sentence names its field: no "field: " prefixes for people to read past.
-    description = " ".join(fields.values())
-    if getattr(request.state, "token_endpoint", False):
-        return error_response(400, "invalid_request", description)
-    return error_response(422, "invalid_request", description, fields=fields)
+    return await oauth_error(request, InvalidInput(fields))
 
 
 async def http_error(request: Request, exc: Exception) -> JSONResponse:
@@ -140,33 +105,32 @@ async def http_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def database_unavailable(request: Request, exc: Exception) -> JSONResponse:
     log.warning("database unavailable: %s", type(exc).__name__)
-    return await tollgate_error(request, ServiceUnavailable())
+    return await oauth_error(request, ServiceUnavailable())
 
 
 async def limits_unavailable(request: Request, exc: Exception) -> JSONResponse:
     log.warning("rate-limit storage unavailable: %s", type(exc).__name__)
-    return await tollgate_error(request, ServiceUnavailable())
+    return await oauth_error(request, ServiceUnavailable())
 
 
 async def unstorable_input(request: Request, exc: Exception) -> JSONResponse:
     # A safety net: input the database refuses (e.g. U+0000 in PostgreSQL text) is the
     # client's problem, not a server error.
     log.warning("database refused input on %s %s", request.method, request.url.path)
-    return error_response(
-        400, "invalid_request", "The request holds characters or values that cannot be stored."
-    )
+    refused = InvalidRequest("The request holds characters or values that cannot be stored.")
+    return await oauth_error(request, refused)
 
 
 async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     # Logged in full here; the client sees no trace, SQL or secret.
     log.exception("unhandled error on %s %s", request.method, request.url.path)
-    return error_response(500, "server_error", "The server could not handle the request.")
+    return await oauth_error(request, TollgateError())
 
 
 # The one table of what answers which exception; the full app installs it, and the lean
 # paths render through it, so both give the same answer.
 HANDLERS: tuple[tuple[type[Exception], Handler], ...] = (
-    (TollgateError, tollgate_error),
+    (OAuthError, oauth_error),
     (RequestValidationError, validation_error),
     (StarletteHTTPException, http_error),
     (Unstorable, unstorable_input),

@@ -50,7 +50,7 @@ class Sessions:
             self._cache.put(access_token, claims)
         missing = set(required_scope.split()) - claims.scopes
         if missing:
-            raise InsufficientScope(" ".join(sorted(missing)))
+            raise InsufficientScope(frozenset(missing))
         return claims
 
     async def live_for_user(self, user_id: uuid.UUID) -> list[SessionRecord]:

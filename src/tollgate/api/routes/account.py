@@ -6,15 +6,15 @@ import uuid
 from contextlib import suppress
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from tollgate.api.cookies import clear_session_cookies, uses_cookies
 from tollgate.api.dependencies import (
+    BearerDep,
     CallerDep,
     ClientDep,
     OptionalCallerDep,
     ServicesDep,
-    bearer_token,
 )
 from tollgate.api.responses import errors, header_safe
 from tollgate.api.schemas import (
@@ -39,7 +39,7 @@ router = APIRouter(tags=["account"])
 )
 async def check(
     response: Response,
-    token: Annotated[str, Depends(bearer_token)],
+    token: BearerDep,
     services: ServicesDep,
     scope: Annotated[str | None, Query(max_length=1024)] = None,
 ) -> AuthCheck:
