@@ -73,6 +73,7 @@ def create_app(
     openapi.install(app)
     docs.install(app)
     app.include_router(tokens.router)
+    app.include_router(tokens.token_endpoint_router)
     app.include_router(account.router)
     app.include_router(oauth.router)
     app.include_router(wellknown.router)

@@ -15,7 +15,10 @@ import pytest
 from fastapi import FastAPI
 
 from tests.conftest import PASSWORD, bearer, join
+from tollgate.api import errors
+from tollgate.api.errors import TokenEndpointRoute
 from tollgate.app import create_app
+from tollgate.errors import InvalidClient, InvalidGrant
 from tollgate.services.passwords import PasswordHasher
 from tollgate.settings import Settings
 
@@ -193,3 +196,29 @@ async def test_database_gone_is_503_retry_after_5(app: FastAPI, client: httpx.As
     assert response.json()["error"] == "temporarily_unavailable"
     assert response.headers["retry-after"] == "5"
     assert "www-authenticate" not in response.headers
+
+
+async def test_any_route_registered_as_a_token_endpoint_follows_rfc_6749_5_2() -> None:
+    app = FastAPI()
+    errors.install(app)
+
+    async def refuse(kind: str, n: int) -> None:
+        raise {"grant": InvalidGrant(), "client": InvalidClient()}[kind]
+
+    app.router.add_api_route(
+        "/token", refuse, methods=["POST"], route_class_override=TokenEndpointRoute
+    )
+    app.router.add_api_route("/plain", refuse, methods=["POST"])
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        grant = await client.post("/token?kind=grant&n=1")
+        assert (grant.status_code, grant.json()["error"]) == (400, "invalid_grant")
+        assert "www-authenticate" not in grant.headers
+        assert (await client.post("/plain?kind=grant&n=1")).status_code == 401
+        refused = await client.post("/token?kind=client&n=1")
+        assert (refused.status_code, refused.json()["error"]) == (401, "invalid_client")
+        # Validation errors too: 400 without the fields a JSON route's 422 lists.
+        invalid = await client.post("/token?kind=grant&n=x")
+        assert invalid.status_code == 400
+        assert set(invalid.json()) == {"error", "error_description"}
+        assert (await client.post("/plain?kind=grant&n=x")).status_code == 422

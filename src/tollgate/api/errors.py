@@ -7,12 +7,13 @@ Body: {"error", "error_description"} (RFC 6749 §5.2), plus "fields" on 422.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from limits.errors import StorageError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -38,35 +39,45 @@ HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "invalid_request
 
 
 def error_response(
-    status: int,
-    error: str,
-    description: str,
-    *,
-    fields: dict[str, str] | None = None,
-    headers: Mapping[str, str] | None = None,
+    status: int, error: str, description: str, headers: Mapping[str, str] | None = None
 ) -> JSONResponse:
-    body: dict[str, Any] = {"error": error, "error_description": description}
-    if fields is not None:
-        body["fields"] = fields
-    headers = dict(headers or {})
-    if status == 401 and "WWW-Authenticate" not in headers:
-        headers["WWW-Authenticate"] = f'Bearer realm="{REALM}"'
+    """The error shape for what is refused before any route runs (ASGI middleware, routing)."""
+    body = {"error": error, "error_description": description}
     return JSONResponse(body, status_code=status, headers=headers)
-
-
-def mark_token_endpoint(request: Request) -> None:
-    """RFC 6749 §5.2: the token endpoint answers grant errors with 400, not 401."""
-    request.state.token_endpoint = True
 
 
 async def oauth_error(request: Request, exc: Exception) -> JSONResponse:
     """Every error of ours renders itself (status, body, headers)."""
     assert isinstance(exc, OAuthError)
-    on_token_endpoint = getattr(request.state, "token_endpoint", False)
-    # RFC 6749 §5.2: only client authentication failures stay 401 there.
-    if on_token_endpoint and exc.status in (401, 422) and not isinstance(exc, InvalidClient):
-        exc.status = 400
     return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers(REALM))
+
+
+class TokenEndpointRoute(APIRoute):
+    """The routes of the OAuth 2.0 token endpoints (POST /auth, /revoke, /introspect).
+
+    RFC 6749 §5.2: there a refused grant or a malformed request is answered 400, and only
+    client authentication failure (invalid_client) stays 401. This is the one place that
+    knows; the route table registers those routes with this class.
+    """
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def answer(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except RequestValidationError as exc:
+                raise as_client_error(InvalidInput(validation_fields(exc))) from exc
+            except OAuthError as exc:
+                raise as_client_error(exc) from None
+
+        return answer
+
+
+def as_client_error(exc: OAuthError) -> OAuthError:
+    if exc.status in (401, 422) and not isinstance(exc, InvalidClient):
+        exc.status = 400
+    return exc
 
 
 def _field_name(loc: tuple[int | str, ...]) -> str:
@@ -77,8 +88,8 @@ def _field_name(loc: tuple[int | str, ...]) -> str:
     return ".".join(parts) or "body"
 
 
-async def validation_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, RequestValidationError)
+def validation_fields(exc: RequestValidationError) -> dict[str, str]:
+    """One sentence per field that names it: no "field: " prefixes to read past."""
     fields: dict[str, str] = {}
     for error in exc.errors():
         if error.get("type") == "json_invalid":
@@ -87,8 +98,12 @@ async def validation_error(request: Request, exc: Exception) -> JSONResponse:
         name = _field_name(tuple(error.get("loc", ())))
         if name not in fields:
             fields[name] = field_messages.sentence(name, error)
-    # Each sentence names its field: no "field: " prefixes for people to read past.
-    return await oauth_error(request, InvalidInput(fields))
+    return fields
+
+
+async def validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    return await oauth_error(request, InvalidInput(validation_fields(exc)))
 
 
 async def http_error(request: Request, exc: Exception) -> JSONResponse:
@@ -96,11 +111,12 @@ async def http_error(request: Request, exc: Exception) -> JSONResponse:
     if exc.status_code == 400 and exc.detail == FASTAPI_BODY_PARSE_ERROR:
         # Bodies json.loads cannot take at all (not UTF-8, nested past recursion): the same
         # answer as any other malformed JSON.
-        fields = {field_messages.BODY: field_messages.NOT_JSON}
-        return error_response(422, "invalid_request", field_messages.NOT_JSON, fields=fields)
+        return await oauth_error(
+            request, InvalidInput({field_messages.BODY: field_messages.NOT_JSON})
+        )
     code = HTTP_CODES.get(exc.status_code, "invalid_request")
     description = "No such route." if exc.status_code == 404 else str(exc.detail)
-    return error_response(exc.status_code, code, description, headers=exc.headers)
+    return error_response(exc.status_code, code, description, exc.headers)
 
 
 async def database_unavailable(request: Request, exc: Exception) -> JSONResponse:

@@ -8,13 +8,13 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 from tollgate.api.dependencies import ClientDep, ServicesDep
-from tollgate.api.errors import mark_token_endpoint
+from tollgate.api.errors import TokenEndpointRoute
 from tollgate.api.params import FORM, client_credentials, oauth_params
 from tollgate.api.responses import NO_STORE, errors
 from tollgate.errors import InvalidClient, InvalidRequest
 from tollgate.services.container import Services
 
-router = APIRouter(tags=["oauth"])
+router = APIRouter(tags=["oauth"], route_class=TokenEndpointRoute)
 
 TOKEN_FORM = {
     "required": True,
@@ -63,7 +63,6 @@ async def _authenticated_client(
     summary="Revoke a refresh or access token and its session (RFC 7009)",
 )
 async def revoke(request: Request, services: ServicesDep, client: ClientDep) -> Response:
-    mark_token_endpoint(request)
     token, hint, params = await _token_param(request)
     # Public clients may revoke with the token alone; credentials, when sent, must be right.
     await _authenticated_client(request, params, services, required=False)
@@ -79,7 +78,6 @@ async def revoke(request: Request, services: ServicesDep, client: ClientDep) -> 
     summary="Is this token active, and what does it carry (RFC 7662)",
 )
 async def introspect(request: Request, services: ServicesDep) -> JSONResponse:
-    mark_token_endpoint(request)
     token, hint, params = await _token_param(request)
     await _authenticated_client(request, params, services, required=True)
     return JSONResponse(await services.token_control.introspect(token, hint), headers=NO_STORE)

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from tollgate.api import field_messages
 from tollgate.api.cookies import refresh_cookie, uses_cookies
 from tollgate.api.dependencies import ClientDep, ServicesDep, rate_limited
-from tollgate.api.errors import mark_token_endpoint
+from tollgate.api.errors import TokenEndpointRoute
 from tollgate.api.params import FORM, oauth_params
 from tollgate.api.responses import errors, no_store_json, token_answer, token_body
 from tollgate.api.schemas import (
@@ -26,6 +26,7 @@ from tollgate.api.schemas import (
 from tollgate.errors import InvalidInput, InvalidRequest, UnsupportedGrantType
 
 router = APIRouter(tags=["tokens"])
+token_endpoint_router = APIRouter(tags=["tokens"], route_class=TokenEndpointRoute)
 
 TOKEN_REQUEST_BODY = {
     "required": True,
@@ -69,7 +70,7 @@ async def login(
     return token_answer(token_body(pair), pair, uses_cookies(request))
 
 
-@router.post(
+@token_endpoint_router.post(
     "/auth",
     response_model=TokenResponse,
     responses=errors(400, 401, 403, 413, 429, 503),
@@ -80,7 +81,6 @@ async def login(
 async def token_endpoint(
     request: Request, services: ServicesDep, client: ClientDep
 ) -> JSONResponse:
-    mark_token_endpoint(request)
     params = await oauth_params(request)
     try:
         grant = TokenRequest.model_validate(params)
