@@ -10,11 +10,12 @@ from fastapi import APIRouter, Query, Request, Response
 
 from tollgate.api.cookies import clear_session_cookies, uses_cookies
 from tollgate.api.dependencies import (
+    AccountsDep,
     BearerDep,
     CallerDep,
     ClientDep,
     OptionalCallerDep,
-    ServicesDep,
+    SessionsDep,
 )
 from tollgate.api.responses import errors, header_safe
 from tollgate.api.schemas import (
@@ -40,11 +41,11 @@ router = APIRouter(tags=["account"])
 async def check(
     response: Response,
     token: BearerDep,
-    services: ServicesDep,
+    sessions: SessionsDep,
     scope: Annotated[str | None, Query(max_length=1024)] = None,
 ) -> AuthCheck:
     required = " ".join(parse_scope(scope)) if scope else ""
-    claims = await services.sessions.authorize(token, required)
+    claims = await sessions.authorize(token, required)
     response.headers["X-Auth-User"] = header_safe(claims.username)
     response.headers["X-Auth-Subject"] = str(claims.sub)
     response.headers["X-Auth-Scope"] = claims.scope
@@ -59,9 +60,9 @@ async def check(
 
 
 @router.get("/me", response_model=UserOut, responses=errors(401, 503), summary="Who am I")
-async def me(caller: CallerDep, services: ServicesDep) -> UserOut:
+async def me(caller: CallerDep, accounts: AccountsDep) -> UserOut:
     try:
-        user = await services.accounts.get(caller.sub)
+        user = await accounts.get(caller.sub)
     except NotFound as exc:
         raise InvalidToken("The user of this token no longer exists.") from exc
     return UserOut(
@@ -87,24 +88,24 @@ async def me(caller: CallerDep, services: ServicesDep) -> UserOut:
 async def logout(
     request: Request,
     caller: OptionalCallerDep,
-    services: ServicesDep,
+    sessions: SessionsDep,
     client: ClientDep,
     body: LogoutRequest | None = None,
 ) -> Response:
     body = body or LogoutRequest()
     if body.refresh_token:
         # The refresh token names the session and proves it is the caller's (as RFC 7009).
-        await services.sessions.end_by_refresh_token(
+        await sessions.end_by_refresh_token(
             caller.sub if caller else None, body.refresh_token, client, everywhere=body.all
         )
     elif caller is None:
         raise MissingToken()
     elif body.all:
-        await services.sessions.end_all(caller.sub, "logout_all", client)
+        await sessions.end_all(caller.sub, "logout_all", client)
     else:
         # NotFound: a concurrent request ended it a moment ago; the outcome is the same.
         with suppress(NotFound):
-            await services.sessions.end(caller.sub, caller.sid, "logout", client)
+            await sessions.end(caller.sub, caller.sid, "logout", client)
     response = Response(status_code=204)
     if uses_cookies(request):
         clear_session_cookies(response)
@@ -119,12 +120,12 @@ async def logout(
 )
 async def list_sessions(
     caller: CallerDep,
-    services: ServicesDep,
+    sessions: SessionsDep,
     history: Annotated[bool, Query(description="Also sessions ended in the last 30 days")] = False,
 ) -> list[SessionOut]:
-    sessions = list(await services.sessions.live_for_user(caller.sub))
+    found = list(await sessions.live_for_user(caller.sub))
     if history:
-        sessions += await services.sessions.recently_ended(caller.sub)
+        found += await sessions.recently_ended(caller.sub)
     return [
         SessionOut(
             id=s.id,
@@ -137,7 +138,7 @@ async def list_sessions(
             ended_at=s.revoked_at,
             end_reason=s.revoked_reason,
         )
-        for s in sessions
+        for s in found
     ]
 
 
@@ -148,13 +149,13 @@ async def list_sessions(
     summary="End one of my sessions",
 )
 async def end_session(
-    session_id: str, caller: CallerDep, services: ServicesDep, client: ClientDep
+    session_id: str, caller: CallerDep, sessions: SessionsDep, client: ClientDep
 ) -> Response:
     try:
         parsed = uuid.UUID(session_id)
     except ValueError as exc:
         raise NotFound("No such session.") from exc
-    await services.sessions.end(caller.sub, parsed, "revoked_by_user", client)
+    await sessions.end(caller.sub, parsed, "revoked_by_user", client)
     return Response(status_code=204)
 
 
@@ -165,9 +166,9 @@ async def end_session(
     summary="Change my password; every other session ends",
 )
 async def change_password(
-    body: PasswordChangeRequest, caller: CallerDep, services: ServicesDep, client: ClientDep
+    body: PasswordChangeRequest, caller: CallerDep, accounts: AccountsDep, client: ClientDep
 ) -> Response:
-    await services.accounts.change_password(
+    await accounts.change_password(
         caller.sub, caller.sid, body.current_password, body.new_password, client
     )
     return Response(status_code=204)
@@ -180,10 +181,10 @@ async def change_password(
     summary="Delete my account (the password again); its sessions and tokens end",
 )
 async def delete_me(
-    request: Request, body: AccountDeleteRequest, caller: CallerDep, services: ServicesDep
+    request: Request, body: AccountDeleteRequest, caller: CallerDep, accounts: AccountsDep
 ) -> Response:
     try:
-        await services.accounts.delete_own(caller.sub, body.password)
+        await accounts.delete_own(caller.sub, body.password)
     except NotFound as exc:
         raise InvalidToken("The user of this token no longer exists.") from exc
     response = Response(status_code=204)

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from tollgate.api import field_messages
 from tollgate.api.cookies import refresh_cookie, uses_cookies
-from tollgate.api.dependencies import ClientDep, ServicesDep, rate_limited
+from tollgate.api.dependencies import AccountsDep, ClientDep, GrantsDep, LoginDep, rate_limited
 from tollgate.api.errors import TokenEndpointRoute
 from tollgate.api.params import FORM, oauth_params
 from tollgate.api.responses import errors, no_store_json, token_answer, token_body
@@ -46,10 +46,14 @@ TOKEN_REQUEST_BODY = {
     summary="Sign up and get a token pair",
 )
 async def join(
-    request: Request, body: JoinRequest, services: ServicesDep, client: ClientDep
+    request: Request,
+    body: JoinRequest,
+    accounts: AccountsDep,
+    grants: GrantsDep,
+    client: ClientDep,
 ) -> JSONResponse:
-    user = await services.accounts.join(body.username, body.password, body.email, client=client)
-    pair = await services.grants.start_session(user, None, client)
+    user = await accounts.join(body.username, body.password, body.email, client=client)
+    pair = await grants.start_session(user, None, client)
     response = JoinResponse(
         **token_body(pair).model_dump(), user=UserOut.model_validate(user, from_attributes=True)
     )
@@ -64,9 +68,9 @@ async def join(
     summary="Exchange a username and password for a token pair",
 )
 async def login(
-    request: Request, body: LoginRequest, services: ServicesDep, client: ClientDep
+    request: Request, body: LoginRequest, login: LoginDep, client: ClientDep
 ) -> JSONResponse:
-    pair = await services.login.with_password(body.username, body.password, body.scope, client)
+    pair = await login.with_password(body.username, body.password, body.scope, client)
     return token_answer(token_body(pair), pair, uses_cookies(request))
 
 
@@ -79,7 +83,7 @@ async def login(
     summary="OAuth 2.0 token endpoint (RFC 6749): password and refresh_token grants",
 )
 async def token_endpoint(
-    request: Request, services: ServicesDep, client: ClientDep
+    request: Request, login: LoginDep, grants: GrantsDep, client: ClientDep
 ) -> JSONResponse:
     params = await oauth_params(request)
     try:
@@ -91,13 +95,11 @@ async def token_endpoint(
     if grant.grant_type == "password":
         if grant.username is None or grant.password is None:
             raise InvalidRequest("The password grant needs username and password.")
-        pair = await services.login.with_password(
-            grant.username, grant.password, grant.scope, client
-        )
+        pair = await login.with_password(grant.username, grant.password, grant.scope, client)
     elif grant.grant_type == "refresh_token":
         if grant.refresh_token is None:
             raise InvalidRequest("The refresh_token grant needs refresh_token.")
-        pair = await services.grants.refresh(grant.refresh_token, grant.scope, client)
+        pair = await grants.refresh(grant.refresh_token, grant.scope, client)
     else:
         raise UnsupportedGrantType()
     # The OAuth 2.0 endpoint serves non-browser clients: tokens stay in the body.
@@ -113,7 +115,7 @@ async def token_endpoint(
 )
 async def refresh(
     request: Request,
-    services: ServicesDep,
+    grants: GrantsDep,
     client: ClientDep,
     cookie_token: Annotated[str | None, Depends(refresh_cookie)],
     body: RefreshRequest | None = None,
@@ -126,5 +128,5 @@ async def refresh(
         raise InvalidInput({"refresh_token": field_messages.required("refresh_token")})
     else:
         token = body.refresh_token
-    pair = await services.grants.refresh(token, None, client)
+    pair = await grants.refresh(token, None, client)
     return token_answer(token_body(pair), pair, uses_cookies(request))
