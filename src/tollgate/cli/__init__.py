@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import os
 import shutil
 import tempfile
@@ -14,6 +13,7 @@ import uvicorn
 from tollgate import __version__
 from tollgate.app import create_server
 from tollgate.cli import audit, clients, keys, purge, sessions, users
+from tollgate.cli.logs import server_logging
 from tollgate.cli.runner import run
 from tollgate.services.container import Services
 from tollgate.settings import WILDCARD_HOSTS, Settings
@@ -78,7 +78,7 @@ def serve(
         "host": host,
         "port": port,
         "log_level": log_level,
-        "log_config": logging_config(),
+        "log_config": server_logging(),
         "access_log": False,  # Tollgate writes its own JSON access lines with request ids
         "timeout_graceful_shutdown": graceful_timeout,
     }
@@ -111,20 +111,6 @@ def workers_problem(settings: Settings, workers: int) -> str | None:
             "TOLLGATE_RATE_LIMIT_ENABLED=false)."
         )
     return None
-
-
-def logging_config() -> dict[str, Any]:
-    """uvicorn's logging, plus Tollgate's own loggers (audit events are JSON lines) at INFO
-    whatever uvicorn's level, so the audit trail always reaches the log."""
-    config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
-    config["formatters"]["tollgate"] = {"format": "%(message)s"}
-    config["handlers"]["tollgate"] = {
-        "formatter": "tollgate",
-        "class": "logging.StreamHandler",
-        "stream": "ext://sys.stderr",
-    }
-    config["loggers"]["tollgate"] = {"handlers": ["tollgate"], "level": "INFO", "propagate": False}
-    return config
 
 
 @cli.command()

@@ -9,6 +9,7 @@ from typing import NoReturn, TypeVar
 import typer
 from sqlalchemy.exc import DBAPIError
 
+from tollgate.cli.logs import command_logging
 from tollgate.errors import TollgateError
 from tollgate.keys.sealing import SealingError
 from tollgate.services.container import Services
@@ -39,6 +40,7 @@ def run(
     """
     settings = settings or Settings()
     where = display_url(settings.database_url)
+    command_logging()
 
     async def go() -> T:
         if not migrate:
