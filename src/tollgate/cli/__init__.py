@@ -15,8 +15,8 @@ from tollgate.app import create_server
 from tollgate.cli import audit, clients, keys, purge, sessions, users
 from tollgate.cli.logs import server_logging
 from tollgate.cli.runner import run
-from tollgate.services.container import Services
 from tollgate.settings import WILDCARD_HOSTS, Settings
+from tollgate.store.interfaces import Database
 
 cli = typer.Typer(help="Tollgate: a self-hostable JWT authentication server.", no_args_is_help=True)
 cli.add_typer(users.app, name="users")
@@ -69,7 +69,7 @@ def serve(
             err=True,
         )
 
-    async def prepare(services: Services) -> None:
+    async def prepare() -> None:
         return None
 
     # Once, before any worker starts, so workers never race to migrate or make keys.
@@ -117,8 +117,8 @@ def workers_problem(settings: Settings, workers: int) -> str | None:
 def migrate() -> None:
     """Apply database migrations up to the newest."""
 
-    async def action(services: Services) -> str | None:
-        return await services.stores.database.schema_revision()
+    async def action(database: Database) -> str | None:
+        return await database.schema_revision()
 
     revision = run(action, migrate=True)
     typer.echo(f"database at revision {revision}")
