@@ -6,7 +6,7 @@ import uuid
 from contextlib import suppress
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import Query, Request, Response
 
 from tollgate.api.cookies import clear_session_cookies, uses_cookies
 from tollgate.api.dependencies import (
@@ -17,6 +17,7 @@ from tollgate.api.dependencies import (
     OptionalCallerDep,
     SessionsDep,
 )
+from tollgate.api.operation import operation
 from tollgate.api.responses import errors, header_safe
 from tollgate.api.schemas import (
     AccountDeleteRequest,
@@ -29,11 +30,8 @@ from tollgate.api.schemas import (
 from tollgate.errors import InvalidToken, MissingToken, NotFound
 from tollgate.services.scopes import parse_scope
 
-router = APIRouter(tags=["account"])
 
-
-@router.get(
-    "/auth",
+@operation(
     response_model=AuthCheck,
     responses=errors(400, 401, 403, 503),
     summary="Check a bearer token (nginx auth_request, Traefik ForwardAuth)",
@@ -59,7 +57,7 @@ async def check(
     )
 
 
-@router.get("/me", response_model=UserOut, responses=errors(401, 503), summary="Who am I")
+@operation(response_model=UserOut, responses=errors(401, 503), summary="Who am I")
 async def me(caller: CallerDep, accounts: AccountsDep) -> UserOut:
     try:
         user = await accounts.get(caller.sub)
@@ -74,8 +72,7 @@ async def me(caller: CallerDep, accounts: AccountsDep) -> UserOut:
     )
 
 
-@router.post(
-    "/logout",
+@operation(
     status_code=204,
     responses=errors(401, 413, 422, 503),
     summary="End this session, the session of a refresh token, or all sessions",
@@ -112,8 +109,7 @@ async def logout(
     return response
 
 
-@router.get(
-    "/sessions",
+@operation(
     response_model=list[SessionOut],
     responses=errors(401, 503),
     summary="My live sessions (and, with ?history=true, recently ended ones)",
@@ -142,8 +138,7 @@ async def list_sessions(
     ]
 
 
-@router.delete(
-    "/sessions/{session_id}",
+@operation(
     status_code=204,
     responses=errors(401, 404, 503),
     summary="End one of my sessions",
@@ -159,8 +154,7 @@ async def end_session(
     return Response(status_code=204)
 
 
-@router.post(
-    "/password",
+@operation(
     status_code=204,
     responses=errors(401, 413, 422, 503),
     summary="Change my password; every other session ends",
@@ -174,8 +168,7 @@ async def change_password(
     return Response(status_code=204)
 
 
-@router.delete(
-    "/me",
+@operation(
     status_code=204,
     responses=errors(401, 413, 422, 503),
     summary="Delete my account (the password again); its sessions and tokens end",

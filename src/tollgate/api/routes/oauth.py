@@ -4,17 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import Request, Response
 from fastapi.responses import JSONResponse
 
 from tollgate.api.dependencies import ClientDep, RegisteredClientsDep, TokenControlDep
-from tollgate.api.errors import TokenEndpointRoute
+from tollgate.api.operation import operation
 from tollgate.api.params import FORM, client_credentials, oauth_params
 from tollgate.api.responses import NO_STORE, errors
 from tollgate.errors import InvalidClient, InvalidRequest
 from tollgate.services.clients import Clients
-
-router = APIRouter(tags=["oauth"], route_class=TokenEndpointRoute)
 
 TOKEN_FORM = {
     "required": True,
@@ -52,8 +50,7 @@ async def _authenticated_client(
     await clients.authenticate(*credentials)
 
 
-@router.post(
-    "/revoke",
+@operation(
     response_class=Response,
     responses={
         200: {"description": "Revoked, or not a token we know (RFC 7009 §2.2)"},
@@ -76,8 +73,7 @@ async def revoke(
     return Response(status_code=200, headers=NO_STORE)
 
 
-@router.post(
-    "/introspect",
+@operation(
     responses=errors(400, 401, 413, 503),
     openapi_extra={"requestBody": TOKEN_FORM},
     summary="Is this token active, and what does it carry (RFC 7662)",

@@ -2,25 +2,23 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from tollgate.api.dependencies import DatabaseDep, MetricsDep, SchemaHeadDep, SettingsDep
+from tollgate.api.operation import operation
 from tollgate.api.responses import errors
 from tollgate.api.schemas import Health
 from tollgate.errors import NotFound, ServiceUnavailable
 
-router = APIRouter(tags=["operations"])
 
-
-@router.get("/health", response_model=Health, responses=errors(503), summary="Liveness")
+@operation(response_model=Health, responses=errors(503), summary="Liveness")
 async def health(database: DatabaseDep) -> Health:
     await database.ping()
     return Health(status="ok")
 
 
-@router.get(
-    "/ready",
+@operation(
     response_model=Health,
     responses=errors(503),
     summary="Readiness: the database answers and its schema is current",
@@ -32,8 +30,7 @@ async def ready(database: DatabaseDep, head: SchemaHeadDep) -> Health:
     return Health(status="ready")
 
 
-@router.get(
-    "/metrics",
+@operation(
     response_class=Response,
     responses={
         200: {"description": "Prometheus text format", "content": {"text/plain": {}}},

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
 from tollgate.api import field_messages
 from tollgate.api.cookies import refresh_cookie, uses_cookies
-from tollgate.api.dependencies import AccountsDep, ClientDep, GrantsDep, LoginDep, rate_limited
-from tollgate.api.errors import TokenEndpointRoute
+from tollgate.api.dependencies import AccountsDep, ClientDep, GrantsDep, LoginDep
+from tollgate.api.operation import operation
 from tollgate.api.params import FORM, oauth_params
 from tollgate.api.responses import errors, no_store_json, token_answer, token_body
 from tollgate.api.schemas import (
@@ -25,9 +25,6 @@ from tollgate.api.schemas import (
 )
 from tollgate.errors import InvalidInput, InvalidRequest, UnsupportedGrantType
 
-router = APIRouter(tags=["tokens"])
-token_endpoint_router = APIRouter(tags=["tokens"], route_class=TokenEndpointRoute)
-
 TOKEN_REQUEST_BODY = {
     "required": True,
     "content": {
@@ -37,12 +34,10 @@ TOKEN_REQUEST_BODY = {
 }
 
 
-@router.post(
-    "/join",
+@operation(
     status_code=201,
     response_model=JoinResponse,
     responses=errors(409, 413, 422, 429, 503),
-    dependencies=[rate_limited("join")],
     summary="Sign up and get a token pair",
 )
 async def join(
@@ -60,11 +55,9 @@ async def join(
     return token_answer(response, pair, uses_cookies(request), status_code=201)
 
 
-@router.post(
-    "/login",
+@operation(
     response_model=TokenResponse,
     responses=errors(400, 401, 403, 413, 422, 429, 503),
-    dependencies=[rate_limited("token")],
     summary="Exchange a username and password for a token pair",
 )
 async def login(
@@ -74,11 +67,9 @@ async def login(
     return token_answer(token_body(pair), pair, uses_cookies(request))
 
 
-@token_endpoint_router.post(
-    "/auth",
+@operation(
     response_model=TokenResponse,
     responses=errors(400, 401, 403, 413, 429, 503),
-    dependencies=[rate_limited("token")],
     openapi_extra={"requestBody": TOKEN_REQUEST_BODY},
     summary="OAuth 2.0 token endpoint (RFC 6749): password and refresh_token grants",
 )
@@ -106,11 +97,9 @@ async def token_endpoint(
     return no_store_json(token_body(pair).model_dump(mode="json", exclude={"csrf_token"}))
 
 
-@router.post(
-    "/refresh",
+@operation(
     response_model=TokenResponse,
     responses=errors(401, 413, 422, 429, 503),
-    dependencies=[rate_limited("token")],
     summary="Rotate a refresh token into a new token pair",
 )
 async def refresh(

@@ -4,19 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from tollgate.api.dependencies import KeyringDep, SettingsDep
+from tollgate.api.operation import operation
 from tollgate.keys.keyring import Keyring
 from tollgate.settings import Settings
-
-router = APIRouter(tags=["keys"])
 
 METADATA_CACHE = {"Cache-Control": "public, max-age=3600"}
 
 
-@router.get("/.well-known/jwks.json", summary="Public keys that verify Tollgate's tokens")
+@operation(summary="Public keys that verify Tollgate's tokens")
 async def jwks(keyring: KeyringDep, settings: SettingsDep) -> JSONResponse:
     body: dict[str, Any] = await keyring.jwks()
     max_age = settings.jwks_max_age
@@ -49,13 +47,13 @@ async def authorization_server_metadata(settings: Settings, keyring: Keyring) ->
 METADATA_SUMMARY = "Authorization server metadata (RFC 8414)"
 
 
-@router.get("/.well-known/oauth-authorization-server", summary=METADATA_SUMMARY)
+@operation(summary=METADATA_SUMMARY)
 async def oauth_metadata(settings: SettingsDep, keyring: KeyringDep) -> JSONResponse:
     metadata = await authorization_server_metadata(settings, keyring)
     return JSONResponse(metadata, headers=METADATA_CACHE)
 
 
-@router.get("/.well-known/openid-configuration", summary=METADATA_SUMMARY + ", OIDC path")
+@operation(summary=METADATA_SUMMARY + ", OIDC path")
 async def openid_configuration(settings: SettingsDep, keyring: KeyringDep) -> JSONResponse:
     metadata = await authorization_server_metadata(settings, keyring)
     return JSONResponse(metadata, headers=METADATA_CACHE)
