@@ -48,13 +48,7 @@ async def check(
     response.headers["X-Auth-Subject"] = str(claims.sub)
     response.headers["X-Auth-Scope"] = claims.scope
     response.headers["Cache-Control"] = "no-store"
-    return AuthCheck(
-        sub=claims.sub,
-        username=claims.username,
-        scope=claims.scope,
-        sid=claims.sid,
-        exp=claims.exp,
-    )
+    return AuthCheck.model_validate(claims, from_attributes=True)
 
 
 @operation(response_model=UserOut, responses=errors(401, 503), summary="Who am I")
