@@ -17,7 +17,7 @@ from tollgate.api import errors, openapi, router
 from tollgate.api.access_log import AccessLog
 from tollgate.api.body_limit import BodyLimit
 from tollgate.api.cookies import CSRF_HEADER, DELIVERY_HEADER
-from tollgate.api.fast_auth import FastAuth
+from tollgate.api.gateway import FastAuth
 from tollgate.api.head import HeadAsGet
 from tollgate.api.lean_refresh import LeanRefresh
 from tollgate.api.observability import Observability

@@ -5,7 +5,7 @@ address, `services.throttle`) and, for the OAuth 2.0 token endpoints, RFC 6749 Â
 errors (`api.errors.TokenEndpointRoute`). What each route answers and documents is
 recorded with its handler (`@operation`, api/routes/*). Two routes also have a lean
 path in front of the app, answering their plain case with the same answer:
-GET /auth (api/fast_auth.py) and POST /refresh (api/lean_refresh.py).
+GET /auth (api/gateway.py) and POST /refresh (api/lean_refresh.py).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from tollgate.api import docs
+from tollgate.api import docs, gateway
 from tollgate.api.dependencies import rate_limited
 from tollgate.api.errors import TokenEndpointRoute
 from tollgate.api.operation import operation_of
@@ -41,7 +41,7 @@ ROUTES = (
     Route("POST", "/auth", tokens.token_endpoint, "tokens", limit="token", token_endpoint=True),
     Route("POST", "/refresh", tokens.refresh, "tokens", limit="token"),
     # Using a token
-    Route("GET", "/auth", account.check, "account"),
+    Route("GET", "/auth", gateway.check, "account"),
     Route("GET", "/me", account.me, "account"),
     Route("POST", "/logout", account.logout, "account"),
     Route("GET", "/sessions", account.list_sessions, "account"),

@@ -1,4 +1,4 @@
-"""Using a token: the gateway check, who am I, logout, sessions, password change, deletion."""
+"""Using a token: who am I, logout, sessions, password change, deletion."""
 
 from __future__ import annotations
 
@@ -11,44 +11,21 @@ from fastapi import Query, Request, Response
 from tollgate.api.cookies import clear_session_cookies, uses_cookies
 from tollgate.api.dependencies import (
     AccountsDep,
-    BearerDep,
     CallerDep,
     ClientDep,
     OptionalCallerDep,
     SessionsDep,
 )
 from tollgate.api.operation import operation
-from tollgate.api.responses import errors, header_safe
+from tollgate.api.responses import errors
 from tollgate.api.schemas import (
     AccountDeleteRequest,
-    AuthCheck,
     LogoutRequest,
     PasswordChangeRequest,
     SessionOut,
     UserOut,
 )
 from tollgate.errors import InvalidToken, MissingToken, NotFound
-from tollgate.services.scopes import parse_scope
-
-
-@operation(
-    response_model=AuthCheck,
-    responses=errors(400, 401, 403, 503),
-    summary="Check a bearer token (nginx auth_request, Traefik ForwardAuth)",
-)
-async def check(
-    response: Response,
-    token: BearerDep,
-    sessions: SessionsDep,
-    scope: Annotated[str | None, Query(max_length=1024)] = None,
-) -> AuthCheck:
-    required = " ".join(parse_scope(scope)) if scope else ""
-    claims = await sessions.authorize(token, required)
-    response.headers["X-Auth-User"] = header_safe(claims.username)
-    response.headers["X-Auth-Subject"] = str(claims.sub)
-    response.headers["X-Auth-Scope"] = claims.scope
-    response.headers["Cache-Control"] = "no-store"
-    return AuthCheck.model_validate(claims, from_attributes=True)
 
 
 @operation(response_model=UserOut, responses=errors(401, 503), summary="Who am I")
