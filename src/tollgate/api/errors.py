@@ -69,7 +69,8 @@ class TokenEndpointRoute(APIRoute):
             except RequestValidationError as exc:
                 raise as_client_error(InvalidInput(validation_fields(exc))) from exc
             except OAuthError as exc:
-                raise as_client_error(exc) from None
+                as_client_error(exc)  # the same error, answered as RFC 6749 asks
+                raise
 
         return answer
 
