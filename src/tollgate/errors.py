@@ -138,9 +138,6 @@ class TooManyRequests(TollgateError):
         self.retry_after = max(1, retry_after)
         super().__init__(f"Too many attempts; try again in {self.retry_after} seconds.")
 
-    def headers(self, realm: str = "api") -> dict[str, str]:
-        return super().headers(realm) | {"Retry-After": str(self.retry_after)}
-
 
 class NotFound(TollgateError):
     error = "not_found"
@@ -152,6 +149,4 @@ class ServiceUnavailable(TollgateError):
     error = "temporarily_unavailable"
     status = 503
     description = "The service is temporarily unavailable; try again shortly."
-
-    def headers(self, realm: str = "api") -> dict[str, str]:
-        return super().headers(realm) | {"Retry-After": "5"}
+    retry_after = 5

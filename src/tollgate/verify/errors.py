@@ -21,6 +21,7 @@ class OAuthError(Exception):
     status = 400
     error = "invalid_request"
     description = "The request is malformed."
+    retry_after: int | None = None  # seconds, for a Retry-After header (RFC 9110 §10.2.3)
 
     def __init__(self, description: str | None = None) -> None:
         self.description = description or type(self).description
@@ -34,8 +35,13 @@ class OAuthError(Exception):
         return f'Bearer realm="{realm}"' if self.status == 401 else None
 
     def headers(self, realm: str = "api") -> dict[str, str]:
+        headers = {}
         challenge = self.www_authenticate(realm)
-        return {"WWW-Authenticate": challenge} if challenge is not None else {}
+        if challenge is not None:
+            headers["WWW-Authenticate"] = challenge
+        if self.retry_after is not None:
+            headers["Retry-After"] = str(self.retry_after)
+        return headers
 
 
 class VerificationError(OAuthError):
