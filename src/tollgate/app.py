@@ -13,15 +13,14 @@ from starlette.routing import BaseRoute
 from starlette.types import ASGIApp
 
 from tollgate import __version__
-from tollgate.api import docs, errors, openapi
+from tollgate.api import errors, openapi, router
 from tollgate.api.access_log import AccessLog
 from tollgate.api.body_limit import BodyLimit
 from tollgate.api.cookies import CSRF_HEADER, DELIVERY_HEADER
-from tollgate.api.fast_auth import FastAuth
+from tollgate.api.gateway import FastAuth
 from tollgate.api.head import HeadAsGet
 from tollgate.api.lean_refresh import LeanRefresh
 from tollgate.api.observability import Observability
-from tollgate.api.routes import account, oauth, ops, tokens, wellknown
 from tollgate.api.security_headers import SecurityHeaders
 from tollgate.clock import Clock
 from tollgate.metrics import Metrics
@@ -29,7 +28,6 @@ from tollgate.services.auth_cache import AuthCache
 from tollgate.services.container import Services
 from tollgate.services.passwords import PasswordHasher
 from tollgate.settings import MAX_BODY_BYTES, Settings
-from tollgate.ui import routes as ui_routes
 
 
 def create_app(
@@ -71,15 +69,7 @@ def create_app(
     )
     errors.install(app)
     openapi.install(app)
-    docs.install(app)
-    app.include_router(tokens.router)
-    app.include_router(account.router)
-    app.include_router(oauth.router)
-    app.include_router(wellknown.router)
-    app.include_router(ops.router)
-    if settings.ui:
-        app.include_router(ui_routes.router)
-        app.mount("/ui", ui_routes.static_files(), name="ui")
+    router.install(app, account_page=settings.ui)
     # Added last = runs first: security headers wrap everything, CORS answers preflights
     # before the body limit reads anything. HEAD becomes GET innermost, so the access log
     # and metrics still say HEAD.

@@ -1,22 +1,52 @@
-"""Domain errors. Services raise these; `api.errors` turns them into HTTP answers in one place.
+"""Domain errors. Services raise these; `api.errors` answers them in one place.
 
 Each class carries its RFC 6749 §5.2 / RFC 6750 §3.1 `error` code and its HTTP status.
+The bearer token errors are the verifier library's own (`tollgate.verify.errors`): one
+definition, refused the same way by the server and by services using the library.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
+from typing import Any
+
+from tollgate.verify.errors import (
+    InsufficientScope,
+    InvalidToken,
+    MissingToken,
+    OAuthError,
+    VerificationError,
+)
+
+__all__ = [
+    "AccountDisabled",
+    "CrossSiteRequest",
+    "InsufficientScope",
+    "InvalidClient",
+    "InvalidGrant",
+    "InvalidInput",
+    "InvalidRequest",
+    "InvalidScope",
+    "InvalidToken",
+    "MissingToken",
+    "NotFound",
+    "OAuthError",
+    "ServiceUnavailable",
+    "TollgateError",
+    "TooManyRequests",
+    "UnsupportedGrantType",
+    "UsernameTaken",
+    "VerificationError",
+]
 
 
-class TollgateError(Exception):
+class TollgateError(OAuthError):
+    """The server's errors: each says its status, body and headers (`OAuthError`)."""
+
     error = "server_error"
     status = 500
     description = "The server could not handle the request."
-
-    def __init__(self, description: str | None = None) -> None:
-        self.description = description or type(self).description
-        super().__init__(self.description)
 
 
 class InvalidRequest(TollgateError):
@@ -37,6 +67,13 @@ class InvalidInput(TollgateError):
         self.fields = dict(fields)
         super().__init__(description or " ".join(self.fields.values()))
 
+    def body(self) -> dict[str, Any]:
+        # Only the 422 answer names fields (the token endpoint answers 400 without them).
+        body = super().body()
+        if self.status == 422:
+            body["fields"] = self.fields
+        return body
+
 
 class InvalidGrant(TollgateError):
     """Wrong credentials or an unusable refresh token. 401 on JSON routes, 400 on POST /auth."""
@@ -55,29 +92,9 @@ class InvalidClient(TollgateError):
     status = 401
     description = "Client authentication failed."
 
-
-class InvalidToken(TollgateError):
-    """A bearer token that is missing, malformed, forged, expired or revoked (RFC 6750 §3.1)."""
-
-    error = "invalid_token"
-    status = 401
-    description = "The access token is invalid."
-
-
-class MissingToken(InvalidToken):
-    """No bearer token at all: RFC 6750 §3.1 asks for a challenge without an error code."""
-
-    description = "This needs a bearer token in the Authorization header."
-
-
-class InsufficientScope(TollgateError):
-    error = "insufficient_scope"
-    status = 403
-    description = "The access token lacks a required scope."
-
-    def __init__(self, required: str) -> None:
-        self.required = required
-        super().__init__(f"This needs the scope: {required}.")
+    def www_authenticate(self, realm: str = "api") -> str:
+        # Both schemes: the contract's Bearer challenge, and Basic for client credentials.
+        return f'Bearer realm="{realm}", Basic realm="{realm}"'
 
 
 class InvalidScope(TollgateError):
@@ -132,3 +149,4 @@ class ServiceUnavailable(TollgateError):
     error = "temporarily_unavailable"
     status = 503
     description = "The service is temporarily unavailable; try again shortly."
+    retry_after = 5

@@ -8,7 +8,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from tests.api.test_fast_auth import SAME
+from tests.api.test_gateway import SAME
 from tests.conftest import bearer, join
 from tollgate.app import create_app
 from tollgate.services.passwords import PasswordHasher

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import subprocess
@@ -422,3 +423,23 @@ def test_the_operator_may_take_reserved_names(tmp_path: Path) -> None:
     assert look_alike.stderr.strip() == "error: That username is taken."
     spaced = run_cli(database, "users", "create", "new admin", "--password", PASSWORD)
     assert spaced.stderr.strip() == "error: A username cannot contain spaces."
+
+
+def audit_lines(stderr: str) -> list[dict[str, object]]:
+    lines = [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
+    return [line for line in lines if isinstance(line, dict) and "event" in line]
+
+
+def test_admin_commands_write_their_audit_events_to_the_log(tmp_path: Path) -> None:
+    """As `serve` does: an operator sees what an admin command did, not only the table."""
+    database = migrated(tmp_path)
+    created = run_cli(database, "users", "create", "grace", "--password", PASSWORD)
+    assert created.returncode == 0, created.stderr
+    assert [e["event"] for e in audit_lines(created.stderr)] == ["joined"]
+    disabled = run_cli(database, "users", "disable", "grace")
+    assert disabled.returncode == 0, disabled.stderr
+    (event,) = audit_lines(disabled.stderr)
+    assert (event["event"], event["username"]) == ("user_disabled", "grace")
+    assert disabled.stdout == "disabled grace\n"  # stdout stays the command's own answer
+    rotated = run_cli(database, "keys", "rotate")
+    assert [e["event"] for e in audit_lines(rotated.stderr)] == ["key_rotated"]

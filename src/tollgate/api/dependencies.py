@@ -1,48 +1,75 @@
-"""What routes need from a request: the services, the bearer token, the caller."""
+"""What routes need from a request: the services they use, the bearer token, the caller.
+
+Each route names the services it uses (`AccountsDep`, `GrantsDep`, ...), never the whole
+container: `services.container.Services` is the composition root that builds and closes
+them, and only this module reaches into it.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
 
-from tollgate.errors import InvalidToken, MissingToken
+from tollgate.keys.keyring import Keyring
+from tollgate.metrics import Metrics
+from tollgate.services.accounts import Accounts
+from tollgate.services.clients import Clients
 from tollgate.services.container import Services
-from tollgate.services.grants import ClientInfo
+from tollgate.services.grants import ClientInfo, Grants
+from tollgate.services.login import Login
+from tollgate.services.sessions import Sessions
+from tollgate.services.throttle import Throttle
+from tollgate.services.token_control import TokenControl
+from tollgate.settings import Settings
+from tollgate.store.interfaces import Database
 from tollgate.tokens.claims import AccessClaims
+from tollgate.verify.bearer import bearer_token
+
+T = TypeVar("T")
 
 
-def get_services(request: Request) -> Services:
-    services: Services = request.app.state.services
-    return services
+def provided(part: Callable[[Services], T]) -> Any:
+    """A dependency giving one part of the app's services (opened by the app's lifespan)."""
+
+    def dependency(request: Request) -> T:
+        return part(request.app.state.services)
+
+    return Depends(dependency)
 
 
-def bearer_token(request: Request) -> str:
+AccountsDep = Annotated[Accounts, provided(lambda s: s.accounts)]
+GrantsDep = Annotated[Grants, provided(lambda s: s.grants)]
+LoginDep = Annotated[Login, provided(lambda s: s.login)]
+SessionsDep = Annotated[Sessions, provided(lambda s: s.sessions)]
+TokenControlDep = Annotated[TokenControl, provided(lambda s: s.token_control)]
+RegisteredClientsDep = Annotated[Clients, provided(lambda s: s.clients)]
+ThrottleDep = Annotated[Throttle, provided(lambda s: s.throttle)]
+KeyringDep = Annotated[Keyring, provided(lambda s: s.keyring)]
+SettingsDep = Annotated[Settings, provided(lambda s: s.settings)]
+MetricsDep = Annotated[Metrics, provided(lambda s: s.metrics)]
+DatabaseDep = Annotated[Database, provided(lambda s: s.stores.database)]
+SchemaHeadDep = Annotated[str | None, provided(lambda s: s.schema_head)]
+
+
+def request_token(request: Request) -> str:
     """RFC 6750 §2.1: the Authorization header only, never the query string."""
-    header = request.headers.get("authorization")
-    if not header:
-        raise MissingToken()
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise InvalidToken("Use the header `Authorization: Bearer <token>`.")
-    return token.strip()
+    return bearer_token(request.headers.get("authorization"))
 
 
-async def current_claims(
-    request: Request,
-    token: Annotated[str, Depends(bearer_token)],
-    services: Annotated[Services, Depends(get_services)],
-) -> AccessClaims:
-    return await services.sessions.authorize(token)
+BearerDep = Annotated[str, Depends(request_token)]
 
 
-async def optional_claims(
-    request: Request, services: Annotated[Services, Depends(get_services)]
-) -> AccessClaims | None:
+async def current_claims(token: BearerDep, sessions: SessionsDep) -> AccessClaims:
+    return await sessions.authorize(token)
+
+
+async def optional_claims(request: Request, sessions: SessionsDep) -> AccessClaims | None:
     """The caller when a bearer token is sent; None when no Authorization header is."""
     if "authorization" not in request.headers:
         return None
-    return await services.sessions.authorize(bearer_token(request))
+    return await sessions.authorize(request_token(request))
 
 
 def client_info(request: Request) -> ClientInfo:
@@ -52,16 +79,15 @@ def client_info(request: Request) -> ClientInfo:
     )
 
 
-def rate_limited(route: str) -> Any:
-    """A route dependency counting requests per client address (429 past the limit)."""
-
-    async def count(request: Request, services: Annotated[Services, Depends(get_services)]) -> None:
-        await services.throttle.request(route, client_info(request).ip or "unknown")
-
-    return Depends(count)
-
-
-ServicesDep = Annotated[Services, Depends(get_services)]
 CallerDep = Annotated[AccessClaims, Depends(current_claims)]
 OptionalCallerDep = Annotated[AccessClaims | None, Depends(optional_claims)]
 ClientDep = Annotated[ClientInfo, Depends(client_info)]
+
+
+def rate_limited(route: str) -> Any:
+    """A route dependency counting requests per client address (429 past the limit)."""
+
+    async def count(throttle: ThrottleDep, client: ClientDep) -> None:
+        await throttle.request(route, client.ip or "unknown")
+
+    return Depends(count)

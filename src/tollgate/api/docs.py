@@ -1,4 +1,5 @@
-"""The API docs pages, /docs (Swagger UI) and /redoc, working without internet, and the icon.
+"""The API docs pages, /docs (Swagger UI) and /redoc, working without internet, and the icon
+(`api.router` serves them).
 
 FastAPI's own pages load Swagger UI and ReDoc from a CDN, so they are blank on a server
 that cannot reach it. The pinned fastapi-offline package ships both bundles; Tollgate
@@ -11,7 +12,7 @@ import base64
 import hashlib
 import re
 
-from fastapi import APIRouter, FastAPI
+from fastapi import Request
 from fastapi.openapi.docs import (
     get_redoc_html,
     get_swagger_ui_html,
@@ -50,51 +51,45 @@ def with_csp(page: HTMLResponse) -> HTMLResponse:
     return page
 
 
-def install(app: FastAPI) -> None:
-    """Serve /docs, /redoc, their assets and /favicon.ico (the app is made with
-    docs_url=None and redoc_url=None)."""
-    router = APIRouter(include_in_schema=False)
-    title = app.title
-    openapi_url = app.openapi_url or "/openapi.json"
-    app.mount(ASSETS, StaticFiles(packages=[("fastapi_offline", "static")]), name="docs-assets")
+def assets() -> StaticFiles:
+    """Swagger UI's and ReDoc's files, as the pinned fastapi-offline package ships them."""
+    return StaticFiles(packages=[("fastapi_offline", "static")])
 
-    @router.get(DOCS)
-    async def swagger_ui() -> HTMLResponse:
-        return with_csp(
-            get_swagger_ui_html(
-                openapi_url=openapi_url,
-                title=f"{title} — API docs",
-                oauth2_redirect_url=OAUTH2_REDIRECT,
-                swagger_js_url=f"{ASSETS}/swagger-ui-bundle.js",
-                swagger_css_url=f"{ASSETS}/swagger-ui.css",
-                swagger_favicon_url=FAVICON,
-                # No badge from the public validator service: nothing leaves this server.
-                swagger_ui_parameters={"validatorUrl": None},
-            )
+
+async def swagger_ui(request: Request) -> HTMLResponse:
+    return with_csp(
+        get_swagger_ui_html(
+            openapi_url=request.app.openapi_url,
+            title=f"{request.app.title} — API docs",
+            oauth2_redirect_url=OAUTH2_REDIRECT,
+            swagger_js_url=f"{ASSETS}/swagger-ui-bundle.js",
+            swagger_css_url=f"{ASSETS}/swagger-ui.css",
+            swagger_favicon_url=FAVICON,
+            # No badge from the public validator service: nothing leaves this server.
+            swagger_ui_parameters={"validatorUrl": None},
         )
+    )
 
-    @router.get(OAUTH2_REDIRECT)
-    async def swagger_ui_redirect() -> HTMLResponse:
-        return with_csp(get_swagger_ui_oauth2_redirect_html())
 
-    @router.get(REDOC)
-    async def redoc() -> HTMLResponse:
-        return with_csp(
-            get_redoc_html(
-                openapi_url=openapi_url,
-                title=f"{title} — API reference",
-                redoc_js_url=f"{ASSETS}/redoc.standalone.js",
-                redoc_favicon_url=FAVICON,
-                with_google_fonts=False,
-            )
+async def swagger_ui_redirect() -> HTMLResponse:
+    return with_csp(get_swagger_ui_oauth2_redirect_html())
+
+
+async def redoc(request: Request) -> HTMLResponse:
+    return with_csp(
+        get_redoc_html(
+            openapi_url=request.app.openapi_url,
+            title=f"{request.app.title} — API reference",
+            redoc_js_url=f"{ASSETS}/redoc.standalone.js",
+            redoc_favicon_url=FAVICON,
+            with_google_fonts=False,
         )
+    )
 
-    @router.get(FAVICON)
-    async def favicon() -> FileResponse:
-        return FileResponse(
-            STATIC / "favicon.svg",
-            media_type="image/svg+xml",
-            headers={"Cache-Control": "public, max-age=86400"},
-        )
 
-    app.include_router(router)
+async def favicon() -> FileResponse:
+    return FileResponse(
+        STATIC / "favicon.svg",
+        media_type="image/svg+xml",
+        headers={"Cache-Control": "public, max-age=86400"},
+    )

@@ -7,26 +7,24 @@ Body: {"error", "error_description"} (RFC 6749 §5.2), plus "fields" on 422.
 from __future__ import annotations
 
 import logging
-import re
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from limits.errors import StorageError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tollgate.api import field_messages
 from tollgate.errors import (
-    InsufficientScope,
     InvalidClient,
     InvalidInput,
-    InvalidToken,
-    MissingToken,
+    InvalidRequest,
+    OAuthError,
     ServiceUnavailable,
     TollgateError,
-    TooManyRequests,
 )
 from tollgate.store.records import StoreUnavailable, Unstorable
 
@@ -38,67 +36,49 @@ REALM = "tollgate"
 # What FastAPI raises when reading a body fails with anything but a JSON syntax error.
 FASTAPI_BODY_PARSE_ERROR = "There was an error parsing the body"
 HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "invalid_request"}
-# RFC 6750 §3: error_description is limited to these characters.
-_HEADER_UNSAFE = re.compile(r"[^\x20-\x21\x23-\x5b\x5d-\x7e]")
 
 
 def error_response(
-    status: int,
-    error: str,
-    description: str,
-    *,
-    fields: dict[str, str] | None = None,
-    headers: Mapping[str, str] | None = None,
+    status: int, error: str, description: str, headers: Mapping[str, str] | None = None
 ) -> JSONResponse:
-    body: dict[str, Any] = {"error": error, "error_description": description}
-    if fields is not None:
-        body["fields"] = fields
-    headers = dict(headers or {})
-    if status == 401 and "WWW-Authenticate" not in headers:
-        headers["WWW-Authenticate"] = f'Bearer realm="{REALM}"'
+    """The error shape for what is refused before any route runs (ASGI middleware, routing)."""
+    body = {"error": error, "error_description": description}
     return JSONResponse(body, status_code=status, headers=headers)
 
 
-def mark_token_endpoint(request: Request) -> None:
-    """RFC 6749 §5.2: the token endpoint answers grant errors with 400, not 401."""
-    request.state.token_endpoint = True
+async def oauth_error(request: Request, exc: Exception) -> JSONResponse:
+    """Every error of ours renders itself (status, body, headers)."""
+    assert isinstance(exc, OAuthError)
+    return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers(REALM))
 
 
-def _challenge(exc: TollgateError) -> str | None:
-    """RFC 6750 §3: no error code when no token was sent at all."""
-    description = _HEADER_UNSAFE.sub("", exc.description)
-    if isinstance(exc, InvalidToken):
-        if isinstance(exc, MissingToken):
-            return f'Bearer realm="{REALM}"'
-        return f'Bearer realm="{REALM}", error="invalid_token", error_description="{description}"'
-    if isinstance(exc, InvalidClient):
-        # Both schemes: the contract's Bearer challenge, and Basic for client credentials.
-        return f'Bearer realm="{REALM}", Basic realm="{REALM}"'
-    if isinstance(exc, InsufficientScope):
-        return (
-            f'Bearer realm="{REALM}", error="insufficient_scope", '
-            f'error_description="{description}", scope="{exc.required}"'
-        )
-    return None
+class TokenEndpointRoute(APIRoute):
+    """The routes of the OAuth 2.0 token endpoints (POST /auth, /revoke, /introspect).
+
+    RFC 6749 §5.2: there a refused grant or a malformed request is answered 400, and only
+    client authentication failure (invalid_client) stays 401. This is the one place that
+    knows; the route table registers those routes with this class.
+    """
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def answer(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except RequestValidationError as exc:
+                raise as_client_error(InvalidInput(validation_fields(exc))) from exc
+            except OAuthError as exc:
+                as_client_error(exc)  # the same error, answered as RFC 6749 asks
+                raise
+
+        return answer
 
 
-async def tollgate_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, TollgateError)
-    status = exc.status
-    on_token_endpoint = getattr(request.state, "token_endpoint", False)
-    # RFC 6749 §5.2: only client authentication failures stay 401 there.
-    if on_token_endpoint and status in (401, 422) and not isinstance(exc, InvalidClient):
-        status = 400
-    headers = {}
-    challenge = _challenge(exc)
-    if challenge:
-        headers["WWW-Authenticate"] = challenge
-    fields = exc.fields if isinstance(exc, InvalidInput) and status == 422 else None
-    if isinstance(exc, ServiceUnavailable):
-        headers["Retry-After"] = "5"
-    if isinstance(exc, TooManyRequests):
-        headers["Retry-After"] = str(exc.retry_after)
-    return error_response(status, exc.error, exc.description, fields=fields, headers=headers)
+def as_client_error(exc: OAuthError) -> OAuthError:
+    if exc.status in (401, 422) and not isinstance(exc, InvalidClient):
+        exc.status = 400
+    return exc
 
 
 def _field_name(loc: tuple[int | str, ...]) -> str:
@@ -109,8 +89,8 @@ def _field_name(loc: tuple[int | str, ...]) -> str:
     return ".".join(parts) or "body"
 
 
-async def validation_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, RequestValidationError)
+def validation_fields(exc: RequestValidationError) -> dict[str, str]:
+    """One sentence per field that names it: no "field: " prefixes to read past."""
     fields: dict[str, str] = {}
     for error in exc.errors():
         if error.get("type") == "json_invalid":
@@ -119,11 +99,12 @@ async def validation_error(request: Request, exc: Exception) -> JSONResponse:
         name = _field_name(tuple(error.get("loc", ())))
         if name not in fields:
             fields[name] = field_messages.sentence(name, error)
-    # Each sentence names its field: no "field: " prefixes for people to read past.
-    description = " ".join(fields.values())
-    if getattr(request.state, "token_endpoint", False):
-        return error_response(400, "invalid_request", description)
-    return error_response(422, "invalid_request", description, fields=fields)
+    return fields
+
+
+async def validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    return await oauth_error(request, InvalidInput(validation_fields(exc)))
 
 
 async def http_error(request: Request, exc: Exception) -> JSONResponse:
@@ -131,42 +112,42 @@ async def http_error(request: Request, exc: Exception) -> JSONResponse:
     if exc.status_code == 400 and exc.detail == FASTAPI_BODY_PARSE_ERROR:
         # Bodies json.loads cannot take at all (not UTF-8, nested past recursion): the same
         # answer as any other malformed JSON.
-        fields = {field_messages.BODY: field_messages.NOT_JSON}
-        return error_response(422, "invalid_request", field_messages.NOT_JSON, fields=fields)
+        return await oauth_error(
+            request, InvalidInput({field_messages.BODY: field_messages.NOT_JSON})
+        )
     code = HTTP_CODES.get(exc.status_code, "invalid_request")
     description = "No such route." if exc.status_code == 404 else str(exc.detail)
-    return error_response(exc.status_code, code, description, headers=exc.headers)
+    return error_response(exc.status_code, code, description, exc.headers)
 
 
 async def database_unavailable(request: Request, exc: Exception) -> JSONResponse:
     log.warning("database unavailable: %s", type(exc).__name__)
-    return await tollgate_error(request, ServiceUnavailable())
+    return await oauth_error(request, ServiceUnavailable())
 
 
 async def limits_unavailable(request: Request, exc: Exception) -> JSONResponse:
     log.warning("rate-limit storage unavailable: %s", type(exc).__name__)
-    return await tollgate_error(request, ServiceUnavailable())
+    return await oauth_error(request, ServiceUnavailable())
 
 
 async def unstorable_input(request: Request, exc: Exception) -> JSONResponse:
     # A safety net: input the database refuses (e.g. U+0000 in PostgreSQL text) is the
     # client's problem, not a server error.
     log.warning("database refused input on %s %s", request.method, request.url.path)
-    return error_response(
-        400, "invalid_request", "The request holds characters or values that cannot be stored."
-    )
+    refused = InvalidRequest("The request holds characters or values that cannot be stored.")
+    return await oauth_error(request, refused)
 
 
 async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     # Logged in full here; the client sees no trace, SQL or secret.
     log.exception("unhandled error on %s %s", request.method, request.url.path)
-    return error_response(500, "server_error", "The server could not handle the request.")
+    return await oauth_error(request, TollgateError())
 
 
 # The one table of what answers which exception; the full app installs it, and the lean
 # paths render through it, so both give the same answer.
 HANDLERS: tuple[tuple[type[Exception], Handler], ...] = (
-    (TollgateError, tollgate_error),
+    (OAuthError, oauth_error),
     (RequestValidationError, validation_error),
     (StarletteHTTPException, http_error),
     (Unstorable, unstorable_input),

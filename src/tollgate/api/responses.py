@@ -17,13 +17,7 @@ NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
 def token_body(pair: TokenPair) -> TokenResponse:
-    return TokenResponse(
-        access_token=pair.access_token,
-        expires_in=pair.expires_in,
-        refresh_token=pair.refresh_token,
-        refresh_expires_in=pair.refresh_expires_in,
-        scope=pair.scope,
-    )
+    return TokenResponse.model_validate(pair, from_attributes=True)
 
 
 def no_store_json(body: Any, status_code: int = 200) -> JSONResponse:

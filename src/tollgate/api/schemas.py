@@ -20,7 +20,7 @@ def _encodable(value: str) -> str:
     return value
 
 
-Username = Annotated[str, Field(min_length=1, max_length=256), AfterValidator(_encodable)]
+UsernameField = Annotated[str, Field(min_length=1, max_length=256), AfterValidator(_encodable)]
 Password = Annotated[str, Field(min_length=1, max_length=1024), AfterValidator(_encodable)]
 Scope = Annotated[str, Field(max_length=1024), AfterValidator(_encodable)]
 TokenString = Annotated[str, Field(min_length=1, max_length=8192), AfterValidator(_encodable)]
@@ -31,13 +31,13 @@ class Body(BaseModel):
 
 
 class JoinRequest(Body):
-    username: Username
+    username: UsernameField
     password: Password
     email: EmailStr | None = Field(default=None, max_length=320)
 
 
 class LoginRequest(Body):
-    username: Username
+    username: UsernameField
     password: Password
     scope: Scope | None = None
 
@@ -51,7 +51,7 @@ class TokenRequest(Body):
     """RFC 6749 §4.3.2 and §6: the token endpoint's parameters."""
 
     grant_type: Annotated[str, Field(max_length=64)]
-    username: Username | None = None
+    username: UsernameField | None = None
     password: Password | None = None
     refresh_token: TokenString | None = None
     scope: Scope | None = None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import os
 import shutil
 import tempfile
@@ -14,9 +13,10 @@ import uvicorn
 from tollgate import __version__
 from tollgate.app import create_server
 from tollgate.cli import audit, clients, keys, purge, sessions, users
+from tollgate.cli.logs import server_logging
 from tollgate.cli.runner import run
-from tollgate.services.container import Services
 from tollgate.settings import WILDCARD_HOSTS, Settings
+from tollgate.store.interfaces import Database
 
 cli = typer.Typer(help="Tollgate: a self-hostable JWT authentication server.", no_args_is_help=True)
 cli.add_typer(users.app, name="users")
@@ -69,7 +69,7 @@ def serve(
             err=True,
         )
 
-    async def prepare(services: Services) -> None:
+    async def prepare() -> None:
         return None
 
     # Once, before any worker starts, so workers never race to migrate or make keys.
@@ -78,7 +78,7 @@ def serve(
         "host": host,
         "port": port,
         "log_level": log_level,
-        "log_config": logging_config(),
+        "log_config": server_logging(),
         "access_log": False,  # Tollgate writes its own JSON access lines with request ids
         "timeout_graceful_shutdown": graceful_timeout,
     }
@@ -114,26 +114,12 @@ def workers_problem(settings: Settings, workers: int) -> str | None:
     return None
 
 
-def logging_config() -> dict[str, Any]:
-    """uvicorn's logging, plus Tollgate's own loggers (audit events are JSON lines) at INFO
-    whatever uvicorn's level, so the audit trail always reaches the log."""
-    config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
-    config["formatters"]["tollgate"] = {"format": "%(message)s"}
-    config["handlers"]["tollgate"] = {
-        "formatter": "tollgate",
-        "class": "logging.StreamHandler",
-        "stream": "ext://sys.stderr",
-    }
-    config["loggers"]["tollgate"] = {"handlers": ["tollgate"], "level": "INFO", "propagate": False}
-    return config
-
-
 @cli.command()
 def migrate() -> None:
     """Apply database migrations up to the newest."""
 
-    async def action(services: Services) -> str | None:
-        return await services.stores.database.schema_revision()
+    async def action(database: Database) -> str | None:
+        return await database.schema_revision()
 
     revision = run(action, migrate=True)
     typer.echo(f"database at revision {revision}")

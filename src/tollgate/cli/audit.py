@@ -8,9 +8,10 @@ from typing import Annotated
 
 import typer
 
-from tollgate.cli.runner import run
+from tollgate.cli.runner import echo_lines, run
 from tollgate.clock import utcnow
-from tollgate.services.container import Services
+from tollgate.services.accounts import Accounts
+from tollgate.services.audit import AuditTrail
 
 UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
@@ -37,9 +38,9 @@ def audit(
     """Print security events: logins, failures, reuse detected, logouts, lockouts, keys."""
     since_at = parse_since(since) if since else None
 
-    async def action(services: Services) -> list[str]:
-        user_id = (await services.accounts.find(user)).id if user else None
-        events = await services.audit.events(user_id=user_id, since=since_at, limit=limit)
+    async def action(accounts: Accounts, audit: AuditTrail) -> list[str]:
+        user_id = (await accounts.find(user)).id if user else None
+        events = await audit.events(user_id=user_id, since=since_at, limit=limit)
         return [
             f"{e.at:%Y-%m-%d %H:%M:%S}  {e.event:<24} user={e.username or e.user_id or '-'}  "
             f"ip={e.ip or '-'}  session={e.session_id or '-'}  agent={e.user_agent or '-'}"
@@ -47,5 +48,4 @@ def audit(
             for e in events
         ]
 
-    for line in run(action):
-        typer.echo(line)
+    echo_lines(run(action))

@@ -7,13 +7,14 @@ from typing import Annotated
 
 import typer
 
-from tollgate.cli.runner import run
+from tollgate.cli.runner import echo_lines, run
 from tollgate.clock import utcnow
 from tollgate.errors import InvalidRequest, NotFound
+from tollgate.events import EventBus
 from tollgate.keys import rotation
 from tollgate.keys.keyring import DEFAULT_ALG, load_key
-from tollgate.services.container import Services
-from tollgate.settings import SigningAlg
+from tollgate.settings import Settings, SigningAlg
+from tollgate.store.interfaces import KeyStore
 
 app = typer.Typer(help="Signing keys: list, rotate, retire.", no_args_is_help=True)
 
@@ -22,8 +23,8 @@ app = typer.Typer(help="Signing keys: list, rotate, retire.", no_args_is_help=Tr
 def keys_list() -> None:
     """List keys: which signs now, which only verify, which are pending or retired."""
 
-    async def action(services: Services) -> list[str]:
-        keys = await rotation.all_keys(services.stores.keys)
+    async def action(key_store: KeyStore) -> list[str]:
+        keys = await rotation.all_keys(key_store)
         now = utcnow()
         signer = rotation.current_signer(keys, now)
         lines = []
@@ -41,8 +42,7 @@ def keys_list() -> None:
             )
         return lines
 
-    for line in run(action):
-        typer.echo(line)
+    echo_lines(run(action))
 
 
 @app.command("rotate")
@@ -61,15 +61,14 @@ def keys_rotate(
     """Add a new signing key. It is published at once and signs after TOLLGATE_JWKS_MAX_AGE
     seconds; older keys keep verifying until retired."""
 
-    async def action(services: Services) -> str:
-        s = services.settings
-        signer = rotation.current_signer(await rotation.all_keys(services.stores.keys), utcnow())
+    async def action(key_store: KeyStore, settings: Settings, events: EventBus) -> str:
+        signer = rotation.current_signer(await rotation.all_keys(key_store), utcnow())
         key = await rotation.create_key(
-            services.stores.keys,
-            alg or s.signing_alg or (signer.alg if signer else DEFAULT_ALG),
-            s.secret_key,
-            activates_in=0 if now else s.jwks_max_age,
-            events=services.events,
+            key_store,
+            alg or settings.signing_alg or (signer.alg if signer else DEFAULT_ALG),
+            settings.secret_key,
+            activates_in=0 if now else settings.jwks_max_age,
+            events=events,
         )
         return f"{key.kid} {key.alg} signs from {key.activates_at:%Y-%m-%d %H:%M:%S} UTC"
 
@@ -88,9 +87,9 @@ def keys_retire(
 ) -> None:
     """Stop verifying with a key; tokens it signed are refused from now on."""
 
-    async def action(services: Services) -> str:
-        lifetime = services.settings.longest_token_lifetime
-        key = await rotation.retire(services.stores.keys, kid, lifetime, force, services.events)
+    async def action(key_store: KeyStore, settings: Settings, events: EventBus) -> str:
+        lifetime = settings.longest_token_lifetime
+        key = await rotation.retire(key_store, kid, lifetime, force, events)
         return f"retired {key.kid}"
 
     typer.echo(run(action))
@@ -104,9 +103,8 @@ def keys_secret() -> None:
     so decoders that insist on padding (Python's base64.urlsafe_b64decode) take it as is.
     """
 
-    async def action(services: Services) -> tuple[str, bytes]:
-        s = services.settings
-        row = rotation.current_signer(await rotation.all_keys(services.stores.keys), utcnow())
+    async def action(key_store: KeyStore, settings: Settings) -> tuple[str, bytes]:
+        row = rotation.current_signer(await rotation.all_keys(key_store), utcnow())
         if row is None:
             raise NotFound(
                 "No key signs yet; start the server or run `tollgate keys rotate --now`."
@@ -116,7 +114,7 @@ def keys_secret() -> None:
                 f"The signing key is {row.alg}: only HS256 keys have a shared secret; "
                 "other keys are published in the JWKS."
             )
-        secret = load_key(row, s.secret_key).signing_key
+        secret = load_key(row, settings.secret_key).signing_key
         assert isinstance(secret, bytes)
         return row.kid, secret
 

@@ -8,7 +8,9 @@ from typing import Annotated
 import typer
 
 from tollgate.cli.runner import run
-from tollgate.services.container import Services
+from tollgate.clock import Clock
+from tollgate.services.audit import AuditTrail
+from tollgate.store.interfaces import SessionStore
 
 
 def purge(
@@ -22,12 +24,12 @@ def purge(
     Safe to run any time (e.g. daily from cron): nothing deleted can still be used.
     """
 
-    async def action(services: Services) -> str:
-        now = services.clock.now()
-        sessions, tokens = await services.stores.sessions.purge(
+    async def action(clock: Clock, session_store: SessionStore, audit: AuditTrail) -> str:
+        now = clock.now()
+        sessions, tokens = await session_store.purge(
             now, ended_before=now - timedelta(days=session_days)
         )
-        events = await services.audit.purge(now - timedelta(days=audit_days))
+        events = await audit.purge(now - timedelta(days=audit_days))
         return (
             f"deleted {sessions} ended session(s), {tokens} expired refresh token(s), "
             f"{events} audit event(s)"

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
-from typing import NoReturn, TypeVar
+import inspect
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import fields
+from typing import Any, NoReturn, TypeVar
 
 import typer
 from sqlalchemy.exc import DBAPIError
 
+from tollgate.cli.logs import command_logging
 from tollgate.errors import TollgateError
 from tollgate.keys.sealing import SealingError
 from tollgate.services.container import Services
@@ -16,6 +19,7 @@ from tollgate.settings import Settings
 from tollgate.store.engine import display_url, sqlite_file
 from tollgate.store.migrate import SchemaNotCurrent, require_current
 from tollgate.store.records import StoreUnavailable
+from tollgate.store.stores import Stores
 
 T = TypeVar("T")
 
@@ -24,13 +28,25 @@ class DatabaseNotReady(Exception):
     """The configured database is missing or not migrated; the message says what to do."""
 
 
+def provide(services: Services, name: str) -> Any:
+    """The part of the services an action names: a service (`accounts`, `sessions`, ...),
+    `settings`, `events`, `clock`, the `database`, or a store (`key_store`, `user_store`)."""
+    if name in {f.name for f in fields(Services)}:
+        return getattr(services, name)
+    for store in fields(Stores):
+        if name in (store.name, store.name.removesuffix("s") + "_store"):
+            return getattr(services.stores, store.name)
+    raise TypeError(f"no service named {name!r} for an admin command")
+
+
 def run(
-    action: Callable[[Services], Awaitable[T]],
+    action: Callable[..., Awaitable[T]],
     settings: Settings | None = None,
     *,
     migrate: bool = False,
 ) -> T:
-    """Run one admin action; its errors print one line and exit 1.
+    """Run one admin action with the services it names as parameters (`provide`), as a
+    route names its dependencies; its errors print one line and exit 1.
 
     With `migrate` (serve, migrate) the database is created or upgraded and a signing key
     made first. Every other command needs an existing database at the current schema and
@@ -39,6 +55,7 @@ def run(
     """
     settings = settings or Settings()
     where = display_url(settings.database_url)
+    command_logging()
 
     async def go() -> T:
         if not migrate:
@@ -49,7 +66,8 @@ def run(
                 await services.start()
             else:
                 await require_schema(services, where)
-            return await action(services)
+            wanted = inspect.signature(action).parameters
+            return await action(**{name: provide(services, name) for name in wanted})
         finally:
             await services.close()
 
@@ -64,6 +82,11 @@ def run(
         fail(f"cannot use the database at {where}: {reason}")
     except OSError as exc:  # e.g. connection refused by a PostgreSQL server that is down
         fail(f"cannot reach the database at {where}: {exc}")
+
+
+def echo_lines(lines: Iterable[str]) -> None:
+    for line in lines:
+        typer.echo(line)
 
 
 def fail(message: str) -> NoReturn:

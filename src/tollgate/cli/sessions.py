@@ -7,8 +7,9 @@ from typing import Annotated
 
 import typer
 
-from tollgate.cli.runner import run
-from tollgate.services.container import Services
+from tollgate.cli.runner import echo_lines, run
+from tollgate.services.accounts import Accounts
+from tollgate.services.sessions import Sessions
 
 app = typer.Typer(help="List and end sessions.", no_args_is_help=True)
 
@@ -19,20 +20,19 @@ def sessions_list(
 ) -> None:
     """List live sessions."""
 
-    async def action(services: Services) -> list[str]:
+    async def action(accounts: Accounts, sessions: Sessions) -> list[str]:
         if user:
-            owner = await services.accounts.find(user)
-            sessions = await services.sessions.live_for_user(owner.id)
+            owner = await accounts.find(user)
+            live = await sessions.live_for_user(owner.id)
         else:
-            sessions = await services.sessions.all_live()
+            live = await sessions.all_live()
         return [
             f"{s.id}  user={s.user_id}  created={s.created_at:%Y-%m-%d %H:%M}  "
             f"last_used={s.last_used_at:%Y-%m-%d %H:%M}  ip={s.ip}  agent={s.user_agent!r}"
-            for s in sessions
+            for s in live
         ]
 
-    for line in run(action):
-        typer.echo(line)
+    echo_lines(run(action))
 
 
 @app.command("revoke")
@@ -45,17 +45,17 @@ def sessions_revoke(
         typer.echo("error: give a SESSION_ID or --user, not both", err=True)
         raise typer.Exit(2)
 
-    async def action(services: Services) -> str:
+    async def action(accounts: Accounts, sessions: Sessions) -> str:
         if user is not None:
-            owner = await services.accounts.find(user)
-            count = await services.sessions.end_all(owner.id, "revoked_by_admin")
+            owner = await accounts.find(user)
+            count = await sessions.end_all(owner.id, "revoked_by_admin")
             return f"revoked {count} session(s) of {owner.username}"
         assert session_id is not None
         try:
             parsed = uuid.UUID(session_id)
         except ValueError:
             parsed = uuid.UUID(int=0)
-        await services.sessions.end(None, parsed, "revoked_by_admin")
+        await sessions.end(None, parsed, "revoked_by_admin")
         return f"revoked {parsed}"
 
     typer.echo(run(action))

@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
-from tollgate.cli.runner import run
-from tollgate.services.container import Services
+from tollgate.cli.runner import echo_lines, run
+from tollgate.services.accounts import Accounts
 
 app = typer.Typer(help="Manage user accounts.", no_args_is_help=True)
 
@@ -32,8 +32,8 @@ def users_create(
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     chosen: str = password
 
-    async def action(services: Services) -> str:
-        user = await services.accounts.join(username, chosen, email, scope, allow_reserved=True)
+    async def action(accounts: Accounts) -> str:
+        user = await accounts.join(username, chosen, email, scope, allow_reserved=True)
         return f"{user.id} {user.username} scope={user.scope!r}"
 
     typer.echo(run(action))
@@ -43,28 +43,27 @@ def users_create(
 def users_list() -> None:
     """List every user."""
 
-    async def action(services: Services) -> list[str]:
+    async def action(accounts: Accounts) -> list[str]:
         return [
             f"{u.id}  {u.username:<24} {'disabled' if u.disabled else 'active  '}  "
             f"scope={u.scope!r}  created={u.created_at:%Y-%m-%d %H:%M}"
-            for u in await services.accounts.list()
+            for u in await accounts.list()
         ]
 
-    for line in run(action):
-        typer.echo(line)
+    echo_lines(run(action))
 
 
 @app.command("disable")
 def users_disable(username: str) -> None:
     """Disable a user and end all of their sessions."""
-    user = run(lambda s: s.accounts.set_disabled(username, True))
+    user = run(lambda accounts: accounts.set_disabled(username, True))
     typer.echo(f"disabled {user.username}")
 
 
 @app.command("enable")
 def users_enable(username: str) -> None:
     """Enable a disabled user."""
-    user = run(lambda s: s.accounts.set_disabled(username, False))
+    user = run(lambda accounts: accounts.set_disabled(username, False))
     typer.echo(f"enabled {user.username}")
 
 
@@ -74,7 +73,7 @@ def users_set_scope(
 ) -> None:
     """Set the scopes a user may be granted. Scopes taken away are dropped at each session's
     next refresh; scopes added come with the user's next login (a refresh never widens)."""
-    user = run(lambda s: s.accounts.set_scope(username, scope))
+    user = run(lambda accounts: accounts.set_scope(username, scope))
     typer.echo(f"{user.username} scope={user.scope!r}")
 
 
@@ -90,13 +89,13 @@ def users_set_password(
     ] = False,
 ) -> None:
     """Set a user's password (same policy as sign-up) and end all of their sessions."""
-    run(lambda s: s.accounts.find(username))  # before asking: the database and the user exist
+    run(lambda accounts: accounts.find(username))  # before asking: the database and the user exist
     if password_stdin:
         # One line, without its line break; the rest of the input is ignored.
         password = sys.stdin.readline().removesuffix("\n").removesuffix("\r")
     else:
         password = typer.prompt("New password", hide_input=True, confirmation_prompt=True)
-    ended = run(lambda s: s.accounts.set_password(username, password))
+    ended = run(lambda accounts: accounts.set_password(username, password))
     typer.echo(f"password set for {username}; {ended} session(s) ended")
 
 
@@ -106,8 +105,8 @@ def users_delete(
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
 ) -> None:
     """Delete a user with their sessions and refresh tokens; the name becomes free again."""
-    run(lambda s: s.accounts.find(username))
+    run(lambda accounts: accounts.find(username))
     if not yes:
         typer.confirm(f"Delete the user {username} and end all of their sessions?", abort=True)
-    user = run(lambda s: s.accounts.delete(username))
+    user = run(lambda accounts: accounts.delete(username))
     typer.echo(f"deleted {user.username} ({user.id})")

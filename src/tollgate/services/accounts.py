@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 
 from tollgate.clock import Clock, SystemClock
 from tollgate.errors import AccountDisabled, InvalidGrant, InvalidInput, NotFound, UsernameTaken
@@ -25,24 +25,16 @@ WRONG_CREDENTIALS = "The username or password is incorrect."
 SAME_AS_CURRENT = "The new password must differ from the current one."
 
 
+@dataclass(eq=False)
 class Accounts:
-    def __init__(
-        self,
-        users: UserStore,
-        hasher: PasswordHasher,
-        policy: PasswordPolicy,
-        default_scope: str,
-        reserved: ReservedNames,
-        events: EventBus,
-        clock: Clock | None = None,
-    ) -> None:
-        self._users = users
-        self._hasher = hasher
-        self._policy = policy
-        self._default_scope = default_scope
-        self._reserved = reserved
-        self._events = events
-        self._clock = clock or SystemClock()
+    # What it uses, given by the composition root (services/container.py).
+    _users: UserStore
+    _hasher: PasswordHasher
+    _policy: PasswordPolicy
+    _default_scope: str
+    _reserved: ReservedNames
+    _events: EventBus
+    _clock: Clock = field(default_factory=SystemClock)
 
     async def join(
         self,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from tollgate.clock import Clock, SystemClock
 from tollgate.errors import InvalidClient, InvalidInput, NotFound
@@ -28,10 +28,11 @@ def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 
+@dataclass(eq=False)
 class Clients:
-    def __init__(self, store: ClientStore, clock: Clock | None = None) -> None:
-        self._store = store
-        self._clock = clock or SystemClock()
+    # What it uses, given by the composition root (services/container.py).
+    _store: ClientStore
+    _clock: Clock = field(default_factory=SystemClock)
 
     async def register(self, name: str) -> NewClient:
         """A new client; its secret is shown once and stored only as a hash."""

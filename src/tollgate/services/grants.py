@@ -13,7 +13,7 @@ import hashlib
 import hmac
 import secrets
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from tollgate.clock import Clock, SystemClock
@@ -67,22 +67,15 @@ def child_jti(parent_jti: str, salt: bytes) -> str:
     return digest.hex()
 
 
+@dataclass(eq=False)
 class Grants:
-    def __init__(
-        self,
-        sessions: SessionStore,
-        issuer: TokenIssuer,
-        checker: TokenChecker,
-        settings: Settings,
-        events: EventBus,
-        clock: Clock | None = None,
-    ) -> None:
-        self._sessions = sessions
-        self._issuer = issuer
-        self._checker = checker
-        self._settings = settings
-        self._events = events
-        self._clock = clock or SystemClock()
+    # What it uses, given by the composition root (services/container.py).
+    _sessions: SessionStore
+    _issuer: TokenIssuer
+    _checker: TokenChecker
+    _settings: Settings
+    _events: EventBus
+    _clock: Clock = field(default_factory=SystemClock)
 
     async def start_session(
         self,

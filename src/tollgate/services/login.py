@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from tollgate.clock import Clock, SystemClock
@@ -18,24 +19,16 @@ from tollgate.store.interfaces import SessionStore
 TRUSTED_ADDRESS_DAYS = 30
 
 
+@dataclass(eq=False)
 class Login:
-    def __init__(
-        self,
-        sessions: SessionStore,
-        accounts: Accounts,
-        grants: Grants,
-        throttle: Throttle,
-        audit: AuditTrail,
-        events: EventBus,
-        clock: Clock | None = None,
-    ) -> None:
-        self._sessions = sessions
-        self._accounts = accounts
-        self._grants = grants
-        self._throttle = throttle
-        self._audit = audit
-        self._events = events
-        self._clock = clock or SystemClock()
+    # What it uses, given by the composition root (services/container.py).
+    _sessions: SessionStore
+    _accounts: Accounts
+    _grants: Grants
+    _throttle: Throttle
+    _audit: AuditTrail
+    _events: EventBus
+    _clock: Clock = field(default_factory=SystemClock)
 
     async def with_password(
         self, username: str, password: str, scope: str | None, client: ClientInfo

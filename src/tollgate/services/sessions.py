@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from tollgate.clock import Clock, SystemClock
@@ -18,20 +19,14 @@ from tollgate.tokens.claims import AccessClaims
 EVERY_SESSION = "every session of the user ended"
 
 
+@dataclass(eq=False)
 class Sessions:
-    def __init__(
-        self,
-        store: SessionStore,
-        checker: TokenChecker,
-        cache: AuthCache,
-        events: EventBus,
-        clock: Clock | None = None,
-    ) -> None:
-        self._store = store
-        self._checker = checker
-        self._cache = cache
-        self._events = events
-        self._clock = clock or SystemClock()
+    # What it uses, given by the composition root (services/container.py).
+    _store: SessionStore
+    _checker: TokenChecker
+    _cache: AuthCache
+    _events: EventBus
+    _clock: Clock = field(default_factory=SystemClock)
 
     async def authorize(self, access_token: str, required_scope: str = "") -> AccessClaims:
         """A valid access token whose session is still live, holding every required scope.
@@ -50,7 +45,7 @@ class Sessions:
             self._cache.put(access_token, claims)
         missing = set(required_scope.split()) - claims.scopes
         if missing:
-            raise InsufficientScope(" ".join(sorted(missing)))
+            raise InsufficientScope(frozenset(missing))
         return claims
 
     async def live_for_user(self, user_id: uuid.UUID) -> list[SessionRecord]:

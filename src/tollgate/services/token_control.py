@@ -3,6 +3,7 @@ its status (RFC 7662 introspection) and its end (RFC 7009 revocation)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from tollgate.clock import Clock, SystemClock
@@ -17,20 +18,14 @@ from tollgate.tokens.claims import FIRST_PARTY_CLIENT
 INACTIVE: dict[str, Any] = {"active": False}
 
 
+@dataclass(eq=False)
 class TokenControl:
-    def __init__(
-        self,
-        sessions: SessionStore,
-        checker: TokenChecker,
-        settings: Settings,
-        events: EventBus,
-        clock: Clock | None = None,
-    ) -> None:
-        self._sessions = sessions
-        self._checker = checker
-        self._settings = settings
-        self._events = events
-        self._clock = clock or SystemClock()
+    # What it uses, given by the composition root (services/container.py).
+    _sessions: SessionStore
+    _checker: TokenChecker
+    _settings: Settings
+    _events: EventBus
+    _clock: Clock = field(default_factory=SystemClock)
 
     async def introspect(self, token: str, hint: str | None = None) -> dict[str, Any]:
         """RFC 7662 §2.2: the token's claims if it is usable right now, else inactive."""

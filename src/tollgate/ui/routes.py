@@ -1,10 +1,12 @@
-"""Serving the page. It talks to the same API as everyone else, in cookie delivery."""
+"""Serving the page (`api.router` routes GET / here).
+
+It talks to the same API as everyone else, in cookie delivery.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import APIRouter
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
@@ -16,10 +18,7 @@ PAGE_CSP = (
     "img-src 'self' data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 )
 
-router = APIRouter(include_in_schema=False)
 
-
-@router.get("/")
 async def page() -> FileResponse:
     return FileResponse(
         STATIC / "index.html",

@@ -1,4 +1,4 @@
-"""Using a token: the gateway check, who am I, logout, sessions, password change, deletion."""
+"""Using a token: who am I, logout, sessions, password change, deletion."""
 
 from __future__ import annotations
 
@@ -6,62 +6,32 @@ import uuid
 from contextlib import suppress
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import Query, Request, Response
 
 from tollgate.api.cookies import clear_session_cookies, uses_cookies
 from tollgate.api.dependencies import (
+    AccountsDep,
     CallerDep,
     ClientDep,
     OptionalCallerDep,
-    ServicesDep,
-    bearer_token,
+    SessionsDep,
 )
-from tollgate.api.responses import errors, header_safe
+from tollgate.api.operation import operation
+from tollgate.api.responses import errors
 from tollgate.api.schemas import (
     AccountDeleteRequest,
-    AuthCheck,
     LogoutRequest,
     PasswordChangeRequest,
     SessionOut,
     UserOut,
 )
 from tollgate.errors import InvalidToken, MissingToken, NotFound
-from tollgate.services.scopes import parse_scope
-
-router = APIRouter(tags=["account"])
 
 
-@router.get(
-    "/auth",
-    response_model=AuthCheck,
-    responses=errors(400, 401, 403, 503),
-    summary="Check a bearer token (nginx auth_request, Traefik ForwardAuth)",
-)
-async def check(
-    response: Response,
-    token: Annotated[str, Depends(bearer_token)],
-    services: ServicesDep,
-    scope: Annotated[str | None, Query(max_length=1024)] = None,
-) -> AuthCheck:
-    required = " ".join(parse_scope(scope)) if scope else ""
-    claims = await services.sessions.authorize(token, required)
-    response.headers["X-Auth-User"] = header_safe(claims.username)
-    response.headers["X-Auth-Subject"] = str(claims.sub)
-    response.headers["X-Auth-Scope"] = claims.scope
-    response.headers["Cache-Control"] = "no-store"
-    return AuthCheck(
-        sub=claims.sub,
-        username=claims.username,
-        scope=claims.scope,
-        sid=claims.sid,
-        exp=claims.exp,
-    )
-
-
-@router.get("/me", response_model=UserOut, responses=errors(401, 503), summary="Who am I")
-async def me(caller: CallerDep, services: ServicesDep) -> UserOut:
+@operation(response_model=UserOut, responses=errors(401, 503), summary="Who am I")
+async def me(caller: CallerDep, accounts: AccountsDep) -> UserOut:
     try:
-        user = await services.accounts.get(caller.sub)
+        user = await accounts.get(caller.sub)
     except NotFound as exc:
         raise InvalidToken("The user of this token no longer exists.") from exc
     return UserOut(
@@ -73,8 +43,7 @@ async def me(caller: CallerDep, services: ServicesDep) -> UserOut:
     )
 
 
-@router.post(
-    "/logout",
+@operation(
     status_code=204,
     responses=errors(401, 413, 422, 503),
     summary="End this session, the session of a refresh token, or all sessions",
@@ -87,44 +56,43 @@ async def me(caller: CallerDep, services: ServicesDep) -> UserOut:
 async def logout(
     request: Request,
     caller: OptionalCallerDep,
-    services: ServicesDep,
+    sessions: SessionsDep,
     client: ClientDep,
     body: LogoutRequest | None = None,
 ) -> Response:
     body = body or LogoutRequest()
     if body.refresh_token:
         # The refresh token names the session and proves it is the caller's (as RFC 7009).
-        await services.sessions.end_by_refresh_token(
+        await sessions.end_by_refresh_token(
             caller.sub if caller else None, body.refresh_token, client, everywhere=body.all
         )
     elif caller is None:
         raise MissingToken()
     elif body.all:
-        await services.sessions.end_all(caller.sub, "logout_all", client)
+        await sessions.end_all(caller.sub, "logout_all", client)
     else:
         # NotFound: a concurrent request ended it a moment ago; the outcome is the same.
         with suppress(NotFound):
-            await services.sessions.end(caller.sub, caller.sid, "logout", client)
+            await sessions.end(caller.sub, caller.sid, "logout", client)
     response = Response(status_code=204)
     if uses_cookies(request):
         clear_session_cookies(response)
     return response
 
 
-@router.get(
-    "/sessions",
+@operation(
     response_model=list[SessionOut],
     responses=errors(401, 503),
     summary="My live sessions (and, with ?history=true, recently ended ones)",
 )
 async def list_sessions(
     caller: CallerDep,
-    services: ServicesDep,
+    sessions: SessionsDep,
     history: Annotated[bool, Query(description="Also sessions ended in the last 30 days")] = False,
 ) -> list[SessionOut]:
-    sessions = list(await services.sessions.live_for_user(caller.sub))
+    found = list(await sessions.live_for_user(caller.sub))
     if history:
-        sessions += await services.sessions.recently_ended(caller.sub)
+        found += await sessions.recently_ended(caller.sub)
     return [
         SessionOut(
             id=s.id,
@@ -137,53 +105,50 @@ async def list_sessions(
             ended_at=s.revoked_at,
             end_reason=s.revoked_reason,
         )
-        for s in sessions
+        for s in found
     ]
 
 
-@router.delete(
-    "/sessions/{session_id}",
+@operation(
     status_code=204,
     responses=errors(401, 404, 503),
     summary="End one of my sessions",
 )
 async def end_session(
-    session_id: str, caller: CallerDep, services: ServicesDep, client: ClientDep
+    session_id: str, caller: CallerDep, sessions: SessionsDep, client: ClientDep
 ) -> Response:
     try:
         parsed = uuid.UUID(session_id)
     except ValueError as exc:
         raise NotFound("No such session.") from exc
-    await services.sessions.end(caller.sub, parsed, "revoked_by_user", client)
+    await sessions.end(caller.sub, parsed, "revoked_by_user", client)
     return Response(status_code=204)
 
 
-@router.post(
-    "/password",
+@operation(
     status_code=204,
     responses=errors(401, 413, 422, 503),
     summary="Change my password; every other session ends",
 )
 async def change_password(
-    body: PasswordChangeRequest, caller: CallerDep, services: ServicesDep, client: ClientDep
+    body: PasswordChangeRequest, caller: CallerDep, accounts: AccountsDep, client: ClientDep
 ) -> Response:
-    await services.accounts.change_password(
+    await accounts.change_password(
         caller.sub, caller.sid, body.current_password, body.new_password, client
     )
     return Response(status_code=204)
 
 
-@router.delete(
-    "/me",
+@operation(
     status_code=204,
     responses=errors(401, 413, 422, 503),
     summary="Delete my account (the password again); its sessions and tokens end",
 )
 async def delete_me(
-    request: Request, body: AccountDeleteRequest, caller: CallerDep, services: ServicesDep
+    request: Request, body: AccountDeleteRequest, caller: CallerDep, accounts: AccountsDep
 ) -> Response:
     try:
-        await services.accounts.delete_own(caller.sub, body.password)
+        await accounts.delete_own(caller.sub, body.password)
     except NotFound as exc:
         raise InvalidToken("The user of this token no longer exists.") from exc
     response = Response(status_code=204)

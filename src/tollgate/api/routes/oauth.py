@@ -4,17 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import Request, Response
 from fastapi.responses import JSONResponse
 
-from tollgate.api.dependencies import ClientDep, ServicesDep
-from tollgate.api.errors import mark_token_endpoint
+from tollgate.api.dependencies import ClientDep, RegisteredClientsDep, TokenControlDep
+from tollgate.api.operation import operation
 from tollgate.api.params import FORM, client_credentials, oauth_params
 from tollgate.api.responses import NO_STORE, errors
 from tollgate.errors import InvalidClient, InvalidRequest
-from tollgate.services.container import Services
-
-router = APIRouter(tags=["oauth"])
+from tollgate.services.clients import Clients
 
 TOKEN_FORM = {
     "required": True,
@@ -42,18 +40,17 @@ async def _token_param(request: Request) -> tuple[str, str | None, dict[str, Any
 
 
 async def _authenticated_client(
-    request: Request, params: dict[str, Any], services: Services, required: bool
+    request: Request, params: dict[str, Any], clients: Clients, required: bool
 ) -> None:
     credentials = client_credentials(request, params)
     if credentials is None:
         if required:
             raise InvalidClient("This endpoint needs client credentials (HTTP Basic).")
         return
-    await services.clients.authenticate(*credentials)
+    await clients.authenticate(*credentials)
 
 
-@router.post(
-    "/revoke",
+@operation(
     response_class=Response,
     responses={
         200: {"description": "Revoked, or not a token we know (RFC 7009 §2.2)"},
@@ -62,24 +59,28 @@ async def _authenticated_client(
     openapi_extra={"requestBody": TOKEN_FORM},
     summary="Revoke a refresh or access token and its session (RFC 7009)",
 )
-async def revoke(request: Request, services: ServicesDep, client: ClientDep) -> Response:
-    mark_token_endpoint(request)
+async def revoke(
+    request: Request,
+    clients: RegisteredClientsDep,
+    token_control: TokenControlDep,
+    client: ClientDep,
+) -> Response:
     token, hint, params = await _token_param(request)
     # Public clients may revoke with the token alone; credentials, when sent, must be right.
-    await _authenticated_client(request, params, services, required=False)
-    await services.token_control.revoke(token, hint, client)
+    await _authenticated_client(request, params, clients, required=False)
+    await token_control.revoke(token, hint, client)
     # RFC 7009 §2.2: 200 whether or not the token was valid.
     return Response(status_code=200, headers=NO_STORE)
 
 
-@router.post(
-    "/introspect",
+@operation(
     responses=errors(400, 401, 413, 503),
     openapi_extra={"requestBody": TOKEN_FORM},
     summary="Is this token active, and what does it carry (RFC 7662)",
 )
-async def introspect(request: Request, services: ServicesDep) -> JSONResponse:
-    mark_token_endpoint(request)
+async def introspect(
+    request: Request, clients: RegisteredClientsDep, token_control: TokenControlDep
+) -> JSONResponse:
     token, hint, params = await _token_param(request)
-    await _authenticated_client(request, params, services, required=True)
-    return JSONResponse(await services.token_control.introspect(token, hint), headers=NO_STORE)
+    await _authenticated_client(request, params, clients, required=True)
+    return JSONResponse(await token_control.introspect(token, hint), headers=NO_STORE)

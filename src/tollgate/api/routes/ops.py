@@ -2,40 +2,35 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from tollgate.api.dependencies import ServicesDep
+from tollgate.api.dependencies import DatabaseDep, MetricsDep, SchemaHeadDep, SettingsDep
+from tollgate.api.operation import operation
 from tollgate.api.responses import errors
 from tollgate.api.schemas import Health
 from tollgate.errors import NotFound, ServiceUnavailable
 
-router = APIRouter(tags=["operations"])
 
-
-@router.get("/health", response_model=Health, responses=errors(503), summary="Liveness")
-async def health(services: ServicesDep) -> Health:
-    await services.stores.database.ping()
+@operation(response_model=Health, responses=errors(503), summary="Liveness")
+async def health(database: DatabaseDep) -> Health:
+    await database.ping()
     return Health(status="ok")
 
 
-@router.get(
-    "/ready",
+@operation(
     response_model=Health,
     responses=errors(503),
     summary="Readiness: the database answers and its schema is current",
 )
-async def ready(services: ServicesDep) -> Health:
-    current = await services.stores.database.schema_revision()
-    if current != services.schema_head:
-        raise ServiceUnavailable(
-            f"The database schema is at {current}, not {services.schema_head}."
-        )
+async def ready(database: DatabaseDep, head: SchemaHeadDep) -> Health:
+    current = await database.schema_revision()
+    if current != head:
+        raise ServiceUnavailable(f"The database schema is at {current}, not {head}.")
     return Health(status="ready")
 
 
-@router.get(
-    "/metrics",
+@operation(
     response_class=Response,
     responses={
         200: {"description": "Prometheus text format", "content": {"text/plain": {}}},
@@ -43,8 +38,8 @@ async def ready(services: ServicesDep) -> Health:
     },
     summary="Prometheus metrics",
 )
-async def metrics(services: ServicesDep) -> Response:
-    if not services.settings.metrics_enabled:
+async def metrics(settings: SettingsDep, registry: MetricsDep, database: DatabaseDep) -> Response:
+    if not settings.metrics_enabled:
         raise NotFound("No such route.")
-    services.metrics.db_connections.set(services.stores.database.connections_in_use())
-    return Response(services.metrics.render(), media_type=CONTENT_TYPE_LATEST)
+    registry.db_connections.set(database.connections_in_use())
+    return Response(registry.render(), media_type=CONTENT_TYPE_LATEST)

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
 from tollgate.api import field_messages
 from tollgate.api.cookies import refresh_cookie, uses_cookies
-from tollgate.api.dependencies import ClientDep, ServicesDep, rate_limited
-from tollgate.api.errors import mark_token_endpoint
+from tollgate.api.dependencies import AccountsDep, ClientDep, GrantsDep, LoginDep
+from tollgate.api.operation import operation
 from tollgate.api.params import FORM, oauth_params
 from tollgate.api.responses import errors, no_store_json, token_answer, token_body
 from tollgate.api.schemas import (
@@ -25,8 +25,6 @@ from tollgate.api.schemas import (
 )
 from tollgate.errors import InvalidInput, InvalidRequest, UnsupportedGrantType
 
-router = APIRouter(tags=["tokens"])
-
 TOKEN_REQUEST_BODY = {
     "required": True,
     "content": {
@@ -36,51 +34,48 @@ TOKEN_REQUEST_BODY = {
 }
 
 
-@router.post(
-    "/join",
+@operation(
     status_code=201,
     response_model=JoinResponse,
     responses=errors(409, 413, 422, 429, 503),
-    dependencies=[rate_limited("join")],
     summary="Sign up and get a token pair",
 )
 async def join(
-    request: Request, body: JoinRequest, services: ServicesDep, client: ClientDep
+    request: Request,
+    body: JoinRequest,
+    accounts: AccountsDep,
+    grants: GrantsDep,
+    client: ClientDep,
 ) -> JSONResponse:
-    user = await services.accounts.join(body.username, body.password, body.email, client=client)
-    pair = await services.grants.start_session(user, None, client)
+    user = await accounts.join(body.username, body.password, body.email, client=client)
+    pair = await grants.start_session(user, None, client)
     response = JoinResponse(
         **token_body(pair).model_dump(), user=UserOut.model_validate(user, from_attributes=True)
     )
     return token_answer(response, pair, uses_cookies(request), status_code=201)
 
 
-@router.post(
-    "/login",
+@operation(
     response_model=TokenResponse,
     responses=errors(400, 401, 403, 413, 422, 429, 503),
-    dependencies=[rate_limited("token")],
     summary="Exchange a username and password for a token pair",
 )
 async def login(
-    request: Request, body: LoginRequest, services: ServicesDep, client: ClientDep
+    request: Request, body: LoginRequest, login: LoginDep, client: ClientDep
 ) -> JSONResponse:
-    pair = await services.login.with_password(body.username, body.password, body.scope, client)
+    pair = await login.with_password(body.username, body.password, body.scope, client)
     return token_answer(token_body(pair), pair, uses_cookies(request))
 
 
-@router.post(
-    "/auth",
+@operation(
     response_model=TokenResponse,
     responses=errors(400, 401, 403, 413, 429, 503),
-    dependencies=[rate_limited("token")],
     openapi_extra={"requestBody": TOKEN_REQUEST_BODY},
     summary="OAuth 2.0 token endpoint (RFC 6749): password and refresh_token grants",
 )
 async def token_endpoint(
-    request: Request, services: ServicesDep, client: ClientDep
+    request: Request, login: LoginDep, grants: GrantsDep, client: ClientDep
 ) -> JSONResponse:
-    mark_token_endpoint(request)
     params = await oauth_params(request)
     try:
         grant = TokenRequest.model_validate(params)
@@ -91,29 +86,25 @@ async def token_endpoint(
     if grant.grant_type == "password":
         if grant.username is None or grant.password is None:
             raise InvalidRequest("The password grant needs username and password.")
-        pair = await services.login.with_password(
-            grant.username, grant.password, grant.scope, client
-        )
+        pair = await login.with_password(grant.username, grant.password, grant.scope, client)
     elif grant.grant_type == "refresh_token":
         if grant.refresh_token is None:
             raise InvalidRequest("The refresh_token grant needs refresh_token.")
-        pair = await services.grants.refresh(grant.refresh_token, grant.scope, client)
+        pair = await grants.refresh(grant.refresh_token, grant.scope, client)
     else:
         raise UnsupportedGrantType()
     # The OAuth 2.0 endpoint serves non-browser clients: tokens stay in the body.
     return no_store_json(token_body(pair).model_dump(mode="json", exclude={"csrf_token"}))
 
 
-@router.post(
-    "/refresh",
+@operation(
     response_model=TokenResponse,
     responses=errors(401, 413, 422, 429, 503),
-    dependencies=[rate_limited("token")],
     summary="Rotate a refresh token into a new token pair",
 )
 async def refresh(
     request: Request,
-    services: ServicesDep,
+    grants: GrantsDep,
     client: ClientDep,
     cookie_token: Annotated[str | None, Depends(refresh_cookie)],
     body: RefreshRequest | None = None,
@@ -126,5 +117,5 @@ async def refresh(
         raise InvalidInput({"refresh_token": field_messages.required("refresh_token")})
     else:
         token = body.refresh_token
-    pair = await services.grants.refresh(token, None, client)
+    pair = await grants.refresh(token, None, client)
     return token_answer(token_body(pair), pair, uses_cookies(request))

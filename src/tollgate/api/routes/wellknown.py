@@ -4,30 +4,29 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from tollgate.api.dependencies import ServicesDep
-from tollgate.services.container import Services
-
-router = APIRouter(tags=["keys"])
+from tollgate.api.dependencies import KeyringDep, SettingsDep
+from tollgate.api.operation import operation
+from tollgate.keys.keyring import Keyring
+from tollgate.settings import Settings
 
 METADATA_CACHE = {"Cache-Control": "public, max-age=3600"}
 
 
-@router.get("/.well-known/jwks.json", summary="Public keys that verify Tollgate's tokens")
-async def jwks(services: ServicesDep) -> JSONResponse:
-    body: dict[str, Any] = await services.keyring.jwks()
-    max_age = services.settings.jwks_max_age
+@operation(summary="Public keys that verify Tollgate's tokens")
+async def jwks(keyring: KeyringDep, settings: SettingsDep) -> JSONResponse:
+    body: dict[str, Any] = await keyring.jwks()
+    max_age = settings.jwks_max_age
     return JSONResponse(body, headers={"Cache-Control": f"public, max-age={max_age}"})
 
 
-async def authorization_server_metadata(services: Services) -> dict[str, Any]:
+async def authorization_server_metadata(settings: Settings, keyring: Keyring) -> dict[str, Any]:
     """RFC 8414 §2. Endpoints hang off the issuer, which must be this server's public URL."""
-    issuer = services.settings.issuer.rstrip("/")
+    issuer = settings.issuer.rstrip("/")
     client_auth = ["client_secret_basic", "client_secret_post"]
     return {
-        "issuer": services.settings.issuer,
+        "issuer": settings.issuer,
         "token_endpoint": f"{issuer}/auth",
         "jwks_uri": f"{issuer}/.well-known/jwks.json",
         "revocation_endpoint": f"{issuer}/revoke",
@@ -38,9 +37,9 @@ async def authorization_server_metadata(services: Services) -> dict[str, Any]:
         "token_endpoint_auth_methods_supported": ["none"],
         "revocation_endpoint_auth_methods_supported": ["none", *client_auth],
         "introspection_endpoint_auth_methods_supported": client_auth,
-        "scopes_supported": sorted(set(services.settings.default_scope.split())),
+        "scopes_supported": sorted(set(settings.default_scope.split())),
         # The algorithms access tokens may be signed with, for verifiers to pin.
-        "token_signing_alg_values_supported": await services.keyring.algorithms(),
+        "token_signing_alg_values_supported": await keyring.algorithms(),
         "service_documentation": f"{issuer}/docs",
     }
 
@@ -48,11 +47,13 @@ async def authorization_server_metadata(services: Services) -> dict[str, Any]:
 METADATA_SUMMARY = "Authorization server metadata (RFC 8414)"
 
 
-@router.get("/.well-known/oauth-authorization-server", summary=METADATA_SUMMARY)
-async def oauth_metadata(services: ServicesDep) -> JSONResponse:
-    return JSONResponse(await authorization_server_metadata(services), headers=METADATA_CACHE)
+@operation(summary=METADATA_SUMMARY)
+async def oauth_metadata(settings: SettingsDep, keyring: KeyringDep) -> JSONResponse:
+    metadata = await authorization_server_metadata(settings, keyring)
+    return JSONResponse(metadata, headers=METADATA_CACHE)
 
 
-@router.get("/.well-known/openid-configuration", summary=METADATA_SUMMARY + ", OIDC path")
-async def openid_configuration(services: ServicesDep) -> JSONResponse:
-    return JSONResponse(await authorization_server_metadata(services), headers=METADATA_CACHE)
+@operation(summary=METADATA_SUMMARY + ", OIDC path")
+async def openid_configuration(settings: SettingsDep, keyring: KeyringDep) -> JSONResponse:
+    metadata = await authorization_server_metadata(settings, keyring)
+    return JSONResponse(metadata, headers=METADATA_CACHE)

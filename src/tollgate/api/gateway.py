@@ -12,16 +12,21 @@ from __future__ import annotations
 
 import json
 import time
+from typing import Annotated
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Query, Response
 from starlette.types import Receive, Scope, Send
 
 from tollgate.api.access_log import AccessLog
+from tollgate.api.dependencies import BearerDep, SessionsDep
 from tollgate.api.observability import SAFE_REQUEST_ID, new_request_id
-from tollgate.api.responses import header_safe
+from tollgate.api.operation import operation
+from tollgate.api.responses import errors, header_safe
+from tollgate.api.schemas import AuthCheck
 from tollgate.api.security_headers import ALWAYS, HSTS
 from tollgate.metrics import Metrics
 from tollgate.services.auth_cache import AuthCache
+from tollgate.services.scopes import parse_scope
 from tollgate.tokens.claims import AccessClaims
 
 BASE_HEADERS = [(k.lower().encode(), v.encode()) for k, v in ALWAYS.items()] + [
@@ -107,3 +112,25 @@ class FastAuth:
         self.observe(elapsed)
         if self.access_log is not None:
             self.access_log.auth_hit(request_id, elapsed, scope.get("client"))
+
+
+# The full route: what the lean path leaves to it (a first check it refused, ?scope=,
+# a browser's CORS request) and the answer it must equal.
+@operation(
+    response_model=AuthCheck,
+    responses=errors(400, 401, 403, 503),
+    summary="Check a bearer token (nginx auth_request, Traefik ForwardAuth)",
+)
+async def check(
+    response: Response,
+    token: BearerDep,
+    sessions: SessionsDep,
+    scope: Annotated[str | None, Query(max_length=1024)] = None,
+) -> AuthCheck:
+    required = " ".join(parse_scope(scope)) if scope else ""
+    claims = await sessions.authorize(token, required)
+    response.headers["X-Auth-User"] = header_safe(claims.username)
+    response.headers["X-Auth-Subject"] = str(claims.sub)
+    response.headers["X-Auth-Scope"] = claims.scope
+    response.headers["Cache-Control"] = "no-store"
+    return AuthCheck.model_validate(claims, from_attributes=True)
