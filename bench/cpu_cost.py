@@ -74,7 +74,8 @@ def main() -> None:
         if which in ("refresh", "all"):
             with tollgate_on(folder, f"refresh-{os.getpid()}.db") as server:
                 # The tokens first: the logins making them are not what is measured.
-                tokens = str(refresh_tokens(server.base, 8 * 2 * CORES, folder))
+                connections = int(os.environ.get("BENCH_REFRESH_CONNECTIONS", 2 * CORES))
+                tokens = str(refresh_tokens(server.base, 8 * connections, folder))
                 measured(
                     server,
                     partial(
@@ -82,10 +83,10 @@ def main() -> None:
                         server.base + "/refresh",
                         script="refresh.lua",
                         seconds=SECONDS,
-                        connections=2 * CORES,
+                        connections=connections,
                         env={"BENCH_TOKENS_FILE": tokens},
                     ),
-                    "refresh sqlite",
+                    f"refresh sqlite, {connections} conn.",
                 )
         if which in ("auth", "all"):
             with tollgate_on(
