@@ -7,15 +7,19 @@ headers, for every kind of answer.
 """
 
 import json
+import uuid
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
+from starlette.responses import JSONResponse
 
 from tests.api.test_account_api import login
 from tests.conftest import join
-from tollgate.api.lean_refresh import LeanRefresh
+from tollgate.api.lean_refresh import LeanRefresh, token_json
+from tollgate.api.responses import NO_STORE, token_body
+from tollgate.services.grants import TokenPair
 from tollgate.settings import MAX_BODY_BYTES
 
 FULL_ROUTE = {"X-Token-Delivery": "body"}
@@ -222,3 +226,29 @@ async def test_a_body_past_the_limit_is_the_full_routes_413(
     assert answer.status_code == 413
     assert answer.headers["x-content-type-options"] == "nosniff"
     assert "x-request-id" in answer.headers
+
+
+def test_the_token_body_is_the_routes_byte_for_byte() -> None:
+    pair = TokenPair(
+        session_id=uuid.uuid4(),
+        access_token="a.b.c",
+        expires_in=600,
+        refresh_token="d.e.f",
+        refresh_expires_in=1_209_600,
+        scope="profile email ünïcode",
+    )
+    route = JSONResponse(
+        token_body(pair).model_dump(mode="json", exclude={"csrf_token"}), headers=NO_STORE
+    )
+    assert token_json(pair) == route.body
+
+
+async def test_headers_come_in_the_routes_order(client: httpx.AsyncClient, app: FastAPI) -> None:
+    spy = Counting(await lean_of(client, app))
+    first, second = await join(client), await login(client)
+    lean = await refresh(client, first["refresh_token"])
+    full = await refresh(client, second["refresh_token"], **FULL_ROUTE)
+    refused = [await refresh(client, "e30.e30.e30", **h) for h in ({}, FULL_ROUTE)]
+    assert spy.count == 2
+    assert list(lean.headers.keys()) == list(full.headers.keys())
+    assert list(refused[0].headers.keys()) == list(refused[1].headers.keys())
