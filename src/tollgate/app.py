@@ -8,8 +8,6 @@ from contextlib import asynccontextmanager, suppress
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.routing import APIRoute
-from starlette.routing import BaseRoute
 from starlette.types import ASGIApp
 
 from tollgate import __version__
@@ -73,9 +71,6 @@ def create_app(
     # Added last = runs first: security headers wrap everything, CORS answers preflights
     # before the body limit reads anything. HEAD becomes GET innermost, so the access log
     # and metrics still say HEAD.
-    # Innermost, in front of the router only: every middleware applies to the lean
-    # refresh path as to the full route.
-    app.add_middleware(LeanRefresh, route=route_named(app, "/refresh", "POST"))
     app.add_middleware(HeadAsGet)
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
     if settings.cors_origins:
@@ -91,17 +86,14 @@ def create_app(
         )
     app.add_middleware(SecurityHeaders)
     app.add_middleware(Observability, metrics=metrics, access_log=access_log)
-    # What servers run: the GET /auth fast path in front of everything, even of
-    # Starlette's own outer error middleware (it answers only what cannot fail).
-    app.state.asgi = FastAuth(app, cache, metrics, access_log)
+    # What servers run: the GET /auth and POST /refresh lean paths in front of everything,
+    # even of Starlette's own outer error middleware (GET /auth's answers only what cannot
+    # fail; POST /refresh's renders every error through the app's handlers), each adding
+    # the request id, security headers, metrics and access log line as the middleware do.
+    app.state.asgi = LeanRefresh(
+        FastAuth(app, cache, metrics, access_log), app, metrics, access_log
+    )
     return app
-
-
-def route_named(app: FastAPI, path: str, method: str) -> BaseRoute | None:
-    for route in app.routes:
-        if isinstance(route, APIRoute) and route.path == path and method in (route.methods or ()):
-            return route
-    return None
 
 
 def create_server(settings: Settings | None = None) -> ASGIApp:

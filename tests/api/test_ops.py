@@ -49,8 +49,9 @@ async def test_metrics_count_security_events_and_latency(client: httpx.AsyncClie
         assert line in text_body, line
     histogram = "tollgate_http_request_duration_seconds_count"
     assert f'{histogram}{{method="POST",route="/login",status="200"}} 1.0' in text_body
-    # SQLite: one connection, held by the store's thread for the life of the process.
-    assert "tollgate_db_connections_in_use 1.0" in text_body
+    # SQLite: two connections for the life of the process, the store thread's and the
+    # event loop's.
+    assert "tollgate_db_connections_in_use 2.0" in text_body
 
 
 async def test_request_ids(client: httpx.AsyncClient) -> None:

@@ -5,11 +5,10 @@ from __future__ import annotations
 import secrets
 import uuid
 
-import jwt
-
 from tollgate.keys.keyring import Keyring
 from tollgate.settings import Settings
 from tollgate.tokens.claims import ACCESS_TYP, FIRST_PARTY_CLIENT, REFRESH_TYP
+from tollgate.tokens.signing import sign
 
 
 def new_jti() -> str:
@@ -23,9 +22,7 @@ class TokenIssuer:
 
     async def _sign(self, claims: dict[str, object], typ: str) -> str:
         key = await self._keyring.signer()
-        return jwt.encode(
-            claims, key.signing_key, algorithm=key.alg, headers={"typ": typ, "kid": key.kid}
-        )
+        return sign(claims, key.alg, key.signing_key, key.kid, typ)
 
     async def access_token(
         self, *, user_id: uuid.UUID, username: str, session_id: uuid.UUID, scope: str, now: int

@@ -1,4 +1,5 @@
-"""The stores on SQLite: plain sqlite3 on one thread per process, one hop per operation.
+"""The stores on SQLite: plain sqlite3 on one thread per process, one hop per operation;
+the hot paths' short operations on a second connection on the event loop (loop.py).
 
 The schema is Alembic's (`tollgate.store.migrate`); opening does not migrate.
 """
@@ -12,6 +13,7 @@ from tollgate.store.sqlite.clients import SqliteClientStore
 from tollgate.store.sqlite.connection import ConnectionThread, database_path
 from tollgate.store.sqlite.database import SqliteDatabase
 from tollgate.store.sqlite.keys import SqliteKeyStore
+from tollgate.store.sqlite.loop import LoopConnection
 from tollgate.store.sqlite.sessions import SqliteSessionStore
 from tollgate.store.sqlite.users import SqliteUserStore
 from tollgate.store.stores import Stores
@@ -22,8 +24,10 @@ __all__ = ["open_sqlite"]
 async def open_sqlite(settings: Settings) -> Stores:
     """Every store on the SQLite file `settings.database_url` names. Raises
     StoreUnavailable (and leaves no thread behind) if the file cannot be opened."""
-    thread = ConnectionThread(database_path(settings.database_url))
-    database = SqliteDatabase(thread)
+    path = database_path(settings.database_url)
+    thread = ConnectionThread(path)
+    loop = LoopConnection(path, thread)
+    database = SqliteDatabase(thread, loop)
     try:
         await database.ping()  # connects now, so a wrong path fails at start
     except StoreUnavailable:
@@ -31,8 +35,8 @@ async def open_sqlite(settings: Settings) -> Stores:
         raise
     return Stores(
         database=database,
-        users=SqliteUserStore(thread),
-        sessions=SqliteSessionStore(thread),
+        users=SqliteUserStore(thread, loop),
+        sessions=SqliteSessionStore(thread, loop),
         keys=SqliteKeyStore(thread),
         clients=SqliteClientStore(thread),
         audit=SqliteAuditStore(thread),

@@ -16,6 +16,19 @@ and 4-10 µs each with 16 callers at once; a one-thread `ThreadPoolExecutor` wit
 `run_in_executor`, 26-62 µs and 19-35 µs (it wraps every call in a concurrent Future
 chained to an asyncio one). Waking the loop once for several finished calls did not
 measurably help, so each result wakes it once.
+
+The hop has a cost the event loop's clock does not show: under load the two threads take
+turns at the GIL, and `SimpleQueue.put` alone took 130 µs of CPU per refresh in a
+profile (cProfile of `Grants.refresh`, machine loaded), four times the SQL it hands over.
+So the short, bounded operations of the hot paths (a refresh, a login's session, a
+gateway's session read: point statements by primary key, some 20-60 µs) run instead on a
+second connection right on the event loop (`LoopConnection`): no hop, and no busy handler
+either. That connection's busy_timeout is 0; a statement finding another process's write
+lock fails at once with SQLITE_BUSY, nothing of it was written (the transaction is rolled
+back), and it is tried again after an asyncio sleep, during which this process's other
+requests go on (SQLite's own busy handler would sleep 1, 2, 5, 10 ... ms holding the
+thread and everything queued behind it: the 36 ms p99 of refreshes under load). Scans
+(lists, purges) stay on the thread: they must not hold up the loop. See `loop.py`.
 """
 
 from __future__ import annotations
@@ -53,11 +66,11 @@ def database_path(url: str) -> str:
     return unquote(path) or ":memory:"
 
 
-def connect(path: str) -> sqlite3.Connection:
+def connect(path: str, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> sqlite3.Connection:
     # isolation_level=None: sqlite3 issues no BEGIN of its own; transactions are the
     # explicit ones below, so a read is never held open in an implicit transaction.
     connection = sqlite3.connect(
-        path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000, cached_statements=256
+        path, isolation_level=None, timeout=busy_timeout_ms / 1000, cached_statements=256
     )
     try:
         # WAL lets readers proceed while one writer commits; NORMAL is durable in WAL mode
@@ -65,11 +78,21 @@ def connect(path: str) -> sqlite3.Connection:
         connection.execute("PRAGMA journal_mode=WAL")
         connection.execute("PRAGMA synchronous=NORMAL")
         connection.execute("PRAGMA foreign_keys=ON")
-        connection.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        connection.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
     except BaseException:
         connection.close()
         raise
     return connection
+
+
+def is_busy(exc: BaseException) -> bool:
+    """SQLITE_BUSY (or an extended code of it): another connection holds the lock."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return (
+        isinstance(exc, sqlite3.OperationalError)
+        and code is not None
+        and code & 0xFF == sqlite3.SQLITE_BUSY
+    )
 
 
 def in_write_transaction(

@@ -6,6 +6,7 @@ import sqlite3
 
 from tollgate.store.records import StoreUnavailable
 from tollgate.store.sqlite.connection import ConnectionThread
+from tollgate.store.sqlite.loop import LoopConnection
 
 # What Alembic's MigrationContext.get_current_revision reads.
 REVISION = "SELECT version_num FROM alembic_version"
@@ -26,8 +27,9 @@ def _revision(connection: sqlite3.Connection) -> str | None:
 
 
 class SqliteDatabase:
-    def __init__(self, thread: ConnectionThread) -> None:
+    def __init__(self, thread: ConnectionThread, loop: LoopConnection) -> None:
         self._thread = thread
+        self._loop = loop
 
     async def ping(self) -> None:
         try:
@@ -39,8 +41,9 @@ class SqliteDatabase:
         return await self._thread.call(_revision)
 
     def connections_in_use(self) -> int:
-        # One connection, owned by the store's thread for the life of the process.
-        return 1
+        # Two for the life of the process: the store's thread's, and the event loop's.
+        return 2
 
     async def close(self) -> None:
+        await self._loop.close()
         await self._thread.close()

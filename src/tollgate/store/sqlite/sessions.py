@@ -30,6 +30,7 @@ from tollgate.store.sqlite.codecs import (
     uuid_text,
 )
 from tollgate.store.sqlite.connection import ConnectionThread, rollback
+from tollgate.store.sqlite.loop import LoopConnection
 from tollgate.store.sqlite.rotation import outcome, rotate
 
 LIVE = "revoked_at IS NULL AND expires_at > ?"
@@ -116,8 +117,12 @@ def _purge(connection: sqlite3.Connection, now: str, ended_before: str) -> tuple
 
 
 class SqliteSessionStore:
-    def __init__(self, thread: ConnectionThread) -> None:
+    """Starting, rotating, reading and revoking one session (point statements by key) run
+    on the loop's connection; lists and purges on the thread's."""
+
+    def __init__(self, thread: ConnectionThread, loop: LoopConnection) -> None:
         self._thread = thread
+        self._loop = loop
 
     async def start(
         self,
@@ -125,7 +130,7 @@ class SqliteSessionStore:
         first_token: RefreshTokenRecord,
         audit: Sequence[AuditRecord] = (),
     ) -> None:
-        await self._thread.write(_start, session_params(session), token_params(first_token), audit)
+        await self._loop.write(_start, session_params(session), token_params(first_token), audit)
 
     async def rotate(
         self,
@@ -138,18 +143,16 @@ class SqliteSessionStore:
         refresh_ttl: timedelta,
     ) -> Rotation:
         at, sliding_end = time_text(now), time_text(now + refresh_ttl)
-        found = await self._thread.write(
+        found = await self._loop.write(
             rotate, token_id, session_id.hex, user_id.hex, child_id, child_salt, at, sliding_end
         )
         return outcome(found, token_id, session_id, child_id, child_salt, now)
 
     async def refresh_token(self, token_id: str) -> RefreshTokenRecord | None:
-        return await self._thread.call(_token, token_id)
+        return await self._loop.call(_token, token_id)
 
     async def live(self, session_id: uuid.UUID, now: datetime) -> SessionRecord | None:
-        return await self._thread.call(
-            _session, LIVE_BY_ID, (uuid_text(session_id), time_text(now))
-        )
+        return await self._loop.call(_session, LIVE_BY_ID, (uuid_text(session_id), time_text(now)))
 
     async def live_for_user(self, user_id: uuid.UUID, now: datetime) -> list[SessionRecord]:
         return await self._thread.call(
@@ -178,8 +181,8 @@ class SqliteSessionStore:
         at = time_text(now)
         params: Row = (at, reason, uuid_text(session_id), at)
         if owner is None:
-            return await self._thread.write(_revoke, REVOKE, params, audit)
-        return await self._thread.write(_revoke, REVOKE_OWNED, (*params, uuid_text(owner)), audit)
+            return await self._loop.write(_revoke, REVOKE, params, audit)
+        return await self._loop.write(_revoke, REVOKE_OWNED, (*params, uuid_text(owner)), audit)
 
     async def revoke_all(
         self,

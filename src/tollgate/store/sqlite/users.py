@@ -18,6 +18,7 @@ from tollgate.store.sqlite.codecs import (
     uuid_text,
 )
 from tollgate.store.sqlite.connection import ConnectionThread, rollback
+from tollgate.store.sqlite.loop import LoopConnection
 from tollgate.store.sqlite.sessions import revoke_live_of_user
 
 INSERT_USER = f"INSERT INTO users ({USER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -113,17 +114,21 @@ def _delete(connection: sqlite3.Connection, user_id: str, audit: Sequence[AuditR
 
 
 class SqliteUserStore:
-    def __init__(self, thread: ConnectionThread) -> None:
+    """A user read by key (every login's first step) runs on the loop's connection; the
+    rest on the thread's."""
+
+    def __init__(self, thread: ConnectionThread, loop: LoopConnection) -> None:
         self._thread = thread
+        self._loop = loop
 
     async def create(self, user: UserRecord, audit: Sequence[AuditRecord] = ()) -> None:
         await self._thread.write(_create, user_params(user), audit)
 
     async def by_id(self, user_id: uuid.UUID) -> UserRecord | None:
-        return await self._thread.call(_one, USER_BY_ID, uuid_text(user_id))
+        return await self._loop.call(_one, USER_BY_ID, uuid_text(user_id))
 
     async def by_username_key(self, username_key: str) -> UserRecord | None:
-        return await self._thread.call(_one, USER_BY_KEY, username_key)
+        return await self._loop.call(_one, USER_BY_KEY, username_key)
 
     async def list(self) -> list[UserRecord]:
         return await self._thread.call(_all)
