@@ -18,6 +18,17 @@ from tollgate.settings import Settings
 PASSWORD = "violet-harbor-kettle-42"
 OTHER_PASSWORD = "amber-glacier-window-97"
 ISSUER = "http://tollgate.test"
+# How long a test's HTTP call to a real server may wait when it names no timeout. httpx's
+# default is 5 s, and a login (an argon2 hash) through a replica took longer once while
+# three whole suites shared the two cores (load 12): such a test failed on the machine's
+# load, not on Tollgate's answer. A test that expects a wait to end sets its own timeout.
+HTTP_TIMEOUT_SECONDS = 60.0
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # httpx's functions and clients copy this object as their default timeout when called.
+    default = httpx._config.DEFAULT_TIMEOUT_CONFIG
+    default.connect = default.read = default.write = default.pool = HTTP_TIMEOUT_SECONDS
 
 
 @pytest.fixture(scope="session")
