@@ -10,6 +10,7 @@ from tests.support.db import rows
 from tollgate.errors import InvalidGrant, InvalidInput, InvalidToken, NotFound
 from tollgate.services.container import Services
 from tollgate.services.grants import ClientInfo, TokenPair
+from tollgate.store.records import AuditQuery
 from tollgate.store.schema import AuditEventRow, RefreshTokenRow, SessionRow, UserRow
 
 CLIENT = ClientInfo(user_agent="pytest", ip="203.0.113.9")
@@ -34,7 +35,7 @@ async def counts(services: Services, user_id: uuid.UUID) -> tuple[int, int, int]
 
 
 async def events(services: Services, user_id: uuid.UUID) -> list[AuditEventRow]:
-    return list(await services.audit.events(user_id=user_id))
+    return list(await services.audit.events(AuditQuery(user_id=user_id)))
 
 
 async def sign_in_twice(services: Services) -> tuple[UserRow, list[TokenPair]]:

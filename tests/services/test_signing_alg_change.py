@@ -19,6 +19,7 @@ from tollgate.clock import utcnow
 from tollgate.keys import rotation
 from tollgate.services.container import Services
 from tollgate.settings import Settings
+from tollgate.store.records import AuditQuery
 from tollgate.store.schema import SigningKeyRow
 from tollgate.tokens.issuing import TokenIssuer
 
@@ -89,7 +90,7 @@ async def test_a_new_algorithm_is_published_first_and_signs_after_the_jwks_lifet
         published = {k["kid"] for k in (await changed.keyring.jwks())["keys"]}
         assert published == {old_kid, new.kid}
         assert any("from EdDSA to ES256" in r.getMessage() for r in caplog.records)
-        events = await changed.audit.events(limit=5)
+        events = await changed.audit.events(AuditQuery(limit=5))
         assert any(e.event == "key_rotated" and new.kid in (e.detail or "") for e in events)
         # Once its time has come, the new key signs; the old one still verifies.
         async with rows(changed) as db:

@@ -16,7 +16,9 @@ from datetime import datetime, timedelta
 
 from tollgate.store import migrate
 from tollgate.store.records import (
+    ALL_AUDIT,
     AlreadyUsed,
+    AuditQuery,
     AuditRecord,
     ClientRecord,
     Conflict,
@@ -352,19 +354,14 @@ class ReferenceAudit:
         async with self._t.lock:
             self._t.log(records)
 
-    async def events(
-        self,
-        *,
-        user_id: uuid.UUID | None = None,
-        since: datetime | None = None,
-        limit: int = 1000,
-    ) -> list[AuditRecord]:
+    async def events(self, query: AuditQuery = ALL_AUDIT) -> list[AuditRecord]:
         found = [
             e
             for e in self._t.audit
-            if (user_id is None or e.user_id == user_id) and (since is None or e.at >= since)
+            if (query.user_id is None or e.user_id == query.user_id)
+            and (query.since is None or e.at >= query.since)
         ]
-        return sorted(found, key=lambda e: (e.at, e.id or 0), reverse=True)[:limit]
+        return sorted(found, key=lambda e: (e.at, e.id or 0), reverse=True)[: query.limit]
 
     async def purge(self, before: datetime) -> int:
         async with self._t.lock:

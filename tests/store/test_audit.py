@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 from tests.store.builders import a_user, add_user, at, event, without_id
-from tollgate.store.records import AuditRecord
+from tollgate.store.records import AuditQuery, AuditRecord
 from tollgate.store.stores import Stores
 
 
@@ -46,28 +46,33 @@ async def test_events_filter_by_user_and_since_and_take_a_limit(stores: Stores) 
         + [event(f"other-{i}", at(minutes=i, seconds=30), user=other) for i in range(6)]
     )
 
-    assert [e.event for e in await stores.audit.events(user_id=minsu.id)] == [
+    assert [e.event for e in await stores.audit.events(AuditQuery(user_id=minsu.id))] == [
         f"minsu-{i}" for i in range(5, -1, -1)
     ]
-    assert [e.event for e in await stores.audit.events(since=at(minutes=4, seconds=15))] == [
+    assert [
+        e.event for e in await stores.audit.events(AuditQuery(since=at(minutes=4, seconds=15)))
+    ] == [
         "other-5",
         "minsu-5",
         "other-4",
     ]
     assert [
-        e.event for e in await stores.audit.events(user_id=other.id, since=at(minutes=2), limit=2)
+        e.event
+        for e in await stores.audit.events(
+            AuditQuery(user_id=other.id, since=at(minutes=2), limit=2)
+        )
     ] == ["other-5", "other-4"]
     # An event exactly at `since` is included.
-    assert [e.event for e in await stores.audit.events(since=at(minutes=5))] == [
+    assert [e.event for e in await stores.audit.events(AuditQuery(since=at(minutes=5)))] == [
         "other-5",
         "minsu-5",
     ]
-    assert [e.event for e in await stores.audit.events(limit=3)] == [
+    assert [e.event for e in await stores.audit.events(AuditQuery(limit=3))] == [
         "other-5",
         "minsu-5",
         "other-4",
     ]
-    assert await stores.audit.events(user_id=uuid.uuid4()) == []
+    assert await stores.audit.events(AuditQuery(user_id=uuid.uuid4())) == []
 
 
 async def test_purge_deletes_events_older_than_then(stores: Stores) -> None:

@@ -16,7 +16,7 @@ from tests.store.builders import (
     start_session,
     without_id,
 )
-from tollgate.store.records import Rotated
+from tollgate.store.records import AuditQuery, Rotated
 from tollgate.store.stores import Stores
 
 
@@ -30,7 +30,9 @@ async def test_a_started_session_and_its_first_token_read_back_whole(stores: Sto
 
     assert await stores.sessions.live(session.id, T0) == session
     assert await stores.sessions.refresh_token(token.id) == token
-    assert [without_id(e) for e in await stores.audit.events(user_id=user.id)] == [login]
+    assert [without_id(e) for e in await stores.audit.events(AuditQuery(user_id=user.id))] == [
+        login
+    ]
     assert await stores.sessions.refresh_token("0" * 64) is None
 
 

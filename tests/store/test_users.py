@@ -17,7 +17,7 @@ from tests.store.builders import (
     start_session,
     without_id,
 )
-from tollgate.store.records import Conflict, UserRecord
+from tollgate.store.records import AuditQuery, Conflict, UserRecord
 from tollgate.store.stores import Stores
 
 
@@ -31,7 +31,9 @@ async def test_a_created_user_reads_back_whole_by_id_and_by_key(stores: Stores) 
     assert await stores.users.by_id(uuid.uuid4()) is None
     assert await stores.users.by_username_key("Straße") is None  # the key, not the name
     # The audit row went in with the user.
-    assert [without_id(e) for e in await stores.audit.events(user_id=user.id)] == [joined]
+    assert [without_id(e) for e in await stores.audit.events(AuditQuery(user_id=user.id))] == [
+        joined
+    ]
 
 
 async def test_timestamps_come_back_as_the_same_aware_utc_instants(stores: Stores) -> None:
@@ -240,7 +242,9 @@ async def test_set_scope_changes_the_scope_with_its_audit_row(stores: Stores) ->
     await stores.users.set_scope(user.id, "openid admin", [changed])
 
     assert await stores.users.by_id(user.id) == dataclasses.replace(user, scope="openid admin")
-    assert [without_id(e) for e in await stores.audit.events(user_id=user.id)] == [changed]
+    assert [without_id(e) for e in await stores.audit.events(AuditQuery(user_id=user.id))] == [
+        changed
+    ]
 
 
 async def test_delete_takes_sessions_and_tokens_but_keeps_audit_rows(stores: Stores) -> None:
@@ -263,7 +267,7 @@ async def test_delete_takes_sessions_and_tokens_but_keeps_audit_rows(stores: Sto
     assert await stores.sessions.refresh_token(revoked_token.id) is None
     assert await stores.sessions.refresh_token(others_token.id) == others_token
     assert await stores.sessions.live(others.id, at(3)) == others
-    assert [e.event for e in await stores.audit.events(user_id=user.id)] == [
+    assert [e.event for e in await stores.audit.events(AuditQuery(user_id=user.id))] == [
         "user_deleted",
         "logout",
     ]

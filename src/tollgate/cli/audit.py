@@ -12,6 +12,7 @@ from tollgate.cli.runner import echo_lines, run
 from tollgate.clock import utcnow
 from tollgate.services.accounts import Accounts
 from tollgate.services.audit import AuditTrail
+from tollgate.store.records import AuditQuery
 
 UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
@@ -40,7 +41,7 @@ def audit(
 
     async def action(accounts: Accounts, audit: AuditTrail) -> list[str]:
         user_id = (await accounts.find(user)).id if user else None
-        events = await audit.events(user_id=user_id, since=since_at, limit=limit)
+        events = await audit.events(AuditQuery(user_id=user_id, since=since_at, limit=limit))
         return [
             f"{e.at:%Y-%m-%d %H:%M:%S}  {e.event:<24} user={e.username or e.user_id or '-'}  "
             f"ip={e.ip or '-'}  session={e.session_id or '-'}  agent={e.user_agent or '-'}"

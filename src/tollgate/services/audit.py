@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import json
 import logging
-import uuid
 from collections.abc import Callable
 from datetime import datetime
 
 from tollgate.events import Counted, Event, EventBus
 from tollgate.request_context import current_request_id
 from tollgate.store.interfaces import AuditStore
-from tollgate.store.records import AuditRecord
+from tollgate.store.records import ALL_AUDIT, AuditQuery, AuditRecord
 
 log = logging.getLogger("tollgate.audit")
 
@@ -32,14 +31,8 @@ class AuditTrail:
         await self._store.add([event.audit_record()])
         await self._events.publish(event)
 
-    async def events(
-        self,
-        *,
-        user_id: uuid.UUID | None = None,
-        since: datetime | None = None,
-        limit: int = 1000,
-    ) -> list[AuditRecord]:
-        return await self._store.events(user_id=user_id, since=since, limit=limit)
+    async def events(self, query: AuditQuery = ALL_AUDIT) -> list[AuditRecord]:
+        return await self._store.events(query)
 
     async def purge(self, before: datetime) -> int:
         return await self._store.purge(before)

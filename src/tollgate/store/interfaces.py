@@ -18,6 +18,8 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from tollgate.store.records import (
+    ALL_AUDIT,
+    AuditQuery,
     AuditRecord,
     ClientRecord,
     KeyRecord,
@@ -177,13 +179,7 @@ class ClientStore(Protocol):
 class AuditStore(Protocol):
     async def add(self, records: Sequence[AuditRecord]) -> None: ...
 
-    async def events(
-        self,
-        *,
-        user_id: uuid.UUID | None = None,
-        since: datetime | None = None,
-        limit: int = 1000,
-    ) -> list[AuditRecord]:
+    async def events(self, query: AuditQuery = ALL_AUDIT) -> list[AuditRecord]:
         """Newest first (by `at`, then id)."""
 
     async def purge(self, before: datetime) -> int:

@@ -104,6 +104,20 @@ class AuditRecord:
     id: int | None = None  # set when read back
 
 
+@dataclass(frozen=True)
+class AuditQuery:
+    """Which audit events to read (AuditStore.events): of one user, at or after `since`,
+    the newest `limit`; a filter left None does not filter."""
+
+    user_id: uuid.UUID | None = None
+    since: datetime | None = None
+    limit: int = 1000
+
+
+ALL_AUDIT = AuditQuery()
+"""The default query: the newest 1000 events of anyone."""
+
+
 # -- what one refresh-token rotation found --------------------------------------------
 
 

@@ -20,6 +20,7 @@ from tollgate.store.postgres import open_postgres
 from tollgate.store.postgres.pool import asyncpg_dsn
 from tollgate.store.records import (
     AlreadyUsed,
+    AuditQuery,
     AuditRecord,
     NotUsable,
     RefreshTokenRecord,
@@ -116,7 +117,7 @@ async def test_start_is_one_round_trip_with_its_audit_rows(counted: Counted) -> 
     assert trips == 1
     assert await stores.sessions.live(session.id, now) == session
     assert await stores.sessions.refresh_token(first.id) == first
-    events = await stores.audit.events(user_id=user.id)
+    events = await stores.audit.events(AuditQuery(user_id=user.id))
     assert sorted(e.event for e in events) == ["login", "new_device"]
 
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from tollgate.store.postgres import rows
 from tollgate.store.postgres.pool import Connections
-from tollgate.store.records import AuditRecord
+from tollgate.store.records import ALL_AUDIT, AuditQuery, AuditRecord
 
 _COLUMNS = ("at", "event", "user_id", "username", "session_id", "ip", "user_agent", "detail")
 _TYPES = ("timestamptz", "text", "uuid", "text", "uuid", "text", "text", "text")
@@ -59,16 +58,10 @@ class PostgresAuditStore:
         if records:
             await self._db.execute(_ADD, *audit_arrays(records))
 
-    async def events(
-        self,
-        *,
-        user_id: uuid.UUID | None = None,
-        since: datetime | None = None,
-        limit: int = 1000,
-    ) -> list[AuditRecord]:
-        filters = [value for value in (user_id, since) if value is not None]
-        query = _EVENTS[(user_id is not None, since is not None)]
-        return [rows.audit(row) for row in await self._db.fetch(query, limit, *filters)]
+    async def events(self, query: AuditQuery = ALL_AUDIT) -> list[AuditRecord]:
+        filters = [value for value in (query.user_id, query.since) if value is not None]
+        sql = _EVENTS[(query.user_id is not None, query.since is not None)]
+        return [rows.audit(row) for row in await self._db.fetch(sql, query.limit, *filters)]
 
     async def purge(self, before: datetime) -> int:
         return await self._db.execute("DELETE FROM audit_events WHERE at < $1", before)

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import sqlite3
-import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from tollgate.store.records import AuditRecord
+from tollgate.store.records import ALL_AUDIT, AuditQuery, AuditRecord
 from tollgate.store.sqlite.codecs import (
     AUDIT_COLUMNS,
     audit_from_row,
@@ -57,18 +56,12 @@ class SqliteAuditStore:
         if records:
             await self._thread.write(insert_audit, list(records))
 
-    async def events(
-        self,
-        *,
-        user_id: uuid.UUID | None = None,
-        since: datetime | None = None,
-        limit: int = 1000,
-    ) -> list[AuditRecord]:
+    async def events(self, query: AuditQuery = ALL_AUDIT) -> list[AuditRecord]:
         return await self._thread.call(
             _events,
-            None if user_id is None else uuid_text(user_id),
-            None if since is None else time_text(since),
-            limit,
+            None if query.user_id is None else uuid_text(query.user_id),
+            None if query.since is None else time_text(query.since),
+            query.limit,
         )
 
     async def purge(self, before: datetime) -> int:
