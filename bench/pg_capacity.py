@@ -25,7 +25,13 @@ from tollgate.store import migrate
 from tollgate.store.engine import create_engine
 from tollgate.store.postgres import open_postgres
 from tollgate.store.postgres.pool import asyncpg_dsn
-from tollgate.store.records import RefreshTokenRecord, Rotated, SessionRecord, UserRecord
+from tollgate.store.records import (
+    RefreshTokenRecord,
+    Rotated,
+    RotationRequest,
+    SessionRecord,
+    UserRecord,
+)
 
 ROTATIONS = 3000
 ACCESS_TTL = 600  # the default TOLLGATE_ACCESS_TTL
@@ -65,7 +71,15 @@ async def measure(url: str) -> dict[str, float]:
         for _ in range(ROTATIONS):
             child = secrets.token_hex(32)
             outcome = await stores.sessions.rotate(
-                current, session.id, user.id, child, b"salt", datetime.now(UTC), timedelta(days=1)
+                RotationRequest(
+                    current,
+                    session.id,
+                    user.id,
+                    child,
+                    b"salt",
+                    datetime.now(UTC),
+                    timedelta(days=1),
+                )
             )
             assert isinstance(outcome, Rotated)
             current = child

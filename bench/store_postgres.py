@@ -37,7 +37,13 @@ from tollgate.store.engine import create_engine
 from tollgate.store.postgres import open_postgres
 from tollgate.store.postgres.pool import asyncpg_dsn
 from tollgate.store.postgres.rotation import _ROTATE
-from tollgate.store.records import RefreshTokenRecord, Rotated, SessionRecord, UserRecord
+from tollgate.store.records import (
+    RefreshTokenRecord,
+    Rotated,
+    RotationRequest,
+    SessionRecord,
+    UserRecord,
+)
 from tollgate.store.stores import Stores
 
 BATCHES = 20
@@ -160,7 +166,7 @@ async def measure(url: str) -> dict[str, Timing]:
     async def store_rotate() -> None:
         token, child, now = step()
         rotation = await stores.sessions.rotate(
-            token, session.id, user.id, child, b"salt", now, TTL
+            RotationRequest(token, session.id, user.id, child, b"salt", now, TTL)
         )
         assert isinstance(rotation, Rotated)
         current[0] = child

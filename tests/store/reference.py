@@ -12,7 +12,7 @@ import dataclasses
 import itertools
 import uuid
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from tollgate.store import migrate
 from tollgate.store.records import (
@@ -27,6 +27,7 @@ from tollgate.store.records import (
     RefreshTokenRecord,
     Rotated,
     Rotation,
+    RotationRequest,
     SessionRecord,
     UserRecord,
 )
@@ -176,16 +177,9 @@ class ReferenceSessions:
             self._t.tokens[first_token.id] = first_token
             self._t.log(audit)
 
-    async def rotate(
-        self,
-        token_id: str,
-        session_id: uuid.UUID,
-        user_id: uuid.UUID,
-        child_id: str,
-        child_salt: bytes,
-        now: datetime,
-        refresh_ttl: timedelta,
-    ) -> Rotation:
+    async def rotate(self, request: RotationRequest) -> Rotation:
+        token_id, session_id, user_id = request.token_id, request.session_id, request.user_id
+        child_id, child_salt, now = request.child_id, request.child_salt, request.now
         async with self._t.lock:
             token = self._t.tokens.get(token_id)
             if token is None or token.session_id != session_id:
@@ -203,7 +197,7 @@ class ReferenceSessions:
                 id=child_id,
                 session_id=session_id,
                 issued_at=now,
-                expires_at=min(now + refresh_ttl, session.expires_at),
+                expires_at=min(now + request.refresh_ttl, session.expires_at),
                 parent_id=token_id,
                 derivation_salt=child_salt,
             )

@@ -17,7 +17,7 @@ from datetime import timedelta
 
 from tests.store.builders import REFRESH_TTL, T0
 from tollgate.settings import Settings
-from tollgate.store.records import Rotated
+from tollgate.store.records import Rotated, RotationRequest
 from tollgate.store.stores import Stores
 
 # Not from tests.conftest: that imports the whole app, and this process must start fast.
@@ -45,13 +45,15 @@ async def rotate_forever(
     stores: Stores = await opener(Settings(database_url=url, issuer=ISSUER))
     while True:
         result = await stores.sessions.rotate(
-            lineage_id(session_id, step),
-            session_id,
-            user_id,
-            lineage_id(session_id, step + 1),
-            step.to_bytes(32, "big"),
-            T0 + step_time(step + 1),
-            REFRESH_TTL,
+            RotationRequest(
+                lineage_id(session_id, step),
+                session_id,
+                user_id,
+                lineage_id(session_id, step + 1),
+                step.to_bytes(32, "big"),
+                T0 + step_time(step + 1),
+                REFRESH_TTL,
+            )
         )
         if not isinstance(result, Rotated):
             raise SystemExit(f"step {step}: {result}")

@@ -20,7 +20,13 @@ from tests.store.builders import REFRESH_TTL, T0, a_session, add_user
 from tests.store.engines import DATABASE_ENGINES, settings_for
 from tests.store.rotate_forever import lineage_id, step_time
 from tollgate.store.engine import create_engine
-from tollgate.store.records import RefreshTokenRecord, Rotated, SessionRecord, UserRecord
+from tollgate.store.records import (
+    RefreshTokenRecord,
+    Rotated,
+    RotationRequest,
+    SessionRecord,
+    UserRecord,
+)
 from tollgate.store.stores import Stores
 
 REPOSITORY = Path(__file__).resolve().parents[2]
@@ -153,13 +159,15 @@ async def test_kill_9_under_rotation_never_leaves_both_or_neither_valid(
 
     for session, step in zip(sessions, newest, strict=True):
         result = await stores.sessions.rotate(
-            lineage_id(session.id, step),
-            session.id,
-            user.id,
-            lineage_id(session.id, step + 1),
-            b"\x01" * 32,
-            T0 + step_time(step + 1),
-            REFRESH_TTL,
+            RotationRequest(
+                lineage_id(session.id, step),
+                session.id,
+                user.id,
+                lineage_id(session.id, step + 1),
+                b"\x01" * 32,
+                T0 + step_time(step + 1),
+                REFRESH_TTL,
+            )
         )
         assert isinstance(result, Rotated)
         assert await walk_lineage(stores, session) == step + 1

@@ -22,6 +22,7 @@ from tollgate.store.records import (
     NotUsable,
     RefreshTokenRecord,
     Rotated,
+    RotationRequest,
     SessionRecord,
     UserRecord,
 )
@@ -40,13 +41,15 @@ async def rotate(
     ttl: timedelta = REFRESH_TTL,
 ) -> object:
     return await stores.sessions.rotate(
-        token if isinstance(token, str) else token.id,
-        session.id,
-        user.id,
-        child_id,
-        SALT,
-        T0 + (now or timedelta(minutes=1)),
-        ttl,
+        RotationRequest(
+            token if isinstance(token, str) else token.id,
+            session.id,
+            user.id,
+            child_id,
+            SALT,
+            T0 + (now or timedelta(minutes=1)),
+            ttl,
+        )
     )
 
 
@@ -56,7 +59,7 @@ async def test_rotate_uses_the_token_and_inserts_its_child(stores: Stores) -> No
     child_id, now = token_id(), at(minutes=1)
 
     result = await stores.sessions.rotate(
-        token.id, session.id, user.id, child_id, SALT, now, REFRESH_TTL
+        RotationRequest(token.id, session.id, user.id, child_id, SALT, now, REFRESH_TTL)
     )
 
     child = RefreshTokenRecord(
@@ -261,7 +264,9 @@ async def test_fifty_concurrent_rotations_of_one_token_make_one_child(stores: St
 
     results = await asyncio.gather(
         *(
-            stores.sessions.rotate(token.id, session.id, user.id, c, SALT, now, REFRESH_TTL)
+            stores.sessions.rotate(
+                RotationRequest(token.id, session.id, user.id, c, SALT, now, REFRESH_TTL)
+            )
             for c in child_ids
         )
     )

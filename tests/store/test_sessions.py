@@ -16,7 +16,7 @@ from tests.store.builders import (
     start_session,
     without_id,
 )
-from tollgate.store.records import AuditQuery, Rotated
+from tollgate.store.records import AuditQuery, Rotated, RotationRequest
 from tollgate.store.stores import Stores
 
 
@@ -221,7 +221,9 @@ async def test_purge_deletes_expired_tokens_and_long_ended_sessions(stores: Stor
     # Kept: live, with one expired token (deleted) and one current token (kept).
     live, live_first = await start_session(stores, user, created=at(days=80))
     rotation = await stores.sessions.rotate(
-        live_first.id, live.id, user.id, "c" * 64, b"s" * 32, at(days=85), timedelta(days=25)
+        RotationRequest(
+            live_first.id, live.id, user.id, "c" * 64, b"s" * 32, at(days=85), timedelta(days=25)
+        )
     )
     assert isinstance(rotation, Rotated)
     # Kept: revoked after `ended_before`, its token unexpired (until day 102).

@@ -34,6 +34,7 @@ from tollgate.store.records import (
     AlreadyUsed,
     NotUsable,
     RefreshTokenRecord,
+    RotationRequest,
     SessionRecord,
     UserRecord,
 )
@@ -134,13 +135,15 @@ class Grants:
         salt = secrets.token_bytes(16)
         child = child_jti(claims.jti, salt)
         outcome = await self._sessions.rotate(
-            token_id(claims.jti),
-            claims.sid,
-            claims.sub,
-            token_id(child),
-            salt,
-            now,
-            timedelta(seconds=self._settings.refresh_ttl),
+            RotationRequest(
+                token_id=token_id(claims.jti),
+                session_id=claims.sid,
+                user_id=claims.sub,
+                child_id=token_id(child),
+                child_salt=salt,
+                now=now,
+                refresh_ttl=timedelta(seconds=self._settings.refresh_ttl),
+            )
         )
         if isinstance(outcome, NotUsable):
             await self._events.publish(Counted("refresh_refused"))

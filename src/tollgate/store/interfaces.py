@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Protocol
 
 from tollgate.store.records import (
@@ -25,6 +25,7 @@ from tollgate.store.records import (
     KeyRecord,
     RefreshTokenRecord,
     Rotation,
+    RotationRequest,
     SessionRecord,
     UserRecord,
 )
@@ -84,18 +85,10 @@ class SessionStore(Protocol):
     ) -> None:
         """A new session with its first refresh token (and the login's audit row)."""
 
-    async def rotate(
-        self,
-        token_id: str,
-        session_id: uuid.UUID,
-        user_id: uuid.UUID,
-        child_id: str,
-        child_salt: bytes,
-        now: datetime,
-        refresh_ttl: timedelta,
-    ) -> Rotation:
-        """Use a refresh token once. Exactly one of any number of concurrent callers with
-        the same `token_id` gets `Rotated`: the token is marked used (`used_at` = now,
+    async def rotate(self, request: RotationRequest) -> Rotation:
+        """Use a refresh token once (the names below are `request`'s fields). Exactly one
+        of any number of concurrent callers with the same `token_id` gets `Rotated`: the
+        token is marked used (`used_at` = now,
         `replaced_by` = child_id), the session's `last_used_at` = now, and the child row
         is inserted with `parent_id` = token_id, `derivation_salt` = child_salt,
         `issued_at` = now and `expires_at` = min(now + refresh_ttl, session.expires_at).

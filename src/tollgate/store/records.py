@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 
 class StoreError(Exception):
@@ -118,7 +118,22 @@ ALL_AUDIT = AuditQuery()
 """The default query: the newest 1000 events of anyone."""
 
 
-# -- what one refresh-token rotation found --------------------------------------------
+# -- one refresh-token rotation: what is asked, what it found --------------------------
+
+
+@dataclass(frozen=True)
+class RotationRequest:
+    """Use refresh token `token_id` (of `session_id`, whose user is `user_id`) once, at
+    `now`, and replace it by `child_id`, derived with `child_salt`, living `refresh_ttl`
+    (never past the session's end). See SessionStore.rotate."""
+
+    token_id: str
+    session_id: uuid.UUID
+    user_id: uuid.UUID
+    child_id: str
+    child_salt: bytes
+    now: datetime
+    refresh_ttl: timedelta
 
 
 @dataclass(frozen=True)

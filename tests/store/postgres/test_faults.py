@@ -23,6 +23,7 @@ from tollgate.store.records import (
     Conflict,
     Rotated,
     Rotation,
+    RotationRequest,
     StoreUnavailable,
     Unstorable,
 )
@@ -119,7 +120,9 @@ async def test_the_stores_work_again_after_postgres_restarts(own_postgres: Postg
         await holder.execute("SELECT FROM refresh_tokens WHERE id = $1 FOR UPDATE", first.id)
         now = utcnow()
         in_flight = asyncio.create_task(
-            stores.sessions.rotate(first.id, session.id, user.id, "c1", b"s", now, DAY)
+            stores.sessions.rotate(
+                RotationRequest(first.id, session.id, user.id, "c1", b"s", now, DAY)
+            )
         )
         await _wait_for_lock_waiter(url)
 
@@ -144,7 +147,9 @@ async def test_the_stores_work_again_after_postgres_restarts(own_postgres: Postg
         # (touched by the call in flight if that one finished)
         expected = session if finished is None else finished.session
         assert live == expected
-        rotation = await stores.sessions.rotate(first.id, session.id, user.id, "c1", b"s", now, DAY)
+        rotation = await stores.sessions.rotate(
+            RotationRequest(first.id, session.id, user.id, "c1", b"s", now, DAY)
+        )
         if finished is None:
             assert isinstance(rotation, Rotated)
         else:  # the call in flight had rotated it: the same call again is a replay

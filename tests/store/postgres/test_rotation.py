@@ -16,7 +16,7 @@ from tests.store.postgres.conftest import pg_settings
 from tests.store.postgres.data import DAY, new_session, new_user, utcnow
 from tollgate.store.postgres import open_postgres
 from tollgate.store.postgres.pool import asyncpg_dsn
-from tollgate.store.records import AlreadyUsed, NotUsable, Rotated
+from tollgate.store.records import AlreadyUsed, NotUsable, Rotated, RotationRequest
 from tollgate.store.stores import Stores
 
 
@@ -34,7 +34,7 @@ async def test_rotation_uses_the_token_and_issues_its_child(stores: Stores) -> N
     now = utcnow() + timedelta(seconds=5)
 
     rotation = await stores.sessions.rotate(
-        first.id, session.id, user.id, "child", b"salt", now, timedelta(hours=1)
+        RotationRequest(first.id, session.id, user.id, "child", b"salt", now, timedelta(hours=1))
     )
 
     assert isinstance(rotation, Rotated)
@@ -55,7 +55,7 @@ async def test_a_child_never_outlives_its_session(stores: Stores) -> None:
     session, first = await new_session(stores, user, max_age=timedelta(minutes=10))
 
     rotation = await stores.sessions.rotate(
-        first.id, session.id, user.id, "child", b"s", utcnow(), timedelta(days=14)
+        RotationRequest(first.id, session.id, user.id, "child", b"s", utcnow(), timedelta(days=14))
     )
 
     assert isinstance(rotation, Rotated)
@@ -68,11 +68,15 @@ async def test_a_used_token_gives_its_child_and_writes_nothing(
     user = await new_user(stores)
     session, first = await new_session(stores, user)
     now = utcnow()
-    rotated = await stores.sessions.rotate(first.id, session.id, user.id, "c1", b"s", now, DAY)
+    rotated = await stores.sessions.rotate(
+        RotationRequest(first.id, session.id, user.id, "c1", b"s", now, DAY)
+    )
     assert isinstance(rotated, Rotated)
     later = now + timedelta(seconds=30)
 
-    again = await stores.sessions.rotate(first.id, session.id, user.id, "c2", b"s", later, DAY)
+    again = await stores.sessions.rotate(
+        RotationRequest(first.id, session.id, user.id, "c2", b"s", later, DAY)
+    )
 
     assert again == AlreadyUsed(
         token=dataclasses.replace(first, used_at=now, replaced_by="c1"),
@@ -107,7 +111,9 @@ async def test_an_unusable_token_writes_nothing(
         session_id = other_session.id
     sessions_before = await raw.fetch("SELECT * FROM sessions ORDER BY id")
 
-    rotation = await stores.sessions.rotate(first.id, session_id, user_id, "c1", b"s", now, DAY)
+    rotation = await stores.sessions.rotate(
+        RotationRequest(first.id, session_id, user_id, "c1", b"s", now, DAY)
+    )
 
     assert isinstance(rotation, NotUsable)
     assert await stores.sessions.refresh_token(first.id) == first
@@ -119,7 +125,9 @@ async def test_an_unknown_token_is_not_usable(stores: Stores) -> None:
     user = await new_user(stores)
     session, _ = await new_session(stores, user)
 
-    rotation = await stores.sessions.rotate("0" * 64, session.id, user.id, "c", b"s", utcnow(), DAY)
+    rotation = await stores.sessions.rotate(
+        RotationRequest("0" * 64, session.id, user.id, "c", b"s", utcnow(), DAY)
+    )
 
     assert rotation == NotUsable("The refresh token is not known.")
 
@@ -128,10 +136,14 @@ async def test_a_used_token_of_an_ended_session_is_not_usable(stores: Stores) ->
     user = await new_user(stores)
     session, first = await new_session(stores, user)
     now = utcnow()
-    await stores.sessions.rotate(first.id, session.id, user.id, "c1", b"s", now, DAY)
+    await stores.sessions.rotate(
+        RotationRequest(first.id, session.id, user.id, "c1", b"s", now, DAY)
+    )
     await stores.sessions.revoke(session.id, "logout", now)
 
-    rotation = await stores.sessions.rotate(first.id, session.id, user.id, "c2", b"s", now, DAY)
+    rotation = await stores.sessions.rotate(
+        RotationRequest(first.id, session.id, user.id, "c2", b"s", now, DAY)
+    )
 
     assert rotation == NotUsable("The session has ended.")
 
@@ -146,7 +158,9 @@ async def test_exactly_one_of_many_concurrent_callers_rotates(pg_url: str) -> No
 
         results = await asyncio.gather(
             *(
-                stores.sessions.rotate(first.id, session.id, user.id, f"c{i}", b"s", now, DAY)
+                stores.sessions.rotate(
+                    RotationRequest(first.id, session.id, user.id, f"c{i}", b"s", now, DAY)
+                )
                 for i in range(callers)
             )
         )
@@ -196,7 +210,9 @@ async def test_a_claim_committed_after_the_statement_began_is_seen(
             now,
         )
         rotation = asyncio.create_task(
-            stores.sessions.rotate(first.id, session.id, user.id, "ours", b"s", now, DAY)
+            stores.sessions.rotate(
+                RotationRequest(first.id, session.id, user.id, "ours", b"s", now, DAY)
+            )
         )
         await _wait_for_lock_waiter(raw)
         await holder.execute(outcome)

@@ -25,6 +25,7 @@ from tollgate.store.records import (
     NotUsable,
     RefreshTokenRecord,
     Rotated,
+    RotationRequest,
     SessionRecord,
 )
 from tollgate.store.stores import Stores
@@ -60,11 +61,13 @@ async def test_rotate_is_one_round_trip(counted: Counted) -> None:
     user = await new_user(stores)
     session, first = await new_session(stores, user)
     now = utcnow()
-    warm = await stores.sessions.rotate(first.id, session.id, user.id, "c1", b"s", now, DAY)
+    warm = await stores.sessions.rotate(
+        RotationRequest(first.id, session.id, user.id, "c1", b"s", now, DAY)
+    )
     assert isinstance(warm, Rotated)
 
     trips, rotation = await counted.trips(
-        stores.sessions.rotate("c1", session.id, user.id, "c2", b"s", now, DAY)
+        stores.sessions.rotate(RotationRequest("c1", session.id, user.id, "c2", b"s", now, DAY))
     )
 
     assert isinstance(rotation, Rotated)
@@ -77,13 +80,15 @@ async def test_replay_and_refusal_are_one_round_trip_too(counted: Counted) -> No
     user = await new_user(stores)
     session, first = await new_session(stores, user)
     now = utcnow()
-    await stores.sessions.rotate(first.id, session.id, user.id, "c1", b"s", now, DAY)
+    await stores.sessions.rotate(
+        RotationRequest(first.id, session.id, user.id, "c1", b"s", now, DAY)
+    )
 
     replay_trips, replay = await counted.trips(
-        stores.sessions.rotate(first.id, session.id, user.id, "c9", b"s", now, DAY)
+        stores.sessions.rotate(RotationRequest(first.id, session.id, user.id, "c9", b"s", now, DAY))
     )
     unknown_trips, unknown = await counted.trips(
-        stores.sessions.rotate("nope", session.id, user.id, "c8", b"s", now, DAY)
+        stores.sessions.rotate(RotationRequest("nope", session.id, user.id, "c8", b"s", now, DAY))
     )
 
     assert isinstance(replay, AlreadyUsed)

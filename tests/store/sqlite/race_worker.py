@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from tollgate.settings import Settings
-from tollgate.store.records import RefreshTokenRecord, SessionRecord
+from tollgate.store.records import RefreshTokenRecord, RotationRequest, SessionRecord
 from tollgate.store.sqlite import open_sqlite
 from tollgate.store.stores import Stores
 
@@ -55,7 +55,9 @@ async def main(
     outcomes = await asyncio.gather(
         *(
             stores.sessions.rotate(
-                token_id, session_id, user_id, secrets.token_hex(32), b"s", now, timedelta(1)
+                RotationRequest(
+                    token_id, session_id, user_id, secrets.token_hex(32), b"s", now, timedelta(1)
+                )
             )
             for token_id in ids
         ),

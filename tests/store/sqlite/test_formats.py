@@ -26,6 +26,7 @@ from tollgate.store.records import (
     NotUsable,
     RefreshTokenRecord,
     Rotated,
+    RotationRequest,
     SessionRecord,
     UserRecord,
 )
@@ -203,12 +204,16 @@ async def test_sqlalchemy_reads_what_this_store_wrote(stores: Stores, settings: 
     await stores.users.create(user, [AuditRecord(at=now, event="joined", user_id=user.id)])
     await stores.sessions.start(session, token)
     rotation = await stores.sessions.rotate(
-        token.id, session.id, user.id, "b" * 64, b"\x00salt\xff", now, timedelta(days=14)
+        RotationRequest(
+            token.id, session.id, user.id, "b" * 64, b"\x00salt\xff", now, timedelta(days=14)
+        )
     )
     assert isinstance(rotation, NotUsable)  # the user is disabled
     await stores.users.set_disabled(user.id, False, now)
     rotation = await stores.sessions.rotate(
-        token.id, session.id, user.id, "b" * 64, b"\x00salt\xff", now, timedelta(days=14)
+        RotationRequest(
+            token.id, session.id, user.id, "b" * 64, b"\x00salt\xff", now, timedelta(days=14)
+        )
     )
     assert isinstance(rotation, Rotated)
     user = dataclasses.replace(user, disabled=False)

@@ -17,7 +17,7 @@ import pytest
 
 from tests.store.sqlite.test_thread import NOW, session_with_token, user_record
 from tollgate.settings import Settings
-from tollgate.store.records import AlreadyUsed, Rotated, StoreUnavailable
+from tollgate.store.records import AlreadyUsed, Rotated, RotationRequest, StoreUnavailable
 from tollgate.store.sqlite import loop
 from tollgate.store.sqlite.connection import database_path
 from tollgate.store.stores import Stores
@@ -54,7 +54,9 @@ async def test_a_rotation_waiting_for_a_lock_holds_up_no_other_request(
     other_process.execute("BEGIN IMMEDIATE")  # the other process is writing
     rotation = asyncio.create_task(
         stores.sessions.rotate(
-            token, session_id, user.id, secrets.token_hex(32), b"s", NOW, timedelta(days=1)
+            RotationRequest(
+                token, session_id, user.id, secrets.token_hex(32), b"s", NOW, timedelta(days=1)
+            )
         )
     )
     await asyncio.sleep(0.05)
@@ -68,7 +70,9 @@ async def test_a_rotation_waiting_for_a_lock_holds_up_no_other_request(
     other_process.execute("COMMIT")
     assert isinstance(await asyncio.wait_for(rotation, timeout=5), Rotated)
     again = await stores.sessions.rotate(
-        token, session_id, user.id, secrets.token_hex(32), b"s", NOW, timedelta(days=1)
+        RotationRequest(
+            token, session_id, user.id, secrets.token_hex(32), b"s", NOW, timedelta(days=1)
+        )
     )
     assert isinstance(again, AlreadyUsed)  # used once, by the rotation that waited
 
@@ -82,7 +86,9 @@ async def test_a_caller_cancelled_while_waiting_for_the_lock_writes_nothing(
     other_process.execute("BEGIN IMMEDIATE")
     rotation = asyncio.create_task(
         stores.sessions.rotate(
-            token, session_id, user.id, secrets.token_hex(32), b"s", NOW, timedelta(days=1)
+            RotationRequest(
+                token, session_id, user.id, secrets.token_hex(32), b"s", NOW, timedelta(days=1)
+            )
         )
     )
     await asyncio.sleep(0.05)
@@ -93,7 +99,9 @@ async def test_a_caller_cancelled_while_waiting_for_the_lock_writes_nothing(
     assert children(database_path(settings.database_url), token) == 0
     # The token is still unused: its rotation now succeeds.
     rotated = await stores.sessions.rotate(
-        token, session_id, user.id, secrets.token_hex(32), b"s", NOW, timedelta(days=1)
+        RotationRequest(
+            token, session_id, user.id, secrets.token_hex(32), b"s", NOW, timedelta(days=1)
+        )
     )
     assert isinstance(rotated, Rotated)
 
@@ -109,13 +117,17 @@ async def test_a_lock_held_past_the_busy_timeout_is_unavailable(
     started = time.monotonic()
     with pytest.raises(StoreUnavailable):
         await stores.sessions.rotate(
-            token, session_id, user.id, secrets.token_hex(32), b"s", NOW, timedelta(days=1)
+            RotationRequest(
+                token, session_id, user.id, secrets.token_hex(32), b"s", NOW, timedelta(days=1)
+            )
         )
     assert time.monotonic() - started >= 0.2
     other_process.execute("ROLLBACK")
     assert isinstance(
         await stores.sessions.rotate(
-            token, session_id, user.id, secrets.token_hex(32), b"s", NOW, timedelta(days=1)
+            RotationRequest(
+                token, session_id, user.id, secrets.token_hex(32), b"s", NOW, timedelta(days=1)
+            )
         ),
         Rotated,
     )

@@ -19,6 +19,7 @@ from tollgate.settings import Settings
 from tollgate.store.records import (
     RefreshTokenRecord,
     Rotated,
+    RotationRequest,
     SessionRecord,
     StoreUnavailable,
     UserRecord,
@@ -87,7 +88,9 @@ async def test_operations_run_on_two_connections_the_threads_and_the_loops(
     started = await asyncio.gather(*(session_with_token(stores, u) for u in users))
     rotations = await asyncio.gather(
         *(
-            stores.sessions.rotate(token, sid, u.id, secrets.token_hex(32), b"s", NOW, timedelta(1))
+            stores.sessions.rotate(
+                RotationRequest(token, sid, u.id, secrets.token_hex(32), b"s", NOW, timedelta(1))
+            )
             for u, (sid, token) in zip(users, started, strict=True)
             for _ in range(3)  # the same token three times at once: one rotation each
         ),

@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from asyncpg import Record
 
 from tollgate.store.postgres import rows
 from tollgate.store.postgres.pool import Connections
-from tollgate.store.records import AlreadyUsed, NotUsable, Rotated, Rotation
+from tollgate.store.records import AlreadyUsed, NotUsable, Rotated, Rotation, RotationRequest
 
 NOT_KNOWN = "The refresh token is not known."
 ENDED = "The session has ended."
@@ -72,22 +72,21 @@ LEFT JOIN users u ON u.id = $3
 _ATTEMPTS = 3
 
 
-async def rotate(
-    db: Connections,
-    token_id: str,
-    session_id: uuid.UUID,
-    user_id: uuid.UUID,
-    child_id: str,
-    child_salt: bytes,
-    now: datetime,
-    refresh_ttl: timedelta,
-) -> Rotation:
+async def rotate(db: Connections, request: RotationRequest) -> Rotation:
+    # $1 to $7, in the order of the statement's parameters.
+    params = (
+        request.token_id,
+        request.session_id,
+        request.user_id,
+        request.child_id,
+        request.child_salt,
+        request.now,
+        request.refresh_ttl,
+    )
     for _ in range(_ATTEMPTS):
-        row = await db.fetchrow(
-            _ROTATE, token_id, session_id, user_id, child_id, child_salt, now, refresh_ttl
-        )
+        row = await db.fetchrow(_ROTATE, *params)
         assert row is not None
-        found = _classify(row, session_id, user_id, now)
+        found = _classify(row, request.session_id, request.user_id, request.now)
         if found is not None:
             return found
     return NotUsable(NOT_KNOWN)

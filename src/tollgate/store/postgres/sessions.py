@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from tollgate.store.postgres import rows
 from tollgate.store.postgres.audit import audit_arrays, insert_audit
 from tollgate.store.postgres.pool import Connections
 from tollgate.store.postgres.rotation import rotate
-from tollgate.store.records import AuditRecord, RefreshTokenRecord, Rotation, SessionRecord
+from tollgate.store.records import (
+    AuditRecord,
+    RefreshTokenRecord,
+    Rotation,
+    RotationRequest,
+    SessionRecord,
+)
 
 _SELECT = f"SELECT {rows.columns(rows.SESSION)} FROM sessions"
 # The gateway's check of every access token it has not cached: one primary-key probe.
@@ -100,19 +106,8 @@ class PostgresSessionStore:
             *audit_arrays(audit),
         )
 
-    async def rotate(
-        self,
-        token_id: str,
-        session_id: uuid.UUID,
-        user_id: uuid.UUID,
-        child_id: str,
-        child_salt: bytes,
-        now: datetime,
-        refresh_ttl: timedelta,
-    ) -> Rotation:
-        return await rotate(
-            self._db, token_id, session_id, user_id, child_id, child_salt, now, refresh_ttl
-        )
+    async def rotate(self, request: RotationRequest) -> Rotation:
+        return await rotate(self._db, request)
 
     async def refresh_token(self, token_id: str) -> RefreshTokenRecord | None:
         row = await self._db.fetchrow(_REFRESH_TOKEN, token_id)

@@ -11,8 +11,6 @@ commit will be made on. Whatever is refused is rolled back, so nothing is writte
 from __future__ import annotations
 
 import sqlite3
-import uuid
-from datetime import datetime
 from typing import NamedTuple
 
 from tollgate.store.records import (
@@ -21,6 +19,7 @@ from tollgate.store.records import (
     RefreshTokenRecord,
     Rotated,
     Rotation,
+    RotationRequest,
 )
 from tollgate.store.sqlite.codecs import (
     SESSION_COLUMNS,
@@ -138,27 +137,21 @@ def _already_used(
     return Used(token, child, found)
 
 
-def outcome(
-    result: Claimed | Used | NotUsable,
-    token_id: str,
-    session_id: uuid.UUID,
-    child_id: str,
-    child_salt: bytes,
-    now: datetime,
-) -> Rotation:
+def outcome(result: Claimed | Used | NotUsable, request: RotationRequest) -> Rotation:
     """The records of what `rotate` found, on the event loop."""
     if isinstance(result, Claimed):
         found = result.found
         child = RefreshTokenRecord(
-            id=child_id,
-            session_id=session_id,
-            issued_at=now,
+            id=request.child_id,
+            session_id=request.session_id,
+            issued_at=request.now,
             expires_at=to_time(result.expires_at),
-            parent_id=token_id,
-            derivation_salt=child_salt,
+            parent_id=request.token_id,
+            derivation_salt=request.child_salt,
         )
         # The session as committed: last used now.
-        session = session_from_row((*found[:4], time_text(now), *found[5:SESSION_WIDTH]))
+        at = time_text(request.now)
+        session = session_from_row((*found[:4], at, *found[5:SESSION_WIDTH]))
         return Rotated(session=session, user=user_from_row(found, SESSION_WIDTH), child=child)
     if isinstance(result, Used):
         return AlreadyUsed(

@@ -9,12 +9,13 @@ from __future__ import annotations
 import sqlite3
 import uuid
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from tollgate.store.records import (
     AuditRecord,
     RefreshTokenRecord,
     Rotation,
+    RotationRequest,
     SessionRecord,
 )
 from tollgate.store.sqlite.audit import insert_audit
@@ -132,21 +133,18 @@ class SqliteSessionStore:
     ) -> None:
         await self._loop.write(_start, session_params(session), token_params(first_token), audit)
 
-    async def rotate(
-        self,
-        token_id: str,
-        session_id: uuid.UUID,
-        user_id: uuid.UUID,
-        child_id: str,
-        child_salt: bytes,
-        now: datetime,
-        refresh_ttl: timedelta,
-    ) -> Rotation:
-        at, sliding_end = time_text(now), time_text(now + refresh_ttl)
+    async def rotate(self, request: RotationRequest) -> Rotation:
         found = await self._loop.write(
-            rotate, token_id, session_id.hex, user_id.hex, child_id, child_salt, at, sliding_end
+            rotate,
+            request.token_id,
+            request.session_id.hex,
+            request.user_id.hex,
+            request.child_id,
+            request.child_salt,
+            time_text(request.now),
+            time_text(request.now + request.refresh_ttl),
         )
-        return outcome(found, token_id, session_id, child_id, child_salt, now)
+        return outcome(found, request)
 
     async def refresh_token(self, token_id: str) -> RefreshTokenRecord | None:
         return await self._loop.call(_token, token_id)
