@@ -24,6 +24,7 @@ from tollgate.store.records import (
     Conflict,
     KeyRecord,
     NotUsable,
+    PasswordChange,
     RefreshTokenRecord,
     Rotated,
     Rotation,
@@ -105,25 +106,19 @@ class ReferenceUsers:
     async def list(self) -> list[UserRecord]:
         return sorted(self._t.users.values(), key=lambda u: u.created_at)
 
-    async def set_password(
-        self,
-        user_id: uuid.UUID,
-        password_hash: str,
-        now: datetime,
-        *,
-        end_sessions: str | None = None,
-        keep_session: uuid.UUID | None = None,
-        audit: Sequence[AuditRecord] = (),
-    ) -> int:
+    async def set_password(self, change: PasswordChange) -> int:
+        user_id, now = change.user_id, change.now
         async with self._t.lock:
             user = self._t.users[user_id]
             self._t.users[user_id] = dataclasses.replace(
-                user, password_hash=password_hash, password_changed_at=now
+                user, password_hash=change.password_hash, password_changed_at=now
             )
             ended = 0
-            if end_sessions is not None:
-                ended = self._t.end_sessions(user_id, end_sessions, now, keep_session, live=True)
-            self._t.log(audit)
+            if change.end_sessions is not None:
+                ended = self._t.end_sessions(
+                    user_id, change.end_sessions, now, change.keep_session, live=True
+                )
+            self._t.log(change.audit)
             return ended
 
     async def upgrade_password_hash(self, user_id: uuid.UUID, old_hash: str, new_hash: str) -> bool:

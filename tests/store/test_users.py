@@ -17,7 +17,7 @@ from tests.store.builders import (
     start_session,
     without_id,
 )
-from tollgate.store.records import AuditQuery, Conflict, UserRecord
+from tollgate.store.records import AuditQuery, Conflict, PasswordChange, UserRecord
 from tollgate.store.stores import Stores
 
 
@@ -139,7 +139,7 @@ async def test_set_password_alone_keeps_every_session(stores: Stores) -> None:
     user = await add_user(stores)
     session, _ = await start_session(stores, user)
 
-    ended = await stores.users.set_password(user.id, "$argon2id$new", at(days=1))
+    ended = await stores.users.set_password(PasswordChange(user.id, "$argon2id$new", at(days=1)))
 
     assert ended == 0
     found = await stores.users.by_id(user.id)
@@ -163,12 +163,14 @@ async def test_set_password_ends_the_live_sessions_but_the_kept_one(stores: Stor
     changed = event("password_changed", now, user=user)
 
     ended = await stores.users.set_password(
-        user.id,
-        "$argon2id$new",
-        now,
-        end_sessions="password_changed",
-        keep_session=kept.id,
-        audit=[changed],
+        PasswordChange(
+            user.id,
+            "$argon2id$new",
+            now,
+            end_sessions="password_changed",
+            keep_session=kept.id,
+            audit=[changed],
+        )
     )
 
     assert ended == 2
@@ -192,7 +194,7 @@ async def test_a_rehash_replaces_only_the_hash_it_was_made_from(stores: Stores) 
     assert await stores.users.by_id(user.id) == dataclasses.replace(user, password_hash="$rehash1")
 
     # A concurrent password change won: the rehash of the old hash must not undo it.
-    await stores.users.set_password(user.id, "$changed", at(1))
+    await stores.users.set_password(PasswordChange(user.id, "$changed", at(1)))
     assert not await stores.users.upgrade_password_hash(user.id, "$rehash1", "$rehash2")
     found = await stores.users.by_id(user.id)
     assert found is not None

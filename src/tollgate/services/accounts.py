@@ -19,7 +19,7 @@ from tollgate.services.password_policy import PasswordPolicy
 from tollgate.services.passwords import PasswordHasher, normalize_password
 from tollgate.services.scopes import format_scope, parse_scope
 from tollgate.store.interfaces import UserStore
-from tollgate.store.records import Conflict, UserRecord
+from tollgate.store.records import Conflict, PasswordChange, UserRecord
 
 WRONG_CREDENTIALS = "The username or password is incorrect."
 SAME_AS_CURRENT = "The new password must differ from the current one."
@@ -118,15 +118,7 @@ class Accounts:
             client=client,
             detail="every other session ended",
         )
-        await self._users.set_password(
-            user.id,
-            new_hash,
-            event.at,
-            end_sessions="password_changed",
-            keep_session=current_session,
-            audit=[event.audit_record()],
-        )
-        await self._events.publish(event)
+        await self._store_password(user, new_hash, event, keep_session=current_session)
 
     async def set_password(self, username: str, new: str) -> int:
         """An operator sets a user's password; every session of the user ends.
@@ -145,13 +137,26 @@ class Accounts:
             username=user.username,
             detail="every session ended",
         )
-        ended = await self._users.set_password(
+        return await self._store_password(user, new_hash, event)
+
+    async def _store_password(
+        self,
+        user: UserRecord,
+        new_hash: str,
+        event: AccountChanged,
+        keep_session: uuid.UUID | None = None,
+    ) -> int:
+        """Store the new hash, ending the user's sessions (but `keep_session`) with the
+        event's audit row in the same write; publish the event. How many sessions ended."""
+        change = PasswordChange(
             user.id,
             new_hash,
             event.at,
             end_sessions="password_changed",
+            keep_session=keep_session,
             audit=[event.audit_record()],
         )
+        ended = await self._users.set_password(change)
         await self._events.publish(event)
         return ended
 

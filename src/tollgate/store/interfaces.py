@@ -23,6 +23,7 @@ from tollgate.store.records import (
     AuditRecord,
     ClientRecord,
     KeyRecord,
+    PasswordChange,
     RefreshTokenRecord,
     Rotation,
     RotationRequest,
@@ -43,19 +44,11 @@ class UserStore(Protocol):
     async def list(self) -> list[UserRecord]:
         """Every user, oldest first."""
 
-    async def set_password(
-        self,
-        user_id: uuid.UUID,
-        password_hash: str,
-        now: datetime,
-        *,
-        end_sessions: str | None = None,
-        keep_session: uuid.UUID | None = None,
-        audit: Sequence[AuditRecord] = (),
-    ) -> int:
+    async def set_password(self, change: PasswordChange) -> int:
         """Store a new hash (`password_changed_at` = now). With `end_sessions` (a revoke
         reason), also revoke every live session of the user but `keep_session`, in the
-        same transaction. Returns how many sessions ended."""
+        same transaction (the names are `change`'s fields). Returns how many sessions
+        ended."""
 
     async def upgrade_password_hash(self, user_id: uuid.UUID, old_hash: str, new_hash: str) -> bool:
         """Rehash with new parameters, only if the hash is still `old_hash` (a concurrent

@@ -7,6 +7,7 @@ are known only by `token_id` (SHA-256 of their jti), never by the token itself.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -116,6 +117,20 @@ class AuditQuery:
 
 ALL_AUDIT = AuditQuery()
 """The default query: the newest 1000 events of anyone."""
+
+
+@dataclass(frozen=True)
+class PasswordChange:
+    """A new password hash for a user, changed at `now` (UserStore.set_password). With
+    `end_sessions` (a revoke reason) every live session of the user but `keep_session`
+    ends in the same transaction; `audit` rows are stored with it."""
+
+    user_id: uuid.UUID
+    password_hash: str
+    now: datetime
+    end_sessions: str | None = None
+    keep_session: uuid.UUID | None = None
+    audit: Sequence[AuditRecord] = ()
 
 
 # -- one refresh-token rotation: what is asked, what it found --------------------------

@@ -23,6 +23,7 @@ from tollgate.store.records import (
     AuditQuery,
     AuditRecord,
     NotUsable,
+    PasswordChange,
     RefreshTokenRecord,
     Rotated,
     RotationRequest,
@@ -169,11 +170,11 @@ async def test_account_writes_are_one_round_trip(counted: Counted) -> None:
     create_trips, _ = await counted.trips(stores.users.create(user, joined))
     await new_session(stores, user)
     changed = [AuditRecord(at=now, event="password_changed", user_id=user.id)]
-    await stores.users.set_password(user.id, "h1", now)
+    await stores.users.set_password(PasswordChange(user.id, "h1", now))
 
     password_trips, ended = await counted.trips(
         stores.users.set_password(
-            user.id, "h2", now, end_sessions="password_changed", audit=changed
+            PasswordChange(user.id, "h2", now, end_sessions="password_changed", audit=changed)
         )
     )
 

@@ -9,7 +9,7 @@ from datetime import datetime
 from tollgate.store.postgres import rows
 from tollgate.store.postgres.audit import audit_arrays, insert_audit
 from tollgate.store.postgres.pool import Connections
-from tollgate.store.records import AuditRecord, UserRecord
+from tollgate.store.records import AuditRecord, PasswordChange, UserRecord
 
 _SELECT = f"SELECT {rows.columns(rows.USER)} FROM users"
 
@@ -89,24 +89,15 @@ class PostgresUserStore:
     async def list(self) -> list[UserRecord]:
         return [rows.user(row) for row in await self._db.fetch(f"{_SELECT} ORDER BY created_at")]
 
-    async def set_password(
-        self,
-        user_id: uuid.UUID,
-        password_hash: str,
-        now: datetime,
-        *,
-        end_sessions: str | None = None,
-        keep_session: uuid.UUID | None = None,
-        audit: Sequence[AuditRecord] = (),
-    ) -> int:
+    async def set_password(self, change: PasswordChange) -> int:
         ended: int = await self._db.fetchval(
             _SET_PASSWORD,
-            user_id,
-            password_hash,
-            now,
-            end_sessions,
-            keep_session,
-            *audit_arrays(audit),
+            change.user_id,
+            change.password_hash,
+            change.now,
+            change.end_sessions,
+            change.keep_session,
+            *audit_arrays(change.audit),
         )
         return ended
 

@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from tollgate.store.records import AuditRecord, Conflict, UserRecord
+from tollgate.store.records import AuditRecord, Conflict, PasswordChange, UserRecord
 from tollgate.store.sqlite.audit import insert_audit
 from tollgate.store.sqlite.codecs import (
     USER_COLUMNS,
@@ -133,24 +133,15 @@ class SqliteUserStore:
     async def list(self) -> list[UserRecord]:
         return await self._thread.call(_all)
 
-    async def set_password(
-        self,
-        user_id: uuid.UUID,
-        password_hash: str,
-        now: datetime,
-        *,
-        end_sessions: str | None = None,
-        keep_session: uuid.UUID | None = None,
-        audit: Sequence[AuditRecord] = (),
-    ) -> int:
+    async def set_password(self, change: PasswordChange) -> int:
         return await self._thread.write(
             _set_password,
-            uuid_text(user_id),
-            password_hash,
-            time_text(now),
-            end_sessions,
-            None if keep_session is None else uuid_text(keep_session),
-            audit,
+            uuid_text(change.user_id),
+            change.password_hash,
+            time_text(change.now),
+            change.end_sessions,
+            None if change.keep_session is None else uuid_text(change.keep_session),
+            change.audit,
         )
 
     async def upgrade_password_hash(self, user_id: uuid.UUID, old_hash: str, new_hash: str) -> bool:
