@@ -29,6 +29,7 @@ from tollgate.store.records import (
     Rotated,
     Rotation,
     RotationRequest,
+    SessionEnd,
     SessionRecord,
     UserRecord,
 )
@@ -228,14 +229,9 @@ class ReferenceSessions:
         return sorted(found, key=lambda s: s.created_at)
 
     async def revoke(
-        self,
-        session_id: uuid.UUID,
-        reason: str,
-        now: datetime,
-        *,
-        owner: uuid.UUID | None = None,
-        audit: Sequence[AuditRecord] = (),
+        self, session_id: uuid.UUID, end: SessionEnd, *, owner: uuid.UUID | None = None
     ) -> bool:
+        now = end.now
         async with self._t.lock:
             session = self._t.sessions.get(session_id)
             if session is None or not _live(session, now):
@@ -243,23 +239,17 @@ class ReferenceSessions:
             if owner is not None and session.user_id != owner:
                 return False
             self._t.sessions[session_id] = dataclasses.replace(
-                session, revoked_at=now, revoked_reason=reason
+                session, revoked_at=now, revoked_reason=end.reason
             )
-            self._t.log(audit)
+            self._t.log(end.audit)
             return True
 
     async def revoke_all(
-        self,
-        user_id: uuid.UUID,
-        reason: str,
-        now: datetime,
-        *,
-        keep: uuid.UUID | None = None,
-        audit: Sequence[AuditRecord] = (),
+        self, user_id: uuid.UUID, end: SessionEnd, *, keep: uuid.UUID | None = None
     ) -> int:
         async with self._t.lock:
-            ended = self._t.end_sessions(user_id, reason, now, keep, live=False)
-            self._t.log(audit)
+            ended = self._t.end_sessions(user_id, end.reason, end.now, keep, live=False)
+            self._t.log(end.audit)
             return ended
 
     async def seen_from(self, username_key: str, ip: str, since: datetime) -> bool:

@@ -23,6 +23,7 @@ from tollgate.store.records import (
     RefreshTokenRecord,
     Rotated,
     RotationRequest,
+    SessionEnd,
     SessionRecord,
     UserRecord,
 )
@@ -208,7 +209,7 @@ async def test_a_session_of_another_user_is_not_usable(stores: Stores) -> None:
 async def test_a_token_of_a_revoked_session_is_not_usable(stores: Stores) -> None:
     user = await add_user(stores)
     session, token = await start_session(stores, user)
-    assert await stores.sessions.revoke(session.id, "logout", at(30))
+    assert await stores.sessions.revoke(session.id, SessionEnd("logout", at(30)))
     revoked = dataclasses.replace(session, revoked_at=at(30), revoked_reason="logout")
     child_id = token_id()
 
@@ -249,7 +250,7 @@ async def test_a_used_token_of_an_ended_session_is_not_usable(stores: Stores) ->
     session, token = await start_session(stores, user)
     child_id = token_id()
     assert isinstance(await rotate(stores, token, session, user, child_id), Rotated)
-    assert await stores.sessions.revoke(session.id, "reuse_detected", at(minutes=2))
+    assert await stores.sessions.revoke(session.id, SessionEnd("reuse_detected", at(minutes=2)))
 
     result = await rotate(stores, token, session, user, token_id(), timedelta(minutes=3))
 

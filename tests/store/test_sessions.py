@@ -16,7 +16,7 @@ from tests.store.builders import (
     start_session,
     without_id,
 )
-from tollgate.store.records import AuditQuery, Rotated, RotationRequest
+from tollgate.store.records import AuditQuery, Rotated, RotationRequest, SessionEnd
 from tollgate.store.stores import Stores
 
 
@@ -55,7 +55,7 @@ async def test_live_is_neither_revoked_nor_expired_at_now(stores: Stores) -> Non
     assert await stores.sessions.live(session.id, at(minutes=5)) is None
     assert await stores.sessions.live(uuid.uuid4(), T0) is None
 
-    assert await stores.sessions.revoke(session.id, "logout", at(1))
+    assert await stores.sessions.revoke(session.id, SessionEnd("logout", at(1)))
     assert await stores.sessions.live(session.id, at(1)) is None
 
 
@@ -66,7 +66,7 @@ async def test_live_for_user_lists_live_sessions_most_recently_used_first(stores
     used_recently, _ = await start_session(stores, user, created=at(2), last_used=at(30))
     used_between, _ = await start_session(stores, user, created=at(3), last_used=at(20))
     revoked, _ = await start_session(stores, user, created=at(4), last_used=at(40))
-    await stores.sessions.revoke(revoked.id, "logout", at(41))
+    await stores.sessions.revoke(revoked.id, SessionEnd("logout", at(41)))
     await start_session(stores, user, created=at(5), last_used=at(50), expires=at(60))
     await start_session(stores, other, created=at(6), last_used=at(70))
 
@@ -89,10 +89,10 @@ async def test_ended_for_user_lists_revocations_since_then_newest_first(stores: 
         (sessions[2], at(minutes=2), "reuse_detected"),
         (sessions[3], at(seconds=30), "logout"),
     ]:
-        assert await stores.sessions.revoke(session.id, reason, when)
+        assert await stores.sessions.revoke(session.id, SessionEnd(reason, when))
     expired_unrevoked, _ = await start_session(stores, user, created=at(6), expires=at(7))
     others, _ = await start_session(stores, other)
-    await stores.sessions.revoke(others.id, "logout", at(minutes=4))
+    await stores.sessions.revoke(others.id, SessionEnd("logout", at(minutes=4)))
 
     history = await stores.sessions.ended_for_user(user.id, since=at(minutes=1))
 
@@ -114,7 +114,7 @@ async def test_all_live_lists_every_users_live_sessions_oldest_first(stores: Sto
     oldest, _ = await start_session(stores, second, created=at(1))
     middle, _ = await start_session(stores, first, created=at(2), last_used=at(50))
     revoked, _ = await start_session(stores, second, created=at(4))
-    await stores.sessions.revoke(revoked.id, "logout", at(5))
+    await stores.sessions.revoke(revoked.id, SessionEnd("logout", at(5)))
     await start_session(stores, first, created=at(6), expires=at(7))
 
     assert await stores.sessions.all_live(at(60)) == [oldest, middle, newer]
@@ -125,7 +125,7 @@ async def test_revoke_ends_a_live_session_once_with_its_audit_row(stores: Stores
     session, _ = await start_session(stores, user)
     logout = event("logout", at(5), user=user, session=session)
 
-    assert await stores.sessions.revoke(session.id, "logout", at(5), audit=[logout])
+    assert await stores.sessions.revoke(session.id, SessionEnd("logout", at(5), audit=[logout]))
 
     assert await stores.sessions.live(session.id, at(5)) is None
     assert await stores.sessions.ended_for_user(user.id, since=T0) == [
@@ -133,7 +133,7 @@ async def test_revoke_ends_a_live_session_once_with_its_audit_row(stores: Stores
     ]
     # Again: nothing to revoke, the first revocation stays, and no second audit row.
     assert not await stores.sessions.revoke(
-        session.id, "revoked", at(6), audit=[event("logout", at(6), user=user)]
+        session.id, SessionEnd("revoked", at(6), audit=[event("logout", at(6), user=user)])
     )
     assert [
         (s.revoked_at, s.revoked_reason)
@@ -146,8 +146,8 @@ async def test_revoke_of_an_expired_or_unknown_session_is_false(stores: Stores) 
     user = await add_user(stores)
     session, _ = await start_session(stores, user, expires=at(10))
 
-    assert not await stores.sessions.revoke(session.id, "logout", at(10))
-    assert not await stores.sessions.revoke(uuid.uuid4(), "logout", at(10))
+    assert not await stores.sessions.revoke(session.id, SessionEnd("logout", at(10)))
+    assert not await stores.sessions.revoke(uuid.uuid4(), SessionEnd("logout", at(10)))
     assert await stores.sessions.ended_for_user(user.id, since=T0) == []
 
 
@@ -157,12 +157,14 @@ async def test_revoke_with_an_owner_ends_only_that_owners_session(stores: Stores
     session, _ = await start_session(stores, owner)
 
     assert not await stores.sessions.revoke(
-        session.id, "logout", at(1), owner=intruder.id, audit=[event("logout", at(1), intruder)]
+        session.id,
+        SessionEnd("logout", at(1), audit=[event("logout", at(1), intruder)]),
+        owner=intruder.id,
     )
     assert await stores.sessions.live(session.id, at(1)) == session
     assert await stores.audit.events() == []
 
-    assert await stores.sessions.revoke(session.id, "logout", at(2), owner=owner.id)
+    assert await stores.sessions.revoke(session.id, SessionEnd("logout", at(2)), owner=owner.id)
     assert await stores.sessions.live(session.id, at(2)) is None
 
 
@@ -173,13 +175,13 @@ async def test_revoke_all_ends_every_unrevoked_session_but_the_kept_one(stores: 
     live, _ = await start_session(stores, user, created=at(2))
     expired, _ = await start_session(stores, user, created=at(3), expires=at(4))
     logged_out, _ = await start_session(stores, user, created=at(5))
-    await stores.sessions.revoke(logged_out.id, "logout", at(6))
+    await stores.sessions.revoke(logged_out.id, SessionEnd("logout", at(6)))
     others, _ = await start_session(stores, other, created=at(7))
     now = at(minutes=1)
     everywhere = event("logout_everywhere", now, user=user, session=kept)
 
     ended = await stores.sessions.revoke_all(
-        user.id, "logout_everywhere", now, keep=kept.id, audit=[everywhere]
+        user.id, SessionEnd("logout_everywhere", now, audit=[everywhere]), keep=kept.id
     )
 
     assert ended == 2  # the live one and the expired, unrevoked one
@@ -194,7 +196,7 @@ async def test_revoke_all_ends_every_unrevoked_session_but_the_kept_one(stores: 
     assert [without_id(e) for e in await stores.audit.events()] == [everywhere]
 
     # Without `keep`, the kept one goes too.
-    assert await stores.sessions.revoke_all(user.id, "revoked", at(minutes=2)) == 1
+    assert await stores.sessions.revoke_all(user.id, SessionEnd("revoked", at(minutes=2))) == 1
     assert await stores.sessions.live_for_user(user.id, at(minutes=2)) == []
 
 
@@ -211,7 +213,7 @@ async def test_seen_from_asks_whether_the_account_started_a_session_there(stores
     assert not await stores.sessions.seen_from("other", "203.0.113.7", since=T0)
     assert not await stores.sessions.seen_from("nobody", "203.0.113.7", since=T0)
     # A session that has ended was still started from there.
-    await stores.sessions.revoke(session.id, "logout", at(minutes=11))
+    await stores.sessions.revoke(session.id, SessionEnd("logout", at(minutes=11)))
     assert await stores.sessions.seen_from("minsu", "203.0.113.7", since=at(minutes=5))
 
 
@@ -228,10 +230,10 @@ async def test_purge_deletes_expired_tokens_and_long_ended_sessions(stores: Stor
     assert isinstance(rotation, Rotated)
     # Kept: revoked after `ended_before`, its token unexpired (until day 102).
     recent, recent_token = await start_session(stores, user, created=at(days=88))
-    await stores.sessions.revoke(recent.id, "logout", at(days=89))
+    await stores.sessions.revoke(recent.id, SessionEnd("logout", at(days=89)))
     # Deleted: revoked before `ended_before`; its token expired too.
     old_revoked, old_revoked_token = await start_session(stores, user, created=at(days=50))
-    await stores.sessions.revoke(old_revoked.id, "logout", at(days=51))
+    await stores.sessions.revoke(old_revoked.id, SessionEnd("logout", at(days=51)))
     # Deleted: expired before `ended_before`, never revoked; its token expired too.
     _, old_expired_token = await start_session(
         stores, user, created=at(days=10), expires=at(days=40)
@@ -251,13 +253,13 @@ async def test_purge_deletes_expired_tokens_and_long_ended_sessions(stores: Stor
     assert [s.id for s in history] == [recent.id]
     assert await stores.sessions.purge(now, ended_before=at(days=70)) == (0, 0)
     # The expired, unrevoked session is gone too: nothing but `live` is left to revoke.
-    assert await stores.sessions.revoke_all(user.id, "revoked", now, keep=live.id) == 0
+    assert await stores.sessions.revoke_all(user.id, SessionEnd("revoked", now), keep=live.id) == 0
 
 
 async def test_purge_takes_the_unexpired_tokens_of_the_sessions_it_deletes(stores: Stores) -> None:
     user = await add_user(stores)
     ended, token = await start_session(stores, user, created=at(days=10))
-    await stores.sessions.revoke(ended.id, "logout", at(days=11))
+    await stores.sessions.revoke(ended.id, SessionEnd("logout", at(days=11)))
 
     deleted = await stores.sessions.purge(at(days=12), ended_before=at(days=12))
 

@@ -17,7 +17,7 @@ from tests.store.builders import (
     start_session,
     without_id,
 )
-from tollgate.store.records import AuditQuery, Conflict, PasswordChange, UserRecord
+from tollgate.store.records import AuditQuery, Conflict, PasswordChange, SessionEnd, UserRecord
 from tollgate.store.stores import Stores
 
 
@@ -156,7 +156,7 @@ async def test_set_password_ends_the_live_sessions_but_the_kept_one(stores: Stor
     ended_one, _ = await start_session(stores, user, created=at(2))
     ended_two, _ = await start_session(stores, user, created=at(3))
     logged_out, _ = await start_session(stores, user, created=at(4))
-    await stores.sessions.revoke(logged_out.id, "logout", at(5))
+    await stores.sessions.revoke(logged_out.id, SessionEnd("logout", at(5)))
     expired, _ = await start_session(stores, user, created=at(6), expires=at(7))
     others, _ = await start_session(stores, other, created=at(8))
     now = at(minutes=10)
@@ -209,7 +209,7 @@ async def test_disabling_ends_every_live_session_as_account_disabled(stores: Sto
     first, _ = await start_session(stores, user, created=at(1))
     second, _ = await start_session(stores, user, created=at(2))
     logged_out, _ = await start_session(stores, user, created=at(3))
-    await stores.sessions.revoke(logged_out.id, "logout", at(4))
+    await stores.sessions.revoke(logged_out.id, SessionEnd("logout", at(4)))
     others, _ = await start_session(stores, other, created=at(5))
     now = at(minutes=1)
     disabled = event("user_disabled", now, user=user)
@@ -254,7 +254,9 @@ async def test_delete_takes_sessions_and_tokens_but_keeps_audit_rows(stores: Sto
     other = await add_user(stores, "other")
     session, token = await start_session(stores, user)
     revoked, revoked_token = await start_session(stores, user, created=at(1))
-    await stores.sessions.revoke(revoked.id, "logout", at(2), audit=[event("logout", at(2), user)])
+    await stores.sessions.revoke(
+        revoked.id, SessionEnd("logout", at(2), audit=[event("logout", at(2), user)])
+    )
     others, others_token = await start_session(stores, other)
     deleted = event("user_deleted", at(3), user=user)
 

@@ -35,6 +35,7 @@ from tollgate.store.records import (
     NotUsable,
     RefreshTokenRecord,
     RotationRequest,
+    SessionEnd,
     SessionRecord,
     UserRecord,
 )
@@ -196,7 +197,7 @@ class Grants:
             detail="a used refresh token was presented again; the session was revoked",
         )
         ended = await self._sessions.revoke(
-            outcome.session.id, REUSE_REASON, now, audit=[event.audit_record()]
+            outcome.session.id, SessionEnd(REUSE_REASON, now, audit=[event.audit_record()])
         )
         if ended:
             await self._events.publish(event)

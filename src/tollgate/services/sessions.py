@@ -11,7 +11,7 @@ from tollgate.errors import InsufficientScope, InvalidGrant, InvalidToken, NotFo
 from tollgate.events import NO_CLIENT, ClientInfo, EventBus, SessionsEnded
 from tollgate.services.auth_cache import AuthCache
 from tollgate.store.interfaces import SessionStore
-from tollgate.store.records import SessionRecord
+from tollgate.store.records import SessionEnd, SessionRecord
 from tollgate.tokens.checking import TokenChecker
 from tollgate.tokens.claims import AccessClaims
 
@@ -70,7 +70,7 @@ class Sessions:
             reason, self._clock.now(), user_id=user_id, session_id=session_id, client=client
         )
         ended = await self._store.revoke(
-            session_id, reason, event.at, owner=user_id, audit=[event.audit_record()]
+            session_id, SessionEnd(reason, event.at, audit=[event.audit_record()]), owner=user_id
         )
         if not ended:
             raise NotFound("No such session.")
@@ -81,7 +81,7 @@ class Sessions:
             reason, self._clock.now(), user_id=user_id, client=client, detail=EVERY_SESSION
         )
         count = await self._store.revoke_all(
-            user_id, reason, event.at, audit=[event.audit_record()]
+            user_id, SessionEnd(reason, event.at, audit=[event.audit_record()])
         )
         await self._events.publish(event)
         return count
@@ -112,7 +112,9 @@ class Sessions:
             "logout", self._clock.now(), user_id=claims.sub, session_id=claims.sid, client=client
         )
         ended = await self._store.revoke(
-            claims.sid, "logout", event.at, owner=claims.sub, audit=[event.audit_record()]
+            claims.sid,
+            SessionEnd("logout", event.at, audit=[event.audit_record()]),
+            owner=claims.sub,
         )
         if ended:
             await self._events.publish(event)

@@ -12,6 +12,7 @@ from tollgate.events import NO_CLIENT, ClientInfo, EventBus, SessionsEnded
 from tollgate.services.grants import token_id
 from tollgate.settings import Settings
 from tollgate.store.interfaces import SessionStore
+from tollgate.store.records import SessionEnd
 from tollgate.tokens.checking import TokenChecker
 from tollgate.tokens.claims import FIRST_PARTY_CLIENT
 
@@ -56,7 +57,9 @@ class TokenControl:
                 client=client,
             )
             ended = await self._sessions.revoke(
-                claims.sid, "revoked", event.at, owner=claims.sub, audit=[event.audit_record()]
+                claims.sid,
+                SessionEnd("revoked", event.at, audit=[event.audit_record()]),
+                owner=claims.sub,
             )
             if ended:
                 await self._events.publish(event)

@@ -27,6 +27,7 @@ from tollgate.store.records import (
     RefreshTokenRecord,
     Rotation,
     RotationRequest,
+    SessionEnd,
     SessionRecord,
     UserRecord,
 )
@@ -107,25 +108,13 @@ class SessionStore(Protocol):
         """Every live session, oldest first (the admin listing)."""
 
     async def revoke(
-        self,
-        session_id: uuid.UUID,
-        reason: str,
-        now: datetime,
-        *,
-        owner: uuid.UUID | None = None,
-        audit: Sequence[AuditRecord] = (),
+        self, session_id: uuid.UUID, end: SessionEnd, *, owner: uuid.UUID | None = None
     ) -> bool:
         """Revoke a live session (only if it is `owner`'s, when given). False, and no audit
         row, if there was no such live session."""
 
     async def revoke_all(
-        self,
-        user_id: uuid.UUID,
-        reason: str,
-        now: datetime,
-        *,
-        keep: uuid.UUID | None = None,
-        audit: Sequence[AuditRecord] = (),
+        self, user_id: uuid.UUID, end: SessionEnd, *, keep: uuid.UUID | None = None
     ) -> int:
         """Revoke every unrevoked session of a user but `keep`; how many."""
 

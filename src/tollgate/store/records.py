@@ -120,6 +120,17 @@ ALL_AUDIT = AuditQuery()
 
 
 @dataclass(frozen=True)
+class SessionEnd:
+    """Why and when sessions end (SessionStore.revoke, revoke_all): `reason` becomes their
+    `revoked_reason`, `now` their `revoked_at`; `audit` rows are stored in the same
+    transaction."""
+
+    reason: str
+    now: datetime
+    audit: Sequence[AuditRecord] = ()
+
+
+@dataclass(frozen=True)
 class PasswordChange:
     """A new password hash for a user, changed at `now` (UserStore.set_password). With
     `end_sessions` (a revoke reason) every live session of the user but `keep_session`

@@ -16,7 +16,7 @@ from tests.store.postgres.conftest import pg_settings
 from tests.store.postgres.data import DAY, new_session, new_user, utcnow
 from tollgate.store.postgres import open_postgres
 from tollgate.store.postgres.pool import asyncpg_dsn
-from tollgate.store.records import AlreadyUsed, NotUsable, Rotated, RotationRequest
+from tollgate.store.records import AlreadyUsed, NotUsable, Rotated, RotationRequest, SessionEnd
 from tollgate.store.stores import Stores
 
 
@@ -99,7 +99,7 @@ async def test_an_unusable_token_writes_nothing(
     now = utcnow()
     user_id, session_id = user.id, session.id
     if why == "revoked":
-        await stores.sessions.revoke(session.id, "logout", now)
+        await stores.sessions.revoke(session.id, SessionEnd("logout", now))
     elif why == "expired":
         now = session.expires_at
     elif why == "disabled":
@@ -139,7 +139,7 @@ async def test_a_used_token_of_an_ended_session_is_not_usable(stores: Stores) ->
     await stores.sessions.rotate(
         RotationRequest(first.id, session.id, user.id, "c1", b"s", now, DAY)
     )
-    await stores.sessions.revoke(session.id, "logout", now)
+    await stores.sessions.revoke(session.id, SessionEnd("logout", now))
 
     rotation = await stores.sessions.rotate(
         RotationRequest(first.id, session.id, user.id, "c2", b"s", now, DAY)

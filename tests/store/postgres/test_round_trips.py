@@ -27,6 +27,7 @@ from tollgate.store.records import (
     RefreshTokenRecord,
     Rotated,
     RotationRequest,
+    SessionEnd,
     SessionRecord,
 )
 from tollgate.store.stores import Stores
@@ -145,15 +146,19 @@ async def test_revocations_are_one_round_trip(counted: Counted) -> None:
     sessions = [(await new_session(stores, user))[0] for _ in range(4)]
     now = utcnow()
     audit = [AuditRecord(at=now, event="logout", user_id=user.id)]
-    await stores.sessions.revoke(sessions[0].id, "logout", now, audit=audit)
+    await stores.sessions.revoke(sessions[0].id, SessionEnd("logout", now, audit=audit))
 
     revoke_trips, revoked = await counted.trips(
-        stores.sessions.revoke(sessions[1].id, "logout", now, owner=user.id, audit=audit)
+        stores.sessions.revoke(
+            sessions[1].id, SessionEnd("logout", now, audit=audit), owner=user.id
+        )
     )
     all_trips, ended = await counted.trips(
-        stores.sessions.revoke_all(user.id, "logout_all", now, keep=sessions[3].id, audit=audit)
+        stores.sessions.revoke_all(
+            user.id, SessionEnd("logout_all", now, audit=audit), keep=sessions[3].id
+        )
     )
-    await stores.sessions.revoke_all(user.id, "logout_all", now)
+    await stores.sessions.revoke_all(user.id, SessionEnd("logout_all", now))
 
     assert revoked is True
     assert ended == 1  # sessions[2]: [0] and [1] were revoked already, [3] kept

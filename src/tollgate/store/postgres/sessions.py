@@ -15,6 +15,7 @@ from tollgate.store.records import (
     RefreshTokenRecord,
     Rotation,
     RotationRequest,
+    SessionEnd,
     SessionRecord,
 )
 
@@ -130,30 +131,18 @@ class PostgresSessionStore:
         return [rows.session(row) for row in await self._db.fetch(_ALL_LIVE, now)]
 
     async def revoke(
-        self,
-        session_id: uuid.UUID,
-        reason: str,
-        now: datetime,
-        *,
-        owner: uuid.UUID | None = None,
-        audit: Sequence[AuditRecord] = (),
+        self, session_id: uuid.UUID, end: SessionEnd, *, owner: uuid.UUID | None = None
     ) -> bool:
         revoked: int = await self._db.fetchval(
-            _REVOKE, session_id, reason, now, owner, *audit_arrays(audit)
+            _REVOKE, session_id, end.reason, end.now, owner, *audit_arrays(end.audit)
         )
         return revoked == 1
 
     async def revoke_all(
-        self,
-        user_id: uuid.UUID,
-        reason: str,
-        now: datetime,
-        *,
-        keep: uuid.UUID | None = None,
-        audit: Sequence[AuditRecord] = (),
+        self, user_id: uuid.UUID, end: SessionEnd, *, keep: uuid.UUID | None = None
     ) -> int:
         revoked: int = await self._db.fetchval(
-            _REVOKE_ALL, user_id, reason, now, keep, *audit_arrays(audit)
+            _REVOKE_ALL, user_id, end.reason, end.now, keep, *audit_arrays(end.audit)
         )
         return revoked
 

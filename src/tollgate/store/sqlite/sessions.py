@@ -16,6 +16,7 @@ from tollgate.store.records import (
     RefreshTokenRecord,
     Rotation,
     RotationRequest,
+    SessionEnd,
     SessionRecord,
 )
 from tollgate.store.sqlite.audit import insert_audit
@@ -168,32 +169,21 @@ class SqliteSessionStore:
         return await self._thread.call(_sessions, ALL_LIVE, (time_text(now),))
 
     async def revoke(
-        self,
-        session_id: uuid.UUID,
-        reason: str,
-        now: datetime,
-        *,
-        owner: uuid.UUID | None = None,
-        audit: Sequence[AuditRecord] = (),
+        self, session_id: uuid.UUID, end: SessionEnd, *, owner: uuid.UUID | None = None
     ) -> bool:
-        at = time_text(now)
-        params: Row = (at, reason, uuid_text(session_id), at)
+        at = time_text(end.now)
+        params: Row = (at, end.reason, uuid_text(session_id), at)
         if owner is None:
-            return await self._loop.write(_revoke, REVOKE, params, audit)
-        return await self._loop.write(_revoke, REVOKE_OWNED, (*params, uuid_text(owner)), audit)
+            return await self._loop.write(_revoke, REVOKE, params, end.audit)
+        owned = (*params, uuid_text(owner))
+        return await self._loop.write(_revoke, REVOKE_OWNED, owned, end.audit)
 
     async def revoke_all(
-        self,
-        user_id: uuid.UUID,
-        reason: str,
-        now: datetime,
-        *,
-        keep: uuid.UUID | None = None,
-        audit: Sequence[AuditRecord] = (),
+        self, user_id: uuid.UUID, end: SessionEnd, *, keep: uuid.UUID | None = None
     ) -> int:
         kept = None if keep is None else uuid_text(keep)
-        params = (time_text(now), reason, uuid_text(user_id), kept)
-        return await self._thread.write(_revoke_all, params, audit)
+        params = (time_text(end.now), end.reason, uuid_text(user_id), kept)
+        return await self._thread.write(_revoke_all, params, end.audit)
 
     async def seen_from(self, username_key: str, ip: str, since: datetime) -> bool:
         return await self._thread.call(_seen_from, username_key, ip, time_text(since))
