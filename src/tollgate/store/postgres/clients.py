@@ -16,10 +16,7 @@ class PostgresClientStore:
     async def add(self, client: ClientRecord) -> None:
         await self._db.execute(
             f"INSERT INTO clients ({rows.columns(rows.CLIENT)}) VALUES ($1, $2, $3, $4)",
-            client.client_id,
-            client.name,
-            client.secret_hash,
-            client.created_at,
+            *rows.params(client, rows.CLIENT),
         )
 
     async def by_id(self, client_id: str) -> ClientRecord | None:

@@ -31,17 +31,7 @@ class PostgresKeyStore:
         self._db = connections
 
     async def add(self, key: KeyRecord, audit: Sequence[AuditRecord] = ()) -> None:
-        await self._db.execute(
-            _ADD,
-            key.kid,
-            key.alg,
-            key.private_key,
-            key.public_jwk,
-            key.created_at,
-            key.activates_at,
-            key.retired_at,
-            *audit_arrays(audit),
-        )
+        await self._db.execute(_ADD, *rows.params(key, rows.KEY), *audit_arrays(audit))
 
     async def usable(self) -> list[KeyRecord]:
         query = f"{_SELECT} WHERE retired_at IS NULL {_ORDER}"

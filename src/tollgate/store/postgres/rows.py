@@ -67,6 +67,12 @@ def columns(names: tuple[str, ...], table: str = "", prefix: str = "") -> str:
     )
 
 
+def params(record: object, names: tuple[str, ...]) -> tuple[Any, ...]:
+    """The record's values for the columns `names`, in that order (an INSERT's parameters):
+    each column is named as the record's field, and asyncpg encodes the values as they are."""
+    return tuple(getattr(record, name) for name in names)
+
+
 def utc(value: datetime) -> datetime:
     # asyncpg decodes timestamptz as aware UTC already; this keeps it so whatever the
     # server's or the session's TimeZone is.

@@ -86,24 +86,8 @@ class PostgresSessionStore:
     ) -> None:
         await self._db.execute(
             _START,
-            session.id,
-            session.user_id,
-            session.scope,
-            session.created_at,
-            session.last_used_at,
-            session.expires_at,
-            session.revoked_at,
-            session.revoked_reason,
-            session.user_agent,
-            session.ip,
-            first_token.id,
-            first_token.session_id,
-            first_token.issued_at,
-            first_token.expires_at,
-            first_token.parent_id,
-            first_token.derivation_salt,
-            first_token.used_at,
-            first_token.replaced_by,
+            *rows.params(session, rows.SESSION),
+            *rows.params(first_token, rows.TOKEN),
             *audit_arrays(audit),
         )
 

@@ -63,20 +63,7 @@ class PostgresUserStore:
         self._db = connections
 
     async def create(self, user: UserRecord, audit: Sequence[AuditRecord] = ()) -> None:
-        await self._db.execute(
-            _CREATE,
-            user.id,
-            user.username,
-            user.username_key,
-            user.username_skeleton,
-            user.email,
-            user.password_hash,
-            user.scope,
-            user.disabled,
-            user.created_at,
-            user.password_changed_at,
-            *audit_arrays(audit),
-        )
+        await self._db.execute(_CREATE, *rows.params(user, rows.USER), *audit_arrays(audit))
 
     async def by_id(self, user_id: uuid.UUID) -> UserRecord | None:
         row = await self._db.fetchrow(f"{_SELECT} WHERE id = $1", user_id)
