@@ -25,9 +25,10 @@ from typing import Any
 
 from fastapi import FastAPI
 from starlette.requests import Request
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tollgate.api.access_log import AccessLog
+from tollgate.api.body_limit import replay
 from tollgate.api.errors import render_error
 from tollgate.api.observability import SAFE_REQUEST_ID, new_request_id
 from tollgate.api.responses import NO_STORE
@@ -83,7 +84,7 @@ class LeanRefresh:
         body = await _read(receive)
         token = _token(body) if body is not None else None
         if token is None:
-            await self.app(scope, _replay(body or b"", receive), send)
+            await self.app(scope, replay(body or b"", receive), send)
             return
         request_id = _request_id(scope)
         set_request_id(request_id)
@@ -211,18 +212,3 @@ def _token(body: bytes) -> str | None:
     if not isinstance(token, str) or len(token) > MAX_TOKEN or not TOKEN.fullmatch(token):
         return None
     return token
-
-
-def _replay(body: bytes, receive: Receive) -> Receive:
-    """The body read above, handed to the full route as if it had not been read; then
-    whatever the connection says next (a disconnect)."""
-    sent = False
-
-    async def replayed() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return replayed
