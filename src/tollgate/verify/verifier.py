@@ -92,30 +92,24 @@ class Verifier:
         cached = self._cached(token, scopes)
         if cached is not None:
             return cached
-        parsed = self._header(token)
-        kid = parsed.header["kid"]
-        key = self._key(kid)
+        parsed, kid = self._header(token)
         if self._wants_fetch(kid):
             with self._sync_lock:
                 if self._wants_fetch(kid):
                     self._fetch_sync()
-            key = self._key(kid)
-        return self._finish(token, parsed, key, scopes)
+        return self._finish(token, parsed, kid, scopes)
 
     async def verify_async(self, token: str, scopes: Iterable[str] = ()) -> Claims:
         """Verify, fetching keys without blocking the event loop when needed."""
         cached = self._cached(token, scopes)
         if cached is not None:
             return cached
-        parsed = self._header(token)
-        kid = parsed.header["kid"]
-        key = self._key(kid)
+        parsed, kid = self._header(token)
         if self._wants_fetch(kid):
             async with self._async_lock:
                 if self._wants_fetch(kid):
                     await self._fetch_async()
-            key = self._key(kid)
-        return self._finish(token, parsed, key, scopes)
+        return self._finish(token, parsed, kid, scopes)
 
     # -- the parts both paths share -------------------------------------------------
 
@@ -143,7 +137,8 @@ class Verifier:
             del self._verified[next(iter(self._verified))]
         self._verified[token] = (claims, keys_fresh_until)
 
-    def _header(self, token: str) -> Parsed:
+    def _header(self, token: str) -> tuple[Parsed, str]:
+        """The token split and its header checked; with the key id the header names."""
         if not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH:
             raise InvalidToken("The token is malformed.")
         parsed = jws.parse(token, self._headers)
@@ -152,9 +147,10 @@ class Verifier:
             raise InvalidToken("The token is not an access token.")
         if FORBIDDEN_HEADERS & header.keys():
             raise InvalidToken("The token header has members that are not accepted.")
-        if not isinstance(header.get("kid"), str):
+        kid = header.get("kid")
+        if not isinstance(kid, str):
             raise InvalidToken("The token names no key.")
-        return parsed
+        return parsed, kid
 
     def _key(self, kid: str) -> PublicKey | None:
         if self._secret is not None:
@@ -168,9 +164,9 @@ class Verifier:
             return self._keys.may_refetch(self.refetch_interval)
         return self._keys.stale()
 
-    def _finish(
-        self, token: str, parsed: Parsed, key: PublicKey | None, scopes: Iterable[str]
-    ) -> Claims:
+    def _finish(self, token: str, parsed: Parsed, kid: str, scopes: Iterable[str]) -> Claims:
+        """Check the token with key `kid` as the key set has it now (after any fetch)."""
+        key = self._key(kid)
         if key is None:
             raise InvalidToken("The token was not signed by a known key.")
         if parsed.header.get("alg") != key.alg:
