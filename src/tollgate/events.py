@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TypeVar
 
-from tollgate.store.records import AuditRecord
+from tollgate.store.records import AuditRecord, SessionEnd
 
 log = logging.getLogger("tollgate.events")
 
@@ -68,6 +68,11 @@ class Event:
 @dataclass(frozen=True)
 class SessionsEnded(Event):
     """One session ended (`session_id`), or every session of `user_id` (`session_id` None)."""
+
+    def ending(self, reason: str | None = None) -> SessionEnd:
+        """What the store ends the sessions with: `reason` (else the event's name) as their
+        revoke reason, the event's time, and its audit row for the same transaction."""
+        return SessionEnd(reason or self.name, self.at, audit=[self.audit_record()])
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,6 @@ from tollgate.store.records import (
     NotUsable,
     RefreshTokenRecord,
     RotationRequest,
-    SessionEnd,
     SessionRecord,
     UserRecord,
 )
@@ -196,9 +195,7 @@ class Grants:
             client=client,
             detail="a used refresh token was presented again; the session was revoked",
         )
-        ended = await self._sessions.revoke(
-            outcome.session.id, SessionEnd(REUSE_REASON, now, audit=[event.audit_record()])
-        )
+        ended = await self._sessions.revoke(outcome.session.id, event.ending(REUSE_REASON))
         if ended:
             await self._events.publish(event)
 

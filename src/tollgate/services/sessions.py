@@ -11,7 +11,7 @@ from tollgate.errors import InsufficientScope, InvalidGrant, InvalidToken, NotFo
 from tollgate.events import NO_CLIENT, ClientInfo, EventBus, SessionsEnded
 from tollgate.services.auth_cache import AuthCache
 from tollgate.store.interfaces import SessionStore
-from tollgate.store.records import SessionEnd, SessionRecord
+from tollgate.store.records import SessionRecord
 from tollgate.tokens.checking import TokenChecker
 from tollgate.tokens.claims import AccessClaims
 
@@ -69,9 +69,7 @@ class Sessions:
         event = SessionsEnded(
             reason, self._clock.now(), user_id=user_id, session_id=session_id, client=client
         )
-        ended = await self._store.revoke(
-            session_id, SessionEnd(reason, event.at, audit=[event.audit_record()]), owner=user_id
-        )
+        ended = await self._store.revoke(session_id, event.ending(), owner=user_id)
         if not ended:
             raise NotFound("No such session.")
         await self._events.publish(event)
@@ -80,9 +78,7 @@ class Sessions:
         event = SessionsEnded(
             reason, self._clock.now(), user_id=user_id, client=client, detail=EVERY_SESSION
         )
-        count = await self._store.revoke_all(
-            user_id, SessionEnd(reason, event.at, audit=[event.audit_record()])
-        )
+        count = await self._store.revoke_all(user_id, event.ending())
         await self._events.publish(event)
         return count
 
@@ -113,7 +109,7 @@ class Sessions:
         )
         ended = await self._store.revoke(
             claims.sid,
-            SessionEnd("logout", event.at, audit=[event.audit_record()]),
+            event.ending(),
             owner=claims.sub,
         )
         if ended:

@@ -12,7 +12,6 @@ from tollgate.events import NO_CLIENT, ClientInfo, EventBus, SessionsEnded
 from tollgate.services.grants import token_id
 from tollgate.settings import Settings
 from tollgate.store.interfaces import SessionStore
-from tollgate.store.records import SessionEnd
 from tollgate.tokens.checking import TokenChecker
 from tollgate.tokens.claims import FIRST_PARTY_CLIENT
 
@@ -58,7 +57,7 @@ class TokenControl:
             )
             ended = await self._sessions.revoke(
                 claims.sid,
-                SessionEnd("revoked", event.at, audit=[event.audit_record()]),
+                event.ending(),
                 owner=claims.sub,
             )
             if ended:
