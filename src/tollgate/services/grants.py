@@ -28,6 +28,7 @@ from tollgate.events import (
     SessionsEnded,
 )
 from tollgate.services.scopes import narrow
+from tollgate.services.sessions import end_session
 from tollgate.settings import Settings
 from tollgate.store.interfaces import SessionStore
 from tollgate.store.records import (
@@ -195,9 +196,7 @@ class Grants:
             client=client,
             detail="a used refresh token was presented again; the session was revoked",
         )
-        ended = await self._sessions.revoke(outcome.session.id, event.ending(REUSE_REASON))
-        if ended:
-            await self._events.publish(event)
+        await end_session(self._sessions, self._events, event, reason=REUSE_REASON)
 
     def _refresh_expiry(self, now: datetime, session: SessionRecord) -> datetime:
         sliding = now + timedelta(seconds=self._settings.refresh_ttl)

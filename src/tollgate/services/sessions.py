@@ -19,6 +19,23 @@ from tollgate.tokens.claims import AccessClaims
 EVERY_SESSION = "every session of the user ended"
 
 
+async def end_session(
+    store: SessionStore,
+    events: EventBus,
+    event: SessionsEnded,
+    *,
+    owner: uuid.UUID | None = None,
+    reason: str | None = None,
+) -> bool:
+    """End the event's session if it is live (and `owner`'s, when given), its audit row in
+    the same write, and publish the event then. False if there was no such session."""
+    assert event.session_id is not None
+    ended = await store.revoke(event.session_id, event.ending(reason), owner=owner)
+    if ended:
+        await events.publish(event)
+    return ended
+
+
 @dataclass(eq=False)
 class Sessions:
     # What it uses, given by the composition root (services/container.py).
@@ -69,10 +86,8 @@ class Sessions:
         event = SessionsEnded(
             reason, self._clock.now(), user_id=user_id, session_id=session_id, client=client
         )
-        ended = await self._store.revoke(session_id, event.ending(), owner=user_id)
-        if not ended:
+        if not await end_session(self._store, self._events, event, owner=user_id):
             raise NotFound("No such session.")
-        await self._events.publish(event)
 
     async def end_all(self, user_id: uuid.UUID, reason: str, client: ClientInfo = NO_CLIENT) -> int:
         event = SessionsEnded(
@@ -107,11 +122,5 @@ class Sessions:
         event = SessionsEnded(
             "logout", self._clock.now(), user_id=claims.sub, session_id=claims.sid, client=client
         )
-        ended = await self._store.revoke(
-            claims.sid,
-            event.ending(),
-            owner=claims.sub,
-        )
-        if ended:
-            await self._events.publish(event)
+        await end_session(self._store, self._events, event, owner=claims.sub)
         return claims.sub

@@ -10,6 +10,7 @@ from tollgate.clock import Clock, SystemClock
 from tollgate.errors import InvalidToken
 from tollgate.events import NO_CLIENT, ClientInfo, EventBus, SessionsEnded
 from tollgate.services.grants import token_id
+from tollgate.services.sessions import end_session
 from tollgate.settings import Settings
 from tollgate.store.interfaces import SessionStore
 from tollgate.tokens.checking import TokenChecker
@@ -55,13 +56,7 @@ class TokenControl:
                 session_id=claims.sid,
                 client=client,
             )
-            ended = await self._sessions.revoke(
-                claims.sid,
-                event.ending(),
-                owner=claims.sub,
-            )
-            if ended:
-                await self._events.publish(event)
+            await end_session(self._sessions, self._events, event, owner=claims.sub)
             return
 
     @staticmethod
