@@ -109,16 +109,14 @@ class Accounts:
             raise InvalidInput({"new_password": SAME_AS_CURRENT})
         self._policy.check(new, username=user.username, email=user.email)
         new_hash = await self._hasher.hash(new)
-        event = AccountChanged(
+        await self._store_password(
+            user,
+            new_hash,
             "password_changed",
-            self._clock.now(),
-            user_id=user.id,
-            username=user.username,
-            session_id=current_session,
+            "every other session ended",
+            current_session=current_session,
             client=client,
-            detail="every other session ended",
         )
-        await self._store_password(user, new_hash, event, keep_session=current_session)
 
     async def set_password(self, username: str, new: str) -> int:
         """An operator sets a user's password; every session of the user ends.
@@ -130,30 +128,37 @@ class Accounts:
         if await self._hasher.verify(user.password_hash, new):
             raise InvalidInput({"password": SAME_AS_CURRENT})
         new_hash = await self._hasher.hash(new)
-        event = AccountChanged(
-            "password_set_by_admin",
-            self._clock.now(),
-            user_id=user.id,
-            username=user.username,
-            detail="every session ended",
+        return await self._store_password(
+            user, new_hash, "password_set_by_admin", "every session ended"
         )
-        return await self._store_password(user, new_hash, event)
 
     async def _store_password(
         self,
         user: UserRecord,
         new_hash: str,
-        event: AccountChanged,
-        keep_session: uuid.UUID | None = None,
+        event_name: str,
+        detail: str,
+        *,
+        current_session: uuid.UUID | None = None,
+        client: ClientInfo = NO_CLIENT,
     ) -> int:
-        """Store the new hash, ending the user's sessions (but `keep_session`) with the
-        event's audit row in the same write; publish the event. How many sessions ended."""
+        """Store the new hash, ending every session of the user but `current_session` with
+        the event's audit row in the same write; publish the event. How many ended."""
+        event = AccountChanged(
+            event_name,
+            self._clock.now(),
+            user_id=user.id,
+            username=user.username,
+            session_id=current_session,
+            client=client,
+            detail=detail,
+        )
         change = PasswordChange(
             user.id,
             new_hash,
             event.at,
             end_sessions="password_changed",
-            keep_session=keep_session,
+            keep_session=current_session,
             audit=[event.audit_record()],
         )
         ended = await self._users.set_password(change)
