@@ -61,7 +61,7 @@ class PostgresAuditStore:
     async def events(self, query: AuditQuery = ALL_AUDIT) -> list[AuditRecord]:
         filters = [value for value in (query.user_id, query.since) if value is not None]
         sql = _EVENTS[(query.user_id is not None, query.since is not None)]
-        return [rows.audit(row) for row in await self._db.fetch(sql, query.limit, *filters)]
+        return await self._db.all(rows.audit, sql, query.limit, *filters)
 
     async def purge(self, before: datetime) -> int:
         return await self._db.execute("DELETE FROM audit_events WHERE at < $1", before)

@@ -20,11 +20,10 @@ class PostgresClientStore:
         )
 
     async def by_id(self, client_id: str) -> ClientRecord | None:
-        row = await self._db.fetchrow(f"{_SELECT} WHERE client_id = $1", client_id)
-        return None if row is None else rows.client(row)
+        return await self._db.one(rows.client, f"{_SELECT} WHERE client_id = $1", client_id)
 
     async def list(self) -> list[ClientRecord]:
-        return [rows.client(row) for row in await self._db.fetch(f"{_SELECT} ORDER BY created_at")]
+        return await self._db.all(rows.client, f"{_SELECT} ORDER BY created_at")
 
     async def delete_by_name(self, name: str) -> bool:
         return await self._db.execute("DELETE FROM clients WHERE name = $1", name) == 1

@@ -35,10 +35,10 @@ class PostgresKeyStore:
 
     async def usable(self) -> list[KeyRecord]:
         query = f"{_SELECT} WHERE retired_at IS NULL {_ORDER}"
-        return [rows.key(row) for row in await self._db.fetch(query)]
+        return await self._db.all(rows.key, query)
 
     async def all(self) -> list[KeyRecord]:
-        return [rows.key(row) for row in await self._db.fetch(f"{_SELECT} {_ORDER}")]
+        return await self._db.all(rows.key, f"{_SELECT} {_ORDER}")
 
     async def retire(self, kid: str, now: datetime, audit: Sequence[AuditRecord] = ()) -> bool:
         retired: int = await self._db.fetchval(_RETIRE, kid, now, *audit_arrays(audit))

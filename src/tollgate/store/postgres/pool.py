@@ -9,7 +9,8 @@ on a warm connection is one round trip: Bind/Execute/Sync, one answer.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import asyncpg
 from asyncpg import Record
@@ -17,6 +18,8 @@ from asyncpg import Record
 from tollgate.settings import Settings
 from tollgate.store.postgres.errors import translate
 from tollgate.store.records import StoreUnavailable
+
+T = TypeVar("T")
 
 # As SQLAlchemy's pool_timeout: how long a call waits for a free connection (or for a
 # new one to connect) before the database counts as unavailable.
@@ -79,6 +82,15 @@ class Connections:
     async def fetchrow(self, query: str, *args: Any) -> Record | None:
         result: Record | None = await self._run("fetchrow", query, args)
         return result
+
+    async def one(self, decode: Callable[[Record], T], query: str, *args: Any) -> T | None:
+        """The statement's row as `decode` makes it; None when it gives none."""
+        row = await self.fetchrow(query, *args)
+        return None if row is None else decode(row)
+
+    async def all(self, decode: Callable[[Record], T], query: str, *args: Any) -> list[T]:
+        """Every row of the statement, as `decode` makes it."""
+        return [decode(row) for row in await self.fetch(query, *args)]
 
     async def fetchval(self, query: str, *args: Any) -> Any:
         return await self._run("fetchval", query, args)

@@ -95,15 +95,13 @@ class PostgresSessionStore:
         return await rotate(self._db, request)
 
     async def refresh_token(self, token_id: str) -> RefreshTokenRecord | None:
-        row = await self._db.fetchrow(_REFRESH_TOKEN, token_id)
-        return None if row is None else rows.token(row)
+        return await self._db.one(rows.token, _REFRESH_TOKEN, token_id)
 
     async def live(self, session_id: uuid.UUID, now: datetime) -> SessionRecord | None:
-        row = await self._db.fetchrow(_LIVE, session_id, now)
-        return None if row is None else rows.session(row)
+        return await self._db.one(rows.session, _LIVE, session_id, now)
 
     async def live_for_user(self, user_id: uuid.UUID, now: datetime) -> list[SessionRecord]:
-        return [rows.session(row) for row in await self._db.fetch(_LIVE_FOR_USER, user_id, now)]
+        return await self._db.all(rows.session, _LIVE_FOR_USER, user_id, now)
 
     async def ended_for_user(
         self, user_id: uuid.UUID, since: datetime, limit: int = 100
@@ -112,7 +110,7 @@ class PostgresSessionStore:
         return [rows.session(row) for row in found]
 
     async def all_live(self, now: datetime) -> list[SessionRecord]:
-        return [rows.session(row) for row in await self._db.fetch(_ALL_LIVE, now)]
+        return await self._db.all(rows.session, _ALL_LIVE, now)
 
     async def revoke(
         self, session_id: uuid.UUID, end: SessionEnd, *, owner: uuid.UUID | None = None

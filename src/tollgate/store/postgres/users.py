@@ -66,15 +66,13 @@ class PostgresUserStore:
         await self._db.execute(_CREATE, *rows.params(user, rows.USER), *audit_arrays(audit))
 
     async def by_id(self, user_id: uuid.UUID) -> UserRecord | None:
-        row = await self._db.fetchrow(f"{_SELECT} WHERE id = $1", user_id)
-        return None if row is None else rows.user(row)
+        return await self._db.one(rows.user, f"{_SELECT} WHERE id = $1", user_id)
 
     async def by_username_key(self, username_key: str) -> UserRecord | None:
-        row = await self._db.fetchrow(f"{_SELECT} WHERE username_key = $1", username_key)
-        return None if row is None else rows.user(row)
+        return await self._db.one(rows.user, f"{_SELECT} WHERE username_key = $1", username_key)
 
     async def list(self) -> list[UserRecord]:
-        return [rows.user(row) for row in await self._db.fetch(f"{_SELECT} ORDER BY created_at")]
+        return await self._db.all(rows.user, f"{_SELECT} ORDER BY created_at")
 
     async def set_password(self, change: PasswordChange) -> int:
         ended: int = await self._db.fetchval(
