@@ -139,9 +139,12 @@ def wrk(
     seconds: int = 5,
     connections: int = 32,
     threads: int = 2,
+    timeout: int = 2,
 ) -> WrkResult:
-    """One wrk load. Every script loads wrk/common.lua, which counts failed answers."""
+    """One wrk load. Every script loads wrk/common.lua, which counts failed answers; an
+    answer later than `timeout` seconds counts as a failed one (wrk's own default is 2)."""
     command = ["wrk", "--latency", f"-t{threads}", f"-c{connections}", f"-d{seconds}s"]
+    command += [f"--timeout={timeout}s"]
     command += ["-s", str(WRK_SCRIPTS / script), url]
     run_env = {
         **os.environ,
