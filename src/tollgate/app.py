@@ -20,7 +20,7 @@ from tollgate.api.head import HeadAsGet
 from tollgate.api.lean_refresh import LeanRefresh
 from tollgate.api.observability import Observability
 from tollgate.api.security_headers import SecurityHeaders
-from tollgate.clock import Clock
+from tollgate.clock import Clock, SystemClock
 from tollgate.metrics import Metrics
 from tollgate.services.auth_cache import AuthCache
 from tollgate.services.container import Services
@@ -36,7 +36,8 @@ def create_app(
     settings = settings or Settings()
     # What the lean paths in front of the app need exists before the stores open.
     metrics = Metrics(settings.prometheus_multiproc_dir)
-    cache = AuthCache(settings.auth_cache_seconds, settings.auth_cache_entries)
+    wall = clock.timestamp if clock is not None else SystemClock().timestamp
+    cache = AuthCache(settings.auth_cache_seconds, settings.auth_cache_entries, wall=wall)
     access_log = AccessLog() if settings.access_log else None
 
     @asynccontextmanager

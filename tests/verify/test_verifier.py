@@ -1,6 +1,5 @@
 """tollgate.verify against the real Tollgate app (in-process HTTP), keys and all."""
 
-import asyncio
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ from fastapi import FastAPI
 import tollgate.verify
 from tests.conftest import ISSUER, join
 from tests.verify.conftest import CountingTransport
+from tollgate.clock import MovableClock
 from tollgate.keys import rotation
 from tollgate.services.container import Services
 from tollgate.verify import InsufficientScope, InvalidToken, KeysUnavailable, Verifier
@@ -218,9 +218,20 @@ async def test_cache_ends_with_the_token_and_with_a_key_refetch(
                 response.headers["cache-control"] = "public, max-age=1"
             return response
 
-    verifier = Verifier(ISSUER, "tollgate", leeway=0, async_transport=OneSecondJwks())
+    # Both of the verifier's clocks start at the token's iat and move only when told.
+    clock = MovableClock(datetime.fromtimestamp(now, UTC))
+    verifier = Verifier(
+        ISSUER,
+        "tollgate",
+        leeway=0,
+        async_transport=OneSecondJwks(),
+        clock=clock.timestamp,
+        monotonic=clock.timestamp,
+    )
     await verifier.verify_async(short)
-    await asyncio.sleep(now + 2 - time.time() + 0.2)  # just past its exp (whole seconds)
+    clock.advance(1.999)
+    await verifier.verify_async(short)  # answered from the cache, still before exp
+    clock.advance(0.001)  # at exp: refused, cached or not
     with pytest.raises(InvalidToken, match="expired"):
         await verifier.verify_async(short)
     tokens = await join(client)
@@ -229,6 +240,7 @@ async def test_cache_ends_with_the_token_and_with_a_key_refetch(
     await rotation.create_key(services.stores.keys, "ES256", None)
     assert await services.stores.keys.retire(key.kid, datetime.now(UTC))
     await services.keyring.reload()
-    await asyncio.sleep(1.1)  # the JWKS max-age passes: keys and cached verdicts are stale
+    await verifier.verify_async(tokens["access_token"])  # a cached verdict, keys still fresh
+    clock.advance(1)  # the JWKS max-age passes: keys and cached verdicts are stale
     with pytest.raises(InvalidToken, match="known key"):
         await verifier.verify_async(tokens["access_token"])

@@ -10,6 +10,7 @@ tokens, dropping the oldest first.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,9 +26,20 @@ class Entry:
 
 
 class AuthCache:
-    def __init__(self, ttl: float, max_entries: int) -> None:
+    def __init__(
+        self,
+        ttl: float,
+        max_entries: int,
+        *,
+        wall: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.ttl = ttl
         self.max_entries = max_entries
+        # A token's `exp` is judged on the wall clock (Unix seconds); how long an entry
+        # lives, on one that only goes forward, so a clock set back cannot stretch it.
+        self._wall = wall
+        self._monotonic = monotonic
         self._entries: dict[str, Entry] = {}
 
     @property
@@ -38,7 +50,7 @@ class AuthCache:
         entry = self._entries.get(token)
         if entry is None:
             return None
-        if time.monotonic() >= entry.valid_until:
+        if self._monotonic() >= entry.valid_until:
             del self._entries[token]
             return None
         return entry
@@ -46,13 +58,12 @@ class AuthCache:
     def put(self, token: str, claims: AccessClaims) -> None:
         if not self.enabled:
             return
-        # exp is wall-clock seconds; entries live on the monotonic clock.
-        remaining = claims.exp - time.time()
+        remaining = claims.exp - self._wall()
         if remaining <= 0:
             return
         while len(self._entries) >= self.max_entries:
             del self._entries[next(iter(self._entries))]  # oldest insertion first
-        self._entries[token] = Entry(claims, time.monotonic() + min(remaining, self.ttl))
+        self._entries[token] = Entry(claims, self._monotonic() + min(remaining, self.ttl))
 
     def revoked(self) -> None:
         """A session or key was revoked here: trust nothing cached any more."""

@@ -75,7 +75,9 @@ class Services:
         cache = (
             auth_cache
             if auth_cache is not None
-            else AuthCache(settings.auth_cache_seconds, settings.auth_cache_entries)
+            else AuthCache(
+                settings.auth_cache_seconds, settings.auth_cache_entries, wall=clock.timestamp
+            )
         )
         events = EventBus()
         AuditLog(metrics.event).subscribe(events)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +33,8 @@ class KeySet:
     keys: dict[str, PublicKey] = field(default_factory=dict)
     fresh_until: float = float("-inf")
     fetched_at: float = float("-inf")
+    # Seconds that only go forward (time.monotonic); a test passes a clock it moves.
+    monotonic: Callable[[], float] = time.monotonic
 
     def update(self, jwks: Any, ttl: float) -> None:
         if not isinstance(jwks, dict) or not isinstance(jwks.get("keys"), list):
@@ -49,19 +52,19 @@ class KeySet:
                 keys[kid] = PublicKey(kid, alg, jwt.PyJWK(jwk, algorithm=alg).key)
             except jwt.PyJWTError:
                 continue
-        now = time.monotonic()
+        now = self.monotonic()
         self.keys = keys
         self.fetched_at = now
         self.fresh_until = now + ttl
 
     def failed(self, retry_in: float) -> None:
         """A fetch failed: keep what we have, and wait before asking again."""
-        now = time.monotonic()
+        now = self.monotonic()
         self.fetched_at = now
         self.fresh_until = max(self.fresh_until, now + retry_in)
 
     def stale(self) -> bool:
-        return time.monotonic() >= self.fresh_until
+        return self.monotonic() >= self.fresh_until
 
     def may_refetch(self, interval: float) -> bool:
-        return time.monotonic() - self.fetched_at >= interval
+        return self.monotonic() - self.fetched_at >= interval

@@ -64,13 +64,17 @@ class Verifier:
         transport: httpx.BaseTransport | None = None,
         async_transport: httpx.AsyncBaseTransport | None = None,
         clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.issuer = issuer
         self.audience = audience
         # Clock skew tolerated on `nbf`/`iat` only; `exp` is strict, as on the server.
         self.leeway = leeway
         self._rules = ClaimRules(issuer, audience, leeway=leeway)
+        # `clock` (Unix seconds) judges the claims; `monotonic` (only forward) how long
+        # the keys and the cached verdicts last. Tests move both instead of sleeping.
         self._clock = clock
+        self._monotonic = monotonic
         self.refetch_interval = refetch_interval
         self.default_max_age = default_max_age
         self._jwks_uri = jwks_uri
@@ -78,7 +82,9 @@ class Verifier:
         self._transport = transport
         self._async_transport = async_transport
         self._secret = hs256_secret
-        self._keys = KeySet(frozenset(["HS256"] if hs256_secret else algorithms))
+        self._keys = KeySet(
+            frozenset(["HS256"] if hs256_secret else algorithms), monotonic=monotonic
+        )
         self._sync_lock = threading.Lock()
         self._async_lock = asyncio.Lock()
         # Verified tokens, until they expire or the keys are next refetched (a retired
@@ -120,7 +126,7 @@ class Verifier:
         claims, keys_fresh_until = hit
         # `exp` on the injected clock (strict, as on first check); the key set on the
         # monotonic one, so a retired key stops verifying after the next refetch.
-        if self._clock() >= claims.exp or time.monotonic() >= keys_fresh_until:
+        if self._clock() >= claims.exp or self._monotonic() >= keys_fresh_until:
             del self._verified[token]
             return None
         if scopes:
