@@ -1,6 +1,5 @@
 """Key rotation, retirement and encryption at rest, on a real database."""
 
-import asyncio
 import time
 import uuid
 from collections.abc import Callable
@@ -11,6 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.support.db import rows
+from tollgate.clock import MovableClock
 from tollgate.errors import InvalidRequest, InvalidToken
 from tollgate.keys import rotation
 from tollgate.keys.sealing import SealingError
@@ -49,7 +49,7 @@ async def test_rotation_keeps_old_tokens_verifying(
     try:
         old = await access_token(services)
         new_key = await rotation.create_key(services.stores.keys, "ES256", None, activates_in=0)
-        await asyncio.sleep(0.02)
+        await services.keyring.reload()  # what the reload timer would do next
         new = await access_token(services)
         assert kid_of(new) == new_key.kid != kid_of(old)
         await services.checker.access(old)
@@ -67,11 +67,33 @@ async def test_rotated_in_key_is_published_before_it_signs(
     try:
         old = await access_token(services)
         pending = await rotation.create_key(services.stores.keys, "ES256", None, activates_in=60)
-        await asyncio.sleep(0.02)
+        await services.keyring.reload()  # what the reload timer would do next
         assert pending.kid in {k["kid"] for k in (await services.keyring.jwks())["keys"]}
         assert kid_of(await access_token(services)) == kid_of(old)
         # A key that never signed can be retired at once.
         await rotation.retire(services.stores.keys, pending.kid, 3600)
+    finally:
+        await services.close()
+
+
+async def test_a_rotated_in_key_signs_once_its_time_has_come(
+    make_settings: Callable[..., Settings], hasher: Any
+) -> None:
+    clock = MovableClock()
+    services = await Services.open(
+        make_settings(key_reload_interval=3600), hasher, clock=clock, migrate_first=True
+    )
+    await services.start()
+    try:
+        old = await access_token(services)
+        pending = await rotation.create_key(
+            services.stores.keys, "ES256", None, activates_in=60, now=clock.now()
+        )
+        await services.keyring.reload()
+        clock.advance(59.999)
+        assert kid_of(await access_token(services)) == kid_of(old)
+        clock.advance(0.001)
+        assert kid_of(await access_token(services)) == pending.kid
     finally:
         await services.close()
 
@@ -86,7 +108,7 @@ async def test_retirement_rules(make_settings: Callable[..., Settings], hasher: 
         with pytest.raises(InvalidRequest, match="--force"):
             await rotation.retire(services.stores.keys, kid_of(old), 3600)
         await rotation.retire(services.stores.keys, kid_of(old), 3600, force=True)
-        await asyncio.sleep(0.02)
+        await services.keyring.reload()  # what the reload timer would do next
         with pytest.raises(InvalidToken, match="known key"):
             await services.checker.access(old)
         assert kid_of(old) not in {k["kid"] for k in (await services.keyring.jwks())["keys"]}

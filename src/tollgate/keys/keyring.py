@@ -16,7 +16,7 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
-from tollgate.clock import utcnow
+from tollgate.clock import Clock, SystemClock
 from tollgate.events import EventBus
 from tollgate.keys.rotation import create_key, current_signer, pending
 from tollgate.keys.sealing import unseal
@@ -67,8 +67,11 @@ class Keyring:
         reload_interval: float = 10.0,
         jwks_max_age: int = 300,
         events: EventBus | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self._events = events
+        # Which key signs is a matter of time (a rotated-in key waits); tests move it.
+        self._clock = clock or SystemClock()
         self._store = store
         self._reload_interval = reload_interval
         self._alg = alg
@@ -88,13 +91,14 @@ class Keyring:
         Without a configured algorithm, the database's own stays.
         """
         await self.reload()
-        now = utcnow()
+        now = self._clock.now()
         signer = current_signer(self._rows, now)
         if signer is None:
             made = await create_key(
                 self._store,
                 self._alg or DEFAULT_ALG,
                 self._secret,
+                now=now,
                 events=self._events,
                 first=not self._rows,
             )
@@ -113,6 +117,7 @@ class Keyring:
                 self._alg,
                 self._secret,
                 activates_in=self._jwks_max_age,
+                now=now,
                 events=self._events,
             )
             log.warning(
@@ -146,7 +151,7 @@ class Keyring:
     async def signer(self) -> Key:
         """The key that signs new tokens now."""
         await self._reload_if_older_than(self._reload_interval)
-        row = current_signer(self._rows, utcnow())
+        row = current_signer(self._rows, self._clock.now())
         if row is None:
             raise RuntimeError("no signing key; run `tollgate keys rotate --now`")
         return self._keys[row.kid]

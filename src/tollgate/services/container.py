@@ -92,6 +92,7 @@ class Services:
             settings.key_reload_interval,
             settings.jwks_max_age,
             events,
+            clock,
         )
         checker = TokenChecker(keyring, settings, clock.timestamp)
         audit = AuditTrail(stores.audit, events)
