@@ -43,3 +43,16 @@ def test_no_route_or_dependency_takes_the_whole_container(settings: Settings) ->
         assert not takes_or_gives_services(route.endpoint), route.path
         for call in calls(route.dependant):
             assert not takes_or_gives_services(call), (route.path, call)
+
+
+def test_every_dependency_runs_on_the_event_loop(settings: Settings) -> None:
+    """FastAPI runs a plain `def` dependency on its thread pool: a thread hop per request
+    for a few attribute reads. Every dependency of every route is `async def`."""
+    app: FastAPI = create_app(settings)
+    sync = {
+        f"{route.path}: {getattr(call, '__qualname__', call)}"
+        for route in api_routes(app.routes)
+        for call in calls(route.dependant)
+        if not inspect.iscoroutinefunction(call)
+    }
+    assert sync == set()

@@ -70,7 +70,7 @@ def allowed_origins(request: Request, settings: Settings) -> set[str]:
     return {own, issuer, *settings.cors_origins}
 
 
-def refresh_cookie(request: Request) -> str | None:
+async def refresh_cookie(request: Request) -> str | None:
     """Route dependency: in cookie mode, the checked refresh cookie; otherwise None.
 
     A dependency runs before FastAPI reports body errors, so a cross-site form post is

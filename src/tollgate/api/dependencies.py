@@ -33,7 +33,8 @@ T = TypeVar("T")
 def provided(part: Callable[[Services], T]) -> Any:
     """A dependency giving one part of the app's services (opened by the app's lifespan)."""
 
-    def dependency(request: Request) -> T:
+    # async: FastAPI runs a plain `def` dependency on its thread pool, a hop per request.
+    async def dependency(request: Request) -> T:
         return part(request.app.state.services)
 
     return Depends(dependency)
@@ -53,7 +54,7 @@ DatabaseDep = Annotated[Database, provided(lambda s: s.stores.database)]
 SchemaHeadDep = Annotated[str | None, provided(lambda s: s.schema_head)]
 
 
-def request_token(request: Request) -> str:
+async def request_token(request: Request) -> str:
     """RFC 6750 §2.1: the Authorization header only, never the query string."""
     return bearer_token(request.headers.get("authorization"))
 
@@ -69,10 +70,10 @@ async def optional_claims(request: Request, sessions: SessionsDep) -> AccessClai
     """The caller when a bearer token is sent; None when no Authorization header is."""
     if "authorization" not in request.headers:
         return None
-    return await sessions.authorize(request_token(request))
+    return await sessions.authorize(await request_token(request))
 
 
-def client_info(request: Request) -> ClientInfo:
+async def client_info(request: Request) -> ClientInfo:
     return ClientInfo(
         user_agent=request.headers.get("user-agent"),
         ip=request.client.host if request.client else None,
