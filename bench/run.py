@@ -190,6 +190,17 @@ def row(
     return Row(name, measured, ratio, f"{'≤' if at_most else '≥'} {target:g}", met and not failed)
 
 
+def b4_row(name: str, refresh: WrkResult, hello: WrkResult, target: float | None) -> Row:
+    """A B4 row: a refresh load against the FastAPI hello of the same run."""
+    return row(
+        name,
+        f"{refresh.rps:,.0f} ÷ {hello.rps:,.0f} r/s",
+        refresh.rps / hello.rps,
+        target,
+        loads=[refresh, hello],
+    )
+
+
 def main() -> list[Row]:
     rows: list[Row] = []
     folder = Path(tempfile.mkdtemp(prefix="tollgate-bench-"))
@@ -345,13 +356,7 @@ def main() -> list[Row]:
     with serve(tollgate(), "/health", sqlite_env(folder, "refresh.db")) as server:
         sqlite_refresh = refresh_load(server.base, refresh_connections, folder)
     rows.append(
-        row(
-            "B4 POST /refresh (SQLite) ÷ FastAPI hello",
-            f"{sqlite_refresh.rps:,.0f} ÷ {hello_fastapi.rps:,.0f} r/s",
-            sqlite_refresh.rps / hello_fastapi.rps,
-            0.25,
-            loads=[sqlite_refresh, hello_fastapi],
-        )
+        b4_row("B4 POST /refresh (SQLite) ÷ FastAPI hello", sqlite_refresh, hello_fastapi, 0.25)
     )
     from tests.support.postgres import PostgresServer
 
@@ -363,26 +368,20 @@ def main() -> list[Row]:
             pg_refresh = refresh_load(server.base, refresh_connections, folder)
     finally:
         postgres.remove()
+    # the issue's PostgreSQL target is for replicas behind nginx (next row)
     rows.append(
-        row(
-            "B4 POST /refresh (PostgreSQL) ÷ FastAPI hello",
-            f"{pg_refresh.rps:,.0f} ÷ {hello_fastapi.rps:,.0f} r/s",
-            pg_refresh.rps / hello_fastapi.rps,
-            None,  # the issue's PostgreSQL target is for replicas behind nginx (next row)
-            loads=[pg_refresh, hello_fastapi],
-        )
+        b4_row("B4 POST /refresh (PostgreSQL) ÷ FastAPI hello", pg_refresh, hello_fastapi, None)
     )
     # The same, as README "Replicas" deploys it: two `tollgate serve` on one PostgreSQL
     # (workers split between them), nginx in front; wrk talks to nginx.
     with replicas_behind_nginx(folder, TOLLGATE_ENV) as cluster:
         replicas_refresh = refresh_load(cluster.base, refresh_connections, folder)
     rows.append(
-        row(
+        b4_row(
             "B4 POST /refresh (PostgreSQL, two replicas behind nginx) ÷ FastAPI hello",
-            f"{replicas_refresh.rps:,.0f} ÷ {hello_fastapi.rps:,.0f} r/s",
-            replicas_refresh.rps / hello_fastapi.rps,
+            replicas_refresh,
+            hello_fastapi,
             0.2,
-            loads=[replicas_refresh, hello_fastapi],
         )
     )
 
