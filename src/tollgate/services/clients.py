@@ -60,8 +60,10 @@ class Clients:
         client = None
         if storable(client_id):
             client = await self._store.by_id(client_id)
-        expected = client.secret_hash if client else _NO_SUCH_CLIENT
-        if not hmac.compare_digest(expected, _hash(client_secret)) or client is None:
+        # A public client has no secret (RFC 6749 §2.1): no secret authenticates it.
+        secret_hash = client.secret_hash if client is not None else None
+        matches = hmac.compare_digest(secret_hash or _NO_SUCH_CLIENT, _hash(client_secret))
+        if client is None or secret_hash is None or not matches:
             raise InvalidClient()
         return client
 

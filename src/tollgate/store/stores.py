@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from tollgate.settings import Settings
 from tollgate.store.interfaces import (
     AuditStore,
+    AuthorizationCodeStore,
     ClientStore,
+    ConsentStore,
     Database,
     KeyStore,
     SessionStore,
@@ -22,6 +24,8 @@ class Stores:
     sessions: SessionStore
     keys: KeyStore
     clients: ClientStore
+    codes: AuthorizationCodeStore
+    consents: ConsentStore
     audit: AuditStore
 
     async def close(self) -> None:

@@ -8,6 +8,8 @@ from __future__ import annotations
 from tollgate.settings import Settings
 from tollgate.store.postgres.audit import PostgresAuditStore
 from tollgate.store.postgres.clients import PostgresClientStore
+from tollgate.store.postgres.codes import PostgresAuthorizationCodeStore
+from tollgate.store.postgres.consents import PostgresConsentStore
 from tollgate.store.postgres.keys import PostgresKeyStore
 from tollgate.store.postgres.pool import Connections, PostgresDatabase, open_pool
 from tollgate.store.postgres.sessions import PostgresSessionStore
@@ -30,6 +32,8 @@ async def open_postgres(settings: Settings) -> Stores:
         sessions=PostgresSessionStore(connections),
         keys=PostgresKeyStore(connections),
         clients=PostgresClientStore(connections),
+        codes=PostgresAuthorizationCodeStore(connections),
+        consents=PostgresConsentStore(connections),
         audit=PostgresAuditStore(connections),
     )
 

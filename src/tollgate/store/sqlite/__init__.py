@@ -10,7 +10,9 @@ from tollgate.settings import Settings
 from tollgate.store.records import StoreUnavailable
 from tollgate.store.sqlite.audit import SqliteAuditStore
 from tollgate.store.sqlite.clients import SqliteClientStore
+from tollgate.store.sqlite.codes import SqliteAuthorizationCodeStore
 from tollgate.store.sqlite.connection import ConnectionThread, database_path
+from tollgate.store.sqlite.consents import SqliteConsentStore
 from tollgate.store.sqlite.database import SqliteDatabase
 from tollgate.store.sqlite.keys import SqliteKeyStore
 from tollgate.store.sqlite.loop import LoopConnection
@@ -39,5 +41,7 @@ async def open_sqlite(settings: Settings) -> Stores:
         sessions=SqliteSessionStore(thread, loop),
         keys=SqliteKeyStore(thread),
         clients=SqliteClientStore(thread),
+        codes=SqliteAuthorizationCodeStore(thread, loop),
+        consents=SqliteConsentStore(thread, loop),
         audit=SqliteAuditStore(thread),
     )
