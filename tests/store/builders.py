@@ -74,6 +74,7 @@ def a_session(
     expires: datetime | None = None,
     ip: str | None = "203.0.113.7",
     user_agent: str | None = "Mozilla/5.0 (X11; Linux x86_64)",
+    client_id: str | None = None,
 ) -> SessionRecord:
     return SessionRecord(
         id=uuid.uuid4(),
@@ -84,6 +85,7 @@ def a_session(
         expires_at=expires or created + SESSION_AGE,
         ip=ip,
         user_agent=user_agent,
+        client_id=client_id,
     )
 
 

@@ -408,14 +408,21 @@ class ReferenceConsents:
         )
         return sorted(found, key=lambda c: c.granted_at, reverse=True)
 
-    async def revoke(
-        self, user_id: uuid.UUID, client_id: str, audit: Sequence[AuditRecord] = ()
-    ) -> bool:
+    async def revoke(self, user_id: uuid.UUID, client_id: str, end: SessionEnd) -> int | None:
         async with self._t.lock:
             if self._t.consents.pop((user_id, client_id), None) is None:
-                return False
-            self._t.log(audit)
-            return True
+                return None
+            ended = 0
+            for session in list(self._t.sessions.values()):
+                if (session.user_id, session.client_id) == (user_id, client_id) and _live(
+                    session, end.now
+                ):
+                    self._t.sessions[session.id] = dataclasses.replace(
+                        session, revoked_at=end.now, revoked_reason=end.reason
+                    )
+                    ended += 1
+            self._t.log(end.audit)
+            return ended
 
 
 class ReferenceAudit:

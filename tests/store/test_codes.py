@@ -8,6 +8,7 @@ import asyncio
 import dataclasses
 
 from tests.store.builders import (
+    REFRESH_TTL,
     a_code,
     a_session,
     add_app,
@@ -15,6 +16,7 @@ from tests.store.builders import (
     at,
     event,
     first_token,
+    token_id,
     without_id,
 )
 from tollgate.store.records import (
@@ -24,6 +26,8 @@ from tollgate.store.records import (
     Consumed,
     NotConsumable,
     Replayed,
+    Rotated,
+    RotationRequest,
     UserRecord,
 )
 from tollgate.store.stores import Stores
@@ -39,7 +43,9 @@ def exchange_of(
 ) -> CodeExchange:
     """The token request that matches `code` (unless `bindings` says otherwise), at T0+5 s."""
     now = at(now_seconds)
-    session = dataclasses.replace(a_session(user, created=now), scope=code.scope)
+    session = dataclasses.replace(
+        a_session(user, created=now), scope=code.scope, client_id=code.client_id
+    )
     return CodeExchange(
         code_id=bindings.get("code_id", code.id),
         client_id=bindings.get("client_id", code.client_id),
@@ -90,6 +96,31 @@ async def test_the_first_exchange_uses_the_code_and_starts_the_session(stores: S
     assert exchange.first_token is not None
     assert await stores.sessions.refresh_token(exchange.first_token.id) == exchange.first_token
     assert [without_id(e) for e in await stores.audit.events()] == list(exchange.audit)
+
+
+async def test_the_apps_session_rotates_as_any_and_keeps_its_client(stores: Stores) -> None:
+    client, user, code = await issued(stores)
+    exchange = exchange_of(code, user)
+    await stores.codes.consume(exchange)
+    assert exchange.first_token is not None
+
+    rotation = await stores.sessions.rotate(
+        RotationRequest(
+            token_id=exchange.first_token.id,
+            session_id=exchange.session.id,
+            user_id=user.id,
+            child_id=token_id(),
+            child_salt=b"salt",
+            now=at(30),
+            refresh_ttl=REFRESH_TTL,
+        )
+    )
+
+    assert isinstance(rotation, Rotated)
+    assert rotation.session.client_id == client.client_id
+    assert [s.client_id for s in await stores.sessions.live_for_user(user.id, at(30))] == [
+        client.client_id
+    ]
 
 
 async def test_a_replay_is_refused_writes_nothing_and_names_the_session(stores: Stores) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import asyncio
 
-from tests.store.builders import add_app, add_user, at, event, without_id
-from tollgate.store.records import ConsentGrant, ConsentRecord
+from tests.store.builders import add_app, add_user, at, event, start_session, without_id
+from tollgate.store.records import ConsentGrant, ConsentRecord, SessionEnd
 from tollgate.store.stores import Stores
 
 
@@ -88,17 +88,39 @@ async def test_a_users_consents_newest_first_and_only_theirs(stores: Stores) -> 
     assert await stores.consents.get(user.id, "tgc_unknown") is None
 
 
-async def test_revoke_forgets_the_consent_with_its_audit_row_once(stores: Stores) -> None:
-    app = await add_app(stores)
-    user = await add_user(stores)
-    await stores.consents.grant(ConsentGrant(user.id, app.client_id, "openid", "openid", at(1)))
-    revoked = event("consent_revoked", at(2), user=user, detail=app.client_id)
+async def test_revoke_forgets_the_consent_and_ends_that_apps_sessions_once(
+    stores: Stores,
+) -> None:
+    """Only the user's live sessions of that app end; the audit row is written once."""
+    shop = await add_app(stores, "shop")
+    agenda = await add_app(stores, "agenda")
+    user = await add_user(stores, "minsu")
+    other = await add_user(stores, "other")
+    await stores.consents.grant(ConsentGrant(user.id, shop.client_id, "openid", "openid", at(1)))
+    at_shop, _ = await start_session(stores, user, client_id=shop.client_id)
+    second_at_shop, _ = await start_session(stores, user, client_id=shop.client_id)
+    ended_before, _ = await start_session(stores, user, client_id=shop.client_id)
+    assert await stores.sessions.revoke(ended_before.id, SessionEnd("logout", at(2)))
+    at_agenda, _ = await start_session(stores, user, client_id=agenda.client_id)
+    first_party, _ = await start_session(stores, user)
+    others_at_shop, _ = await start_session(stores, other, client_id=shop.client_id)
+    revoked = event("consent_revoked", at(3), user=user, detail=shop.client_id)
+    end = SessionEnd("consent_revoked", at(3), [revoked])
 
-    assert await stores.consents.revoke(user.id, app.client_id, [revoked])
-    assert not await stores.consents.revoke(user.id, app.client_id, [revoked])
+    assert await stores.consents.revoke(user.id, shop.client_id, end) == 2
+    assert await stores.consents.revoke(user.id, shop.client_id, end) is None
+    assert await stores.consents.revoke(user.id, agenda.client_id, end) is None  # never given
 
-    assert await stores.consents.get(user.id, app.client_id) is None
+    assert await stores.consents.get(user.id, shop.client_id) is None
     assert await stores.consents.for_user(user.id) == []
+    ended = await stores.sessions.ended_for_user(user.id, at(3))
+    assert {(s.id, s.revoked_reason) for s in ended} == {
+        (at_shop.id, "consent_revoked"),
+        (second_at_shop.id, "consent_revoked"),
+    }
+    live = {s.id for s in await stores.sessions.live_for_user(user.id, at(3))}
+    assert live == {at_agenda.id, first_party.id}
+    assert await stores.sessions.live(others_at_shop.id, at(3)) is not None
     assert [without_id(e) for e in await stores.audit.events()] == [revoked]
 
 

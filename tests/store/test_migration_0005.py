@@ -3,6 +3,8 @@ engines; downgrading drops what only 0005 could hold."""
 
 from __future__ import annotations
 
+import dataclasses
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -11,12 +13,20 @@ import sqlalchemy as sa
 from alembic import command
 from sqlalchemy import Connection
 
-from tests.store.builders import a_code, add_user, an_app
+from tests.store.builders import (
+    a_code,
+    a_session,
+    add_user,
+    an_app,
+    at,
+    first_token,
+    start_session,
+)
 from tests.store.engines import DATABASE_ENGINES, open_stores, settings_for
 from tests.support.postgres import PostgresServer
 from tollgate.store.engine import create_engine
 from tollgate.store.migrate import alembic_config
-from tollgate.store.records import ClientRecord
+from tollgate.store.records import ClientRecord, CodeExchange
 
 CREATED = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 clients_0004 = sa.table(
@@ -77,10 +87,21 @@ async def test_clients_from_before_read_back_with_no_sign_in_settings_and_back_d
         assert await stores.clients.list() == [
             ClientRecord("tgc_rs", "resource-server", "a" * 64, CREATED)
         ]
-        # What 0005 adds works, and is what a downgrade takes away.
+        # What 0005 adds works, and is what a downgrade takes away; first-party
+        # sessions and their refresh tokens stay.
         public = an_app("phone", public=True)
         await stores.clients.add(public)
-        await stores.codes.add(a_code(public, await add_user(stores)))
+        user = await add_user(stores)
+        code = a_code(public, user)
+        await stores.codes.add(code)
+        app_session = dataclasses.replace(a_session(user), client_id=public.client_id)
+        await stores.codes.consume(
+            CodeExchange(
+                code.id, public.client_id, code.redirect_uri, code.code_challenge, at(1),
+                app_session, first_token(app_session),
+            )
+        )  # fmt: skip
+        own_session, own_token = await start_session(stores, user)
     finally:
         await stores.close()
 
@@ -95,6 +116,10 @@ async def test_clients_from_before_read_back_with_no_sign_in_settings_and_back_d
     try:
         async with engine_.connect() as connection:
             rows = (await connection.execute(sa.select(clients_0004))).all()
+            sessions = list(await connection.scalars(sa.text("SELECT id FROM sessions")))
+            tokens = list(await connection.scalars(sa.text("SELECT id FROM refresh_tokens")))
     finally:
         await engine_.dispose()
     assert [(r.client_id, r.secret_hash) for r in rows] == [("tgc_rs", "a" * 64)]
+    assert [uuid.UUID(str(i)) for i in sessions] == [own_session.id]  # hex on SQLite
+    assert tokens == [own_token.id]

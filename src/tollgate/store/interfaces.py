@@ -191,11 +191,10 @@ class ConsentStore(Protocol):
     async def for_user(self, user_id: uuid.UUID) -> list[ConsentRecord]:
         """The user's consents, most recently granted first (then by client id)."""
 
-    async def revoke(
-        self, user_id: uuid.UUID, client_id: str, audit: Sequence[AuditRecord] = ()
-    ) -> bool:
-        """Forget the consent, with its audit rows; False, and no audit row, if there was
-        none."""
+    async def revoke(self, user_id: uuid.UUID, client_id: str, end: SessionEnd) -> int | None:
+        """Forget the consent and end the user's live sessions of that client (reason
+        and time from `end`), with `end.audit`, in one transaction. Returns how many
+        sessions ended; None, and nothing written, if there was no consent."""
 
 
 class AuditStore(Protocol):

@@ -59,6 +59,9 @@ class SessionRecord:
     revoked_reason: str | None = None
     user_agent: str | None = None
     ip: str | None = None
+    # The client a user signed in to through the authorization endpoint (issue 14); None
+    # for a first-party login (/login, the password grant, the account page).
+    client_id: str | None = None
 
 
 @dataclass(frozen=True)

@@ -112,6 +112,9 @@ class SessionRow(Base):
     revoked_reason: Mapped[str | None] = mapped_column(String(64))
     user_agent: Mapped[str | None] = mapped_column(String(512))
     ip: Mapped[str | None] = mapped_column(String(64))
+    # The app signed in to (migration 0005); NULL for a first-party login. No foreign key:
+    # the service ends a deleted client's sessions, and the ended rows may stay a while.
+    client_id: Mapped[str | None] = mapped_column(String(64))
 
 
 class RefreshTokenRow(Base):

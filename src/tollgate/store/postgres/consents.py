@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 
 from tollgate.store.postgres import rows
 from tollgate.store.postgres.audit import audit_arrays, insert_audit
 from tollgate.store.postgres.pool import Connections
-from tollgate.store.records import AuditRecord, ConsentGrant, ConsentRecord, merged_consent
+from tollgate.store.records import ConsentGrant, ConsentRecord, SessionEnd, merged_consent
 
 _COLUMNS = rows.columns(rows.CONSENT)
 _SELECT = f"SELECT {_COLUMNS} FROM consents"
@@ -37,8 +36,13 @@ SELECT * FROM granted
 _REVOKE = f"""
 WITH revoked AS (
   DELETE FROM consents WHERE user_id = $1 AND client_id = $2 RETURNING 1
-), audit AS ({insert_audit(3, "EXISTS (SELECT FROM revoked)")})
-SELECT count(*) FROM revoked
+), ended AS (
+  UPDATE sessions SET revoked_at = $3, revoked_reason = $4
+  WHERE EXISTS (SELECT FROM revoked) AND user_id = $1 AND client_id = $2
+    AND revoked_at IS NULL AND expires_at > $3
+  RETURNING 1
+), audit AS ({insert_audit(5, "EXISTS (SELECT FROM revoked)")})
+SELECT EXISTS (SELECT FROM revoked) AS revoked, (SELECT count(*) FROM ended) AS ended
 """
 
 
@@ -66,8 +70,10 @@ class PostgresConsentStore:
     async def for_user(self, user_id: uuid.UUID) -> list[ConsentRecord]:
         return await self._db.all(rows.consent, _FOR_USER, user_id)
 
-    async def revoke(
-        self, user_id: uuid.UUID, client_id: str, audit: Sequence[AuditRecord] = ()
-    ) -> bool:
-        revoked: int = await self._db.fetchval(_REVOKE, user_id, client_id, *audit_arrays(audit))
-        return revoked == 1
+    async def revoke(self, user_id: uuid.UUID, client_id: str, end: SessionEnd) -> int | None:
+        row = await self._db.fetchrow(
+            _REVOKE, user_id, client_id, end.now, end.reason, *audit_arrays(end.audit)
+        )
+        assert row is not None  # the SELECT of aggregates always gives its one row
+        ended: int = row["ended"]
+        return ended if row["revoked"] else None

@@ -46,6 +46,7 @@ SESSION = (
     "revoked_reason",
     "user_agent",
     "ip",
+    "client_id",
 )
 TOKEN = (
     "id",
@@ -141,8 +142,8 @@ def user(row: Record, prefix: str = "") -> UserRecord:
 
 
 def session(row: Record, prefix: str = "") -> SessionRecord:
-    (id_, user_id, scope, created, last_used, expires, revoked, reason, agent, ip) = _values(
-        row, SESSION, prefix
+    (id_, user_id, scope, created, last_used, expires, revoked, reason, agent, ip, client_id) = (
+        _values(row, SESSION, prefix)
     )
     return SessionRecord(
         id=id_,
@@ -155,6 +156,7 @@ def session(row: Record, prefix: str = "") -> SessionRecord:
         revoked_reason=reason,
         user_agent=agent,
         ip=ip,
+        client_id=client_id,
     )
 
 

@@ -106,9 +106,9 @@ def user_from_row(row: Row, at: int = 0) -> UserRecord:
 
 SESSION_COLUMNS = (
     "id, user_id, scope, created_at, last_used_at, expires_at, revoked_at, revoked_reason, "
-    "user_agent, ip"
+    "user_agent, ip, client_id"
 )
-SESSION_WIDTH = 10
+SESSION_WIDTH = 11
 
 
 def session_params(session: SessionRecord) -> Row:
@@ -123,6 +123,7 @@ def session_params(session: SessionRecord) -> Row:
         session.revoked_reason,
         session.user_agent,
         session.ip,
+        session.client_id,
     )
 
 
@@ -138,6 +139,7 @@ def session_from_row(row: Row, at: int = 0) -> SessionRecord:
         revoked_reason=row[at + 7],
         user_agent=row[at + 8],
         ip=row[at + 9],
+        client_id=row[at + 10],
     )
 
 

@@ -7,7 +7,13 @@ import sqlite3
 import uuid
 from collections.abc import Sequence
 
-from tollgate.store.records import AuditRecord, ConsentGrant, ConsentRecord, merged_consent
+from tollgate.store.records import (
+    AuditRecord,
+    ConsentGrant,
+    ConsentRecord,
+    SessionEnd,
+    merged_consent,
+)
 from tollgate.store.sqlite.audit import insert_audit
 from tollgate.store.sqlite.codecs import (
     CONSENT_COLUMNS,
@@ -27,6 +33,10 @@ UPSERT = (
     "scope = excluded.scope, granted_at = excluded.granted_at"
 )
 DELETE = "DELETE FROM consents WHERE user_id = ? AND client_id = ?"
+END_SESSIONS = (
+    "UPDATE sessions SET revoked_at = ?, revoked_reason = ? "
+    "WHERE user_id = ? AND client_id = ? AND revoked_at IS NULL AND expires_at > ?"
+)
 
 
 def _get(connection: sqlite3.Connection, user_id: str, client_id: str) -> ConsentRecord | None:
@@ -57,13 +67,15 @@ def _for_user(connection: sqlite3.Connection, user_id: str) -> list[ConsentRecor
 
 
 def _revoke(
-    connection: sqlite3.Connection, user_id: str, client_id: str, audit: Sequence[AuditRecord]
-) -> bool:
+    connection: sqlite3.Connection, user_id: str, client_id: str, reason: str, now: str,
+    audit: Sequence[AuditRecord],
+) -> int | None:  # fmt: skip
     if connection.execute(DELETE, (user_id, client_id)).rowcount != 1:
         rollback(connection)  # there was none: nothing happened, nothing to audit
-        return False
+        return None
+    ended: int = connection.execute(END_SESSIONS, (now, reason, user_id, client_id, now)).rowcount
     insert_audit(connection, audit)
-    return True
+    return ended
 
 
 class SqliteConsentStore:
@@ -80,7 +92,8 @@ class SqliteConsentStore:
     async def for_user(self, user_id: uuid.UUID) -> list[ConsentRecord]:
         return await self._thread.call(_for_user, uuid_text(user_id))
 
-    async def revoke(
-        self, user_id: uuid.UUID, client_id: str, audit: Sequence[AuditRecord] = ()
-    ) -> bool:
-        return await self._loop.write(_revoke, uuid_text(user_id), client_id, audit)
+    async def revoke(self, user_id: uuid.UUID, client_id: str, end: SessionEnd) -> int | None:
+        # On the thread: a user's sessions of one app are few, but not bounded.
+        return await self._thread.write(
+            _revoke, uuid_text(user_id), client_id, end.reason, time_text(end.now), end.audit
+        )

@@ -48,6 +48,9 @@ def upgrade() -> None:
                 server_default="RS256",
             )
         )
+    # Nullable and without a constraint: a plain ALTER TABLE on SQLite too (a batch copy
+    # of `sessions` would drop the table under its refresh tokens' foreign key).
+    op.add_column("sessions", sa.Column("client_id", sa.String(length=64), nullable=True))
     op.create_table(
         "authorization_codes",
         sa.Column("id", sa.String(length=64), nullable=False),
@@ -109,6 +112,11 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_authorization_codes_user_id"), table_name="authorization_codes")
     op.drop_index(op.f("ix_authorization_codes_client_id"), table_name="authorization_codes")
     op.drop_table("authorization_codes")
+    # Sessions of other apps are first-party ones to 0004: end them rather than let them
+    # pass for logins of Tollgate's own.
+    op.execute("DELETE FROM sessions WHERE client_id IS NOT NULL")
+    # ALTER TABLE ... DROP COLUMN (SQLite 3.35+), not a batch copy (see upgrade).
+    op.drop_column("sessions", "client_id")
     # Public clients cannot exist before 0005 (no secret to check).
     op.execute("DELETE FROM clients WHERE secret_hash IS NULL")
     with op.batch_alter_table("clients") as batch:
