@@ -35,6 +35,7 @@ from tollgate.store.records import (
     Rotated,
     Rotation,
     RotationRequest,
+    ScopeDescription,
     SessionEnd,
     SessionRecord,
     UserRecord,
@@ -60,6 +61,7 @@ class _Tables:
         self.clients: dict[str, ClientRecord] = {}
         self.codes: dict[str, AuthorizationCodeRecord] = {}
         self.consents: dict[tuple[uuid.UUID, str], ConsentRecord] = {}
+        self.scopes: dict[str, ScopeDescription] = {}
         self.audit: list[AuditRecord] = []
         self.audit_ids = itertools.count(1)
 
@@ -425,6 +427,19 @@ class ReferenceConsents:
             return ended
 
 
+class ReferenceScopes:
+    def __init__(self, tables: _Tables) -> None:
+        self._t = tables
+
+    async def describe(self, scope: ScopeDescription, audit: Sequence[AuditRecord] = ()) -> None:
+        async with self._t.lock:
+            self._t.scopes[scope.name] = scope
+            self._t.log(audit)
+
+    async def list(self) -> list[ScopeDescription]:
+        return sorted(self._t.scopes.values(), key=lambda s: s.name)
+
+
 class ReferenceAudit:
     def __init__(self, tables: _Tables) -> None:
         self._t = tables
@@ -472,5 +487,6 @@ def open_reference() -> Stores:
         clients=ReferenceClients(tables),
         codes=ReferenceCodes(tables),
         consents=ReferenceConsents(tables),
+        scopes=ReferenceScopes(tables),
         audit=ReferenceAudit(tables),
     )

@@ -32,6 +32,7 @@ from tollgate.store.records import (
     RefreshTokenRecord,
     Rotation,
     RotationRequest,
+    ScopeDescription,
     SessionEnd,
     SessionRecord,
     UserRecord,
@@ -195,6 +196,14 @@ class ConsentStore(Protocol):
         """Forget the consent and end the user's live sessions of that client (reason
         and time from `end`), with `end.audit`, in one transaction. Returns how many
         sessions ended; None, and nothing written, if there was no consent."""
+
+
+class ScopeStore(Protocol):
+    async def describe(self, scope: ScopeDescription, audit: Sequence[AuditRecord] = ()) -> None:
+        """Set (or replace) the description of `scope.name`."""
+
+    async def list(self) -> list[ScopeDescription]:
+        """Every described scope, by name (code point order)."""
 
 
 class AuditStore(Protocol):

@@ -289,6 +289,16 @@ class NotConsumable:
 CodeUse = Consumed | Replayed | NotConsumable
 
 
+@dataclass(frozen=True)
+class ScopeDescription:
+    """What a scope allows, in the operator's words (`tollgate scopes describe`), shown
+    beside its checkbox on the consent page."""
+
+    name: str
+    description: str
+    updated_at: datetime
+
+
 # -- consents: which scopes a user let a client have ----------------------------------
 
 

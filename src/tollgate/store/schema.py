@@ -199,6 +199,16 @@ class AuthorizationCodeRow(Base):
     session_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
 
 
+class ScopeRow(Base):
+    """What a scope allows, as the consent page says it."""
+
+    __tablename__ = "scopes"
+
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    description: Mapped[str] = mapped_column(String(512))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class ConsentRow(Base):
     """The scopes a user let a client have."""
 

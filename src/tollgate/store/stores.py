@@ -12,6 +12,7 @@ from tollgate.store.interfaces import (
     ConsentStore,
     Database,
     KeyStore,
+    ScopeStore,
     SessionStore,
     UserStore,
 )
@@ -26,6 +27,7 @@ class Stores:
     clients: ClientStore
     codes: AuthorizationCodeStore
     consents: ConsentStore
+    scopes: ScopeStore
     audit: AuditStore
 
     async def close(self) -> None:

@@ -16,6 +16,7 @@ from tollgate.store.sqlite.consents import SqliteConsentStore
 from tollgate.store.sqlite.database import SqliteDatabase
 from tollgate.store.sqlite.keys import SqliteKeyStore
 from tollgate.store.sqlite.loop import LoopConnection
+from tollgate.store.sqlite.scopes import SqliteScopeStore
 from tollgate.store.sqlite.sessions import SqliteSessionStore
 from tollgate.store.sqlite.users import SqliteUserStore
 from tollgate.store.stores import Stores
@@ -43,5 +44,6 @@ async def open_sqlite(settings: Settings) -> Stores:
         clients=SqliteClientStore(thread),
         codes=SqliteAuthorizationCodeStore(thread, loop),
         consents=SqliteConsentStore(thread, loop),
+        scopes=SqliteScopeStore(thread),
         audit=SqliteAuditStore(thread),
     )

@@ -1,4 +1,4 @@
-"""clients for sign-in by other apps, authorization codes, consents
+"""clients for sign-in by other apps, authorization codes, consents, scope descriptions
 
 Revision ID: 0005
 Revises: 0004
@@ -103,9 +103,17 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("user_id", "client_id", name=op.f("pk_consents")),
     )
     op.create_index(op.f("ix_consents_client_id"), "consents", ["client_id"])
+    op.create_table(
+        "scopes",
+        sa.Column("name", sa.String(length=128), nullable=False),
+        sa.Column("description", sa.String(length=512), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("name", name=op.f("pk_scopes")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("scopes")
     op.drop_index(op.f("ix_consents_client_id"), table_name="consents")
     op.drop_table("consents")
     op.drop_index(op.f("ix_authorization_codes_expires_at"), table_name="authorization_codes")
