@@ -1,0 +1,194 @@
+"""Helpers for signing in to Tollgate from another app (issue 14), used by the tests and
+the benchmark: registering clients and users with the real CLI, PKCE, and walking
+Tollgate's login and consent pages over plain HTTP (posting the forms the pages serve).
+
+The browser tests drive the same pages with Chromium (tests/e2e/test_oidc_*.py); the HTTP
+walk here reads the pages' own HTML forms (action, hidden fields such as the CSRF token,
+checkboxes), so it goes through the real forms too, minus what only a browser does
+(scripts, Content-Security-Policy, SameSite).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import secrets
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import parse_qs, urljoin, urlsplit
+
+import httpx
+
+from tests.e2e.server import run_cli
+
+
+@dataclass
+class Registered:
+    client_id: str
+    client_secret: str | None
+
+
+def register_client(
+    database: Path,
+    name: str,
+    *,
+    redirect_uris: list[str],
+    scope: str,
+    grants: list[str] | None = None,
+    post_logout_redirect_uris: list[str] | None = None,
+    public: bool = False,
+    trusted: bool = False,
+) -> Registered:
+    """`tollgate clients create NAME ...` (README "Sign in with Tollgate from another app")."""
+    args = ["clients", "create", name, "--scope", scope]
+    for uri in redirect_uris:
+        args += ["--redirect-uri", uri]
+    for uri in post_logout_redirect_uris or []:
+        args += ["--post-logout-redirect-uri", uri]
+    for grant in grants or []:
+        args += ["--grant", grant]
+    if public:
+        args.append("--public")
+    if trusted:
+        args.append("--trusted")
+    done = run_cli(database, *args)
+    assert done.returncode == 0, done.stderr + done.stdout
+    printed = dict(
+        line.split("=", 1) for line in done.stdout.splitlines() if "=" in line and " " not in line
+    )
+    if public:
+        assert "client_secret" not in printed, done.stdout
+    return Registered(printed["client_id"], printed.get("client_secret"))
+
+
+def create_user(
+    database: Path, username: str, password: str, *, email: str | None = None, scope: str = ""
+) -> None:
+    args = ["users", "create", username, "--password", password]
+    if email:
+        args += ["--email", email]
+    if scope:
+        args += ["--scope", scope]
+    done = run_cli(database, *args)
+    assert done.returncode == 0, done.stderr + done.stdout
+
+
+def pkce_pair() -> tuple[str, str]:
+    """A code_verifier and its S256 code_challenge (RFC 7636 §4.1, §4.2)."""
+    verifier = secrets.token_urlsafe(48)
+    digest = hashlib.sha256(verifier.encode("ascii")).digest()
+    return verifier, base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+def query(url: str) -> dict[str, str]:
+    """The query parameters of a redirect, one value each."""
+    return {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
+
+
+@dataclass
+class Form:
+    action: str
+    method: str
+    fields: list[tuple[str, str]] = field(default_factory=list)  # hidden, text, password
+    checkboxes: list[tuple[str, str, bool]] = field(default_factory=list)  # name, value, on
+    buttons: list[tuple[str, str, str]] = field(default_factory=list)  # name, value, label
+
+    def names(self) -> set[str]:
+        return {name for name, _ in self.fields}
+
+
+class _FormParser(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.forms: list[Form] = []
+        self._button: list[str] | None = None  # name, value, text so far
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: v or "" for k, v in attrs}
+        if tag == "form":
+            self.forms.append(Form(a.get("action", ""), a.get("method", "get").lower()))
+        elif not self.forms:
+            return
+        elif tag == "input":
+            kind = a.get("type", "text").lower()
+            if "disabled" in a:
+                return  # a browser does not send disabled fields (e.g. the fixed openid box)
+            if kind == "checkbox":
+                checked = "checked" in a
+                self.forms[-1].checkboxes.append((a.get("name", ""), a.get("value", "on"), checked))
+            elif kind == "submit":
+                value = a.get("value", "Submit")
+                self.forms[-1].buttons.append((a.get("name", ""), value, value))
+            elif a.get("name"):
+                self.forms[-1].fields.append((a["name"], a.get("value", "")))
+        elif tag == "button" and a.get("type", "submit").lower() == "submit":
+            self._button = [a.get("name", ""), a.get("value", ""), ""]
+
+    def handle_data(self, data: str) -> None:
+        if self._button is not None:
+            self._button[2] += data
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "button" and self._button is not None and self.forms:
+            name, value, text = self._button
+            self.forms[-1].buttons.append((name, value, " ".join(text.split())))
+            self._button = None
+
+
+def forms(html: str) -> list[Form]:
+    parser = _FormParser()
+    parser.feed(html)
+    return parser.forms
+
+
+def _submit(
+    http: httpx.Client, page: httpx.Response, form: Form, data: list[tuple[str, str]]
+) -> httpx.Response:
+    target = urljoin(str(page.url), form.action or str(page.url))
+    assert form.method == "post", form
+    return http.post(target, data=data)  # type: ignore[arg-type]
+
+
+def walk_to_redirect(
+    http: httpx.Client,
+    authorize_url: str,
+    redirect_uri: str,
+    *,
+    username: str,
+    password: str,
+    allow: bool = True,
+    uncheck: tuple[str, ...] = (),
+) -> str:
+    """Open the authorization URL and answer Tollgate's pages like a person would: the
+    login form (username, password), the consent form (uncheck `uncheck`, then Allow or
+    Deny), following Tollgate's redirects until one leaves for `redirect_uri`; returns
+    that URL (with code or error). `http` keeps the cookies (the SSO cookie)."""
+    response = http.get(authorize_url)
+    for _ in range(10):
+        if response.is_redirect:
+            location = urljoin(str(response.url), response.headers["location"])
+            if location.startswith(redirect_uri):
+                return location
+            response = http.get(location)
+            continue
+        assert response.status_code == 200, (response.status_code, response.text)
+        page_forms = [f for f in forms(response.text) if f.method == "post"]
+        login = next((f for f in page_forms if {"username", "password"} <= f.names()), None)
+        if login is not None:
+            data = [(n, v) for n, v in login.fields if n not in ("username", "password")]
+            data += [("username", username), ("password", password)]
+            response = _submit(http, response, login, data)
+            continue
+        consent = next((f for f in page_forms if f.checkboxes), None)
+        assert consent is not None, f"neither a login nor a consent form:\n{response.text}"
+        data = list(consent.fields)
+        for name, value, checked in consent.checkboxes:
+            if checked and value not in uncheck:
+                data.append((name, value))
+        label = "Allow" if allow else "Deny"
+        button = next(b for b in consent.buttons if b[2] == label or b[1] == label)
+        if button[0]:
+            data.append((button[0], button[1]))
+        response = _submit(http, response, consent, data)
+    raise AssertionError(f"no redirect to {redirect_uri} after ten pages")
