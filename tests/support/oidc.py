@@ -12,15 +12,26 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 import secrets
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urljoin, urlsplit
 
 import httpx
+from authlib.oidc.core import CodeIDToken
+from joserfc import jwt
+from joserfc.jwk import KeySet
+from joserfc.jws import JWSRegistry
 
-from tests.e2e.server import run_cli
+from tests.e2e.server import run_cli, running_process
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass
@@ -150,6 +161,14 @@ def _submit(
     return http.post(target, data=data)  # type: ignore[arg-type]
 
 
+@dataclass
+class Walk:
+    """Where the walk left Tollgate for the app, and the pages it answered on the way."""
+
+    url: str
+    pages: list[str]  # "login", "consent"
+
+
 def walk_to_redirect(
     http: httpx.Client,
     authorize_url: str,
@@ -159,17 +178,18 @@ def walk_to_redirect(
     password: str,
     allow: bool = True,
     uncheck: tuple[str, ...] = (),
-) -> str:
+) -> Walk:
     """Open the authorization URL and answer Tollgate's pages like a person would: the
     login form (username, password), the consent form (uncheck `uncheck`, then Allow or
-    Deny), following Tollgate's redirects until one leaves for `redirect_uri`; returns
-    that URL (with code or error). `http` keeps the cookies (the SSO cookie)."""
+    Deny), following Tollgate's redirects until one leaves for `redirect_uri` (with code
+    or error). `http` keeps the cookies (the SSO cookie)."""
+    pages: list[str] = []
     response = http.get(authorize_url)
     for _ in range(10):
         if response.is_redirect:
             location = urljoin(str(response.url), response.headers["location"])
             if location.startswith(redirect_uri):
-                return location
+                return Walk(location, pages)
             response = http.get(location)
             continue
         assert response.status_code == 200, (response.status_code, response.text)
@@ -178,17 +198,60 @@ def walk_to_redirect(
         if login is not None:
             data = [(n, v) for n, v in login.fields if n not in ("username", "password")]
             data += [("username", username), ("password", password)]
+            pages.append("login")
             response = _submit(http, response, login, data)
             continue
-        consent = next((f for f in page_forms if f.checkboxes), None)
-        assert consent is not None, f"neither a login nor a consent form:\n{response.text}"
+        label = "Allow" if allow else "Deny"
+        chosen = [(f, b) for f in page_forms for b in f.buttons if label in (b[1], b[2])]
+        assert chosen, f"neither a login form nor a consent page:\n{response.text}"
+        consent, button = chosen[0]
         data = list(consent.fields)
         for name, value, checked in consent.checkboxes:
             if checked and value not in uncheck:
                 data.append((name, value))
-        label = "Allow" if allow else "Deny"
-        button = next(b for b in consent.buttons if b[2] == label or b[1] == label)
         if button[0]:
             data.append((button[0], button[1]))
+        pages.append("consent")
         response = _submit(http, response, consent, data)
     raise AssertionError(f"no redirect to {redirect_uri} after ten pages")
+
+
+def validated_id_token(
+    token: dict[str, Any], *, issuer: str, client_id: str, nonce: str, jwks: dict[str, Any]
+) -> dict[str, Any]:
+    """The ID token's claims, validated by Authlib the way its OpenID Connect clients do
+    (authlib.integrations.base_client OpenIDMixin.parse_id_token): signature against the
+    JWKS with joserfc, then CodeIDToken: iss, aud, exp, iat, nonce, azp, at_hash (OIDC
+    Core §3.1.3.7) and auth_time."""
+    decoded = jwt.decode(
+        token["id_token"],
+        key=KeySet.import_key_set(jwks),
+        registry=JWSRegistry(algorithms=["RS256"]),
+    )
+    claims = CodeIDToken(
+        decoded.claims,
+        decoded.header,
+        {"iss": {"values": [issuer]}},
+        {"nonce": nonce, "client_id": client_id, "access_token": token["access_token"]},
+    )
+    claims.validate(leeway=5)
+    return dict(claims)
+
+
+@contextmanager
+def running_example_app(tollgate: str, client: Registered, port: int, log: Path) -> Iterator[str]:
+    """examples/oidc_app as its README runs it (`flask --app examples.oidc_app.app run`),
+    signing in at `tollgate` as `client`; yields its base URL."""
+    assert client.client_secret is not None
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "OIDC_APP_ISSUER": tollgate,
+        "OIDC_APP_CLIENT_ID": client.client_id,
+        "OIDC_APP_CLIENT_SECRET": client.client_secret,
+    }
+    command = [sys.executable, "-m", "flask", "--app", "examples.oidc_app.app", "run"]
+    command += ["--port", str(port)]
+    base = f"http://127.0.0.1:{port}"
+    with running_process(command, env, f"{base}/", log, cwd=ROOT):
+        yield base

@@ -1,0 +1,322 @@
+"""Authlib's OAuth 2.0 / OpenID Connect client as a relying party of a real Tollgate
+(issue 14): code + PKCE S256 with client_secret_basic, client_secret_post and a public
+client; the ID token validated by Authlib; refresh rotation with reuse detection;
+client_credentials; and selective consent reaching a resource protected by
+tollgate.verify (examples/oidc_app's /api/notes).
+
+The first sign-in goes through Debian's Chromium on Tollgate's real pages: only a browser
+applies what the pages tell it (Content-Security-Policy such as form-action on the post
+that redirects to the app, SameSite cookies, scripts). The later ones post the same
+pages' HTML forms over HTTP (tests.support.oidc.walk_to_redirect), which is quicker on a
+shared machine and still goes through the real forms, CSRF fields and cookies.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+from authlib.common.security import generate_token
+from authlib.integrations.base_client.errors import OAuthError
+from authlib.integrations.requests_client import OAuth2Session
+from playwright.sync_api import Browser, Route
+
+from tests.conftest import PASSWORD, bearer
+from tests.e2e.server import free_port, tollgate_process
+from tests.support.chromium import TIMEOUT_MS, consent, launched_chromium, log_in
+from tests.support.oidc import (
+    Registered,
+    create_user,
+    query,
+    register_client,
+    running_example_app,
+    validated_id_token,
+    walk_to_redirect,
+)
+
+# Where Tollgate sends the browser back; nothing listens there (the browser's request is
+# caught, the HTTP walk stops before it): Authlib only needs the URL.
+CALLBACK = f"http://127.0.0.1:{free_port()}/callback"
+ASKED = "openid profile email notes:read notes:write"
+USER = "wanjiru"
+
+
+@dataclass
+class Stack:
+    tollgate: str
+    metadata: dict[str, Any]
+    jwks: dict[str, Any]
+    confidential: Registered
+    public: Registered
+    service: Registered
+    notes: str  # examples/oidc_app: GET /api/notes needs notes:read
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    folder = tmp_path_factory.mktemp("oidc-authlib")
+    database = folder / "tollgate.db"
+    # Reuse interval 0: a refresh token presented twice is a reuse at once.
+    with tollgate_process(database, refresh_reuse_interval="0") as (tollgate, _):
+        confidential = register_client(
+            database, "Authlib app", redirect_uris=[CALLBACK], scope=ASKED
+        )
+        public = register_client(
+            database, "Authlib native app", redirect_uris=[CALLBACK], scope=ASKED, public=True
+        )
+        service = register_client(
+            database,
+            "Authlib service",
+            redirect_uris=[],
+            scope="notes:read",
+            grants=["client_credentials"],
+        )
+        example = register_client(
+            database, "Notes app", redirect_uris=[CALLBACK], scope="openid notes:read"
+        )
+        create_user(
+            database, USER, PASSWORD, email="wanjiru@example.com", scope="notes:read notes:write"
+        )
+        metadata = httpx.get(f"{tollgate}/.well-known/openid-configuration").json()
+        jwks = httpx.get(metadata["jwks_uri"]).json()
+        with running_example_app(tollgate, example, free_port(), folder / "app.log") as app:
+            yield Stack(
+                tollgate,
+                metadata,
+                jwks,
+                confidential,
+                public,
+                service,
+                f"{app}/api/notes",
+            )
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with launched_chromium() as chromium:
+        yield chromium
+
+
+def session_for(client: Registered, **kwargs: Any) -> OAuth2Session:
+    auth_method = "client_secret_basic" if client.client_secret else "none"
+    return OAuth2Session(
+        client.client_id,
+        client.client_secret,
+        scope=ASKED,
+        redirect_uri=CALLBACK,
+        code_challenge_method="S256",
+        token_endpoint_auth_method=kwargs.pop("token_endpoint_auth_method", auth_method),
+        **kwargs,
+    )
+
+
+def access_claims(token: dict[str, Any]) -> dict[str, Any]:
+    claims: dict[str, Any] = jwt.decode(token["access_token"], options={"verify_signature": False})
+    return claims
+
+
+def test_browser_sign_in_with_a_scope_left_out(stack: Stack, browser: Browser) -> None:
+    client = session_for(stack.confidential)
+    verifier, nonce = generate_token(48), secrets.token_urlsafe(16)
+    url, state = client.create_authorization_url(
+        stack.metadata["authorization_endpoint"], code_verifier=verifier, nonce=nonce
+    )
+    sent = query(url)
+    assert sent["code_challenge_method"] == "S256"
+    assert len(sent["code_challenge"]) == 43
+
+    context = browser.new_context()
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    callbacks: list[str] = []
+
+    def arrive(route: Route) -> None:
+        callbacks.append(route.request.url)
+        route.fulfill(status=200, content_type="text/html", body="<h1>back at the app</h1>")
+
+    page.route(f"{CALLBACK}**", arrive)
+    try:
+        page.goto(url)
+        log_in(page, stack.tollgate, USER, PASSWORD)
+        scopes = ASKED.split()
+        # The user leaves notes:read out.
+        consent(page, stack.tollgate, app="Authlib app", scopes=scopes, uncheck=("notes:read",))
+        page.wait_for_selector("text=back at the app")
+    finally:
+        context.close()
+
+    assert len(callbacks) == 1
+    back = query(callbacks[0])
+    assert back["state"] == state
+    assert back["iss"] == stack.metadata["issuer"]  # RFC 9207
+
+    token = client.fetch_token(
+        stack.metadata["token_endpoint"],
+        authorization_response=callbacks[0],
+        code_verifier=verifier,
+        state=state,
+    )
+    claims = validated_id_token(
+        token,
+        issuer=stack.metadata["issuer"],
+        client_id=stack.confidential.client_id,
+        nonce=nonce,
+        jwks=stack.jwks,
+    )
+    access = access_claims(token)
+    assert claims["sub"] == access["sub"]
+    assert claims["aud"] == stack.confidential.client_id
+    assert claims["azp"] == stack.confidential.client_id
+    assert claims["preferred_username"] == USER
+    assert claims["email"] == "wanjiru@example.com"
+    assert "email_verified" in claims
+    assert claims["at_hash"]  # checked by CodeIDToken above
+    assert claims["sid"]
+    assert claims["auth_time"]
+
+    # The token carries exactly what was granted: notes:read is absent.
+    granted = {"openid", "profile", "email", "notes:write"}
+    assert set(access["scope"].split()) == granted
+    assert set(token["scope"].split()) == granted
+    assert access["client_id"] == stack.confidential.client_id
+
+    # ...so the resource that needs it refuses, in tollgate.verify's shape.
+    refused = httpx.get(stack.notes, headers=bearer(token["access_token"]))
+    assert refused.status_code == 403
+    assert refused.json()["error"] == "insufficient_scope"
+    assert 'scope="notes:read"' in refused.headers["www-authenticate"]
+
+    # /userinfo: sub and the claims of the granted scopes.
+    userinfo = client.get(stack.metadata["userinfo_endpoint"])
+    assert userinfo.status_code == 200
+    assert userinfo.json()["sub"] == claims["sub"]
+    assert userinfo.json()["preferred_username"] == USER
+    assert userinfo.json()["email"] == "wanjiru@example.com"
+
+    # Refresh rotates; the old refresh token presented again is a reuse: refused, and it
+    # ends the session, so the rotated one stops working too.
+    first_refresh = token["refresh_token"]
+    rotated = client.refresh_token(stack.metadata["token_endpoint"], refresh_token=first_refresh)
+    assert rotated["refresh_token"] != first_refresh
+    assert set(access_claims(rotated)["scope"].split()) == granted
+    assert access_claims(rotated)["sid"] == access["sid"]
+    with pytest.raises(OAuthError) as reused:
+        client.refresh_token(stack.metadata["token_endpoint"], refresh_token=first_refresh)
+    assert reused.value.error == "invalid_grant"
+    with pytest.raises(OAuthError) as ended:
+        client.refresh_token(
+            stack.metadata["token_endpoint"], refresh_token=rotated["refresh_token"]
+        )
+    assert ended.value.error == "invalid_grant"
+
+
+def sign_in_over_http(
+    stack: Stack, http: httpx.Client, client: OAuth2Session, pages: list[str]
+) -> tuple[dict[str, Any], str]:
+    """The whole code flow with the HTTP walk, meeting these pages on the way; the token
+    response (ID token validated) and its ID token's claims."""
+    verifier, nonce = generate_token(48), secrets.token_urlsafe(16)
+    url, state = client.create_authorization_url(
+        stack.metadata["authorization_endpoint"], code_verifier=verifier, nonce=nonce
+    )
+    walk = walk_to_redirect(http, url, CALLBACK, username=USER, password=PASSWORD)
+    assert walk.pages == pages
+    assert query(walk.url)["state"] == state
+    assert query(walk.url)["iss"] == stack.metadata["issuer"]
+    token: dict[str, Any] = client.fetch_token(
+        stack.metadata["token_endpoint"],
+        authorization_response=walk.url,
+        code_verifier=verifier,
+        state=state,
+    )
+    claims = validated_id_token(
+        token,
+        issuer=stack.metadata["issuer"],
+        client_id=client.client_id,
+        nonce=nonce,
+        jwks=stack.jwks,
+    )
+    return token, claims
+
+
+def test_public_client_and_client_secret_post_with_single_sign_on(stack: Stack) -> None:
+    with httpx.Client() as http:  # one "browser": its cookie jar keeps Tollgate's SSO cookie
+        public = session_for(stack.public)
+        token, claims = sign_in_over_http(stack, http, public, ["login", "consent"])
+        assert claims["preferred_username"] == USER
+        assert set(access_claims(token)["scope"].split()) == set(ASKED.split())
+        # Every scope granted: the resource answers.
+        notes = httpx.get(stack.notes, headers=bearer(token["access_token"]))
+        assert notes.status_code == 200, notes.text
+        assert notes.json()["owner"] == claims["sub"]
+        # A public client refreshes with its client_id alone.
+        rotated = public.refresh_token(
+            stack.metadata["token_endpoint"], refresh_token=token["refresh_token"]
+        )
+        assert rotated["refresh_token"] != token["refresh_token"]
+
+        # The same app again in the same browser: logged in and consented already.
+        _, again = sign_in_over_http(stack, http, public, [])
+        assert again["sid"] == claims["sid"]
+
+        # Another app (client_secret_post this time): no password, but its own consent.
+        post = session_for(stack.confidential, token_endpoint_auth_method="client_secret_post")
+        _, other = sign_in_over_http(stack, http, post, ["consent"])
+        assert other["sid"] == claims["sid"]  # the same browser session behind both
+        assert other["sub"] == claims["sub"]
+        assert other["aud"] == stack.confidential.client_id
+
+
+def test_a_code_works_once(stack: Stack) -> None:
+    with httpx.Client() as http:
+        client = session_for(stack.public)
+        verifier, nonce = generate_token(48), secrets.token_urlsafe(16)
+        url, state = client.create_authorization_url(
+            stack.metadata["authorization_endpoint"], code_verifier=verifier, nonce=nonce
+        )
+        callback = walk_to_redirect(http, url, CALLBACK, username=USER, password=PASSWORD).url
+        token = client.fetch_token(
+            stack.metadata["token_endpoint"],
+            authorization_response=callback,
+            code_verifier=verifier,
+            state=state,
+        )
+        with pytest.raises(OAuthError) as replayed:
+            client.fetch_token(
+                stack.metadata["token_endpoint"],
+                authorization_response=callback,
+                code_verifier=verifier,
+                state=state,
+            )
+        assert replayed.value.error == "invalid_grant"
+        # The replay revoked what the code had issued (RFC 6749 §4.1.2).
+        with pytest.raises(OAuthError) as revoked:
+            client.refresh_token(
+                stack.metadata["token_endpoint"], refresh_token=token["refresh_token"]
+            )
+        assert revoked.value.error == "invalid_grant"
+
+
+def test_client_credentials(stack: Stack) -> None:
+    service = OAuth2Session(
+        stack.service.client_id, stack.service.client_secret, scope="notes:read"
+    )
+    token = service.fetch_token(stack.metadata["token_endpoint"], grant_type="client_credentials")
+    assert "refresh_token" not in token
+    assert "id_token" not in token
+    claims = access_claims(token)
+    assert claims["sub"] == claims["client_id"] == stack.service.client_id
+    assert claims["scope"] == "notes:read"
+    notes = httpx.get(stack.notes, headers=bearer(token["access_token"]))
+    assert notes.status_code == 200, notes.text
+    assert notes.json()["owner"] == stack.service.client_id
+
+    wider = OAuth2Session(stack.service.client_id, stack.service.client_secret, scope="notes:write")
+    with pytest.raises(OAuthError) as refused:
+        wider.fetch_token(stack.metadata["token_endpoint"], grant_type="client_credentials")
+    assert refused.value.error == "invalid_scope"
