@@ -127,7 +127,8 @@ def apache_binary() -> str:
 def openidc_config(
     *, provider: str, client_id: str, client_secret: str, redirect_uri: str, scope: str
 ) -> str:
-    """mod_auth_openidc's part of the configuration: Tollgate as the provider."""
+    """mod_auth_openidc's part of the configuration: Tollgate as the provider (README
+    "Sign in with Tollgate from another app" shows the same lines)."""
     return f"""
 OIDCProviderMetadataURL {provider}/.well-known/openid-configuration
 OIDCClientID {client_id}
@@ -139,8 +140,6 @@ OIDCScope "{scope}"
 OIDCProviderTokenEndpointAuth client_secret_basic
 OIDCRemoteUserClaim preferred_username
 OIDCPassClaimsAs environment
-# Plain http on loopback in the test: no Secure flag on the session cookie.
-OIDCCookieHTTPOnly On
 """
 
 
