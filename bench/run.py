@@ -36,6 +36,7 @@ from bench.harness import (  # noqa: E402
     wrk,
 )
 from bench.micro_verify import measure as measure_verifier  # noqa: E402
+from bench.oidc_signin import measure as measure_sso_signins  # noqa: E402
 from bench.seed import seed_users  # noqa: E402
 from tollgate.services.passwords import PasswordHasher, normalize_password  # noqa: E402
 
@@ -289,6 +290,20 @@ def main() -> list[Row]:
                 loads=[busy, flooded],
             )
         )
+
+    # B7 (issue 14): another app signs in a user already logged in to Tollgate in the
+    # browser (authorize with the SSO cookie -> code -> token exchange), against password
+    # logins of the same user on the same server, one load after the other.
+    signins, sso_logins = measure_sso_signins(sqlite_env(folder, "sso.db"), SECONDS + 3)
+    rows.append(
+        row(
+            "B7 sign-in of a logged-in user (authorize → code → token) ÷ POST /login",
+            f"{signins.per_second:,.1f} ÷ {sso_logins.rps:,.1f} sign-ins/s",
+            signins.per_second / sso_logins.rps,
+            10,
+            loads=[signins.load, sso_logins],
+        )
+    )
 
     # B1 and B2 at scale: many users' tokens, each check verified in full (cache off):
     # the signature, and the session read from the database.
