@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urljoin, urlsplit
+from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
 import httpx
 from authlib.oidc.core import CodeIDToken
@@ -158,7 +158,12 @@ def _submit(
 ) -> httpx.Response:
     target = urljoin(str(page.url), form.action or str(page.url))
     assert form.method == "post", form
-    return http.post(target, data=data)  # type: ignore[arg-type]
+    # Encoded here: httpx's data= takes a dict, and a form may repeat a name (scope=...).
+    return http.post(
+        target,
+        content=urlencode(data),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
 
 
 @dataclass
