@@ -1,9 +1,9 @@
 -- A sign-in of a user already logged in to Tollgate in this browser (issue 14): GET the
--- authorization endpoint with the browser's cookie (BENCH_COOKIE) -> 302 to the app with a
+-- authorization endpoint with the browser's cookie (BENCH_COOKIE) -> 303 to the app with a
 -- code; then POST the code to the token endpoint (client_secret_basic, PKCE verifier) ->
 -- 200 with the tokens. Each thread keeps a queue of codes its answers brought back: a
 -- connection exchanges one if there is one, else starts the next sign-in. An answer that
--- is neither a 302 with a code nor a 200 with an access token counts as failed; the
+-- is neither a redirect with a code nor a 200 with an access token counts as failed; the
 -- sign-ins completed (token answers) are printed as "signins N".
 dofile(os.getenv("BENCH_WRK_DIR") .. "/common.lua")
 
@@ -38,7 +38,7 @@ end
 
 function response(status, headers, body)
   local location = headers["location"] or headers["Location"]
-  if status == 302 and location then
+  if status >= 300 and status < 400 and location then
     local code = location:match("[?&]code=([^&]+)")
     if code then
       table.insert(codes, code)

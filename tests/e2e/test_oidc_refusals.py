@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode, urljoin
@@ -39,6 +40,7 @@ class Server:
     app: Registered
     other: Registered
     public: Registered
+    target: Registered  # allowed by nobody: the consent CSRF test's own
 
 
 @pytest.fixture(scope="module")
@@ -52,10 +54,13 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         public = register_client(
             database, "Native app", redirect_uris=[CALLBACK], scope="openid", public=True
         )
+        target = register_client(
+            database, "Target app", redirect_uris=[CALLBACK], scope="openid", public=True
+        )
         create_user(database, "victim", PASSWORD)
         create_user(database, "attacker", OTHER_PASSWORD)
         metadata = httpx.get(f"{base}/.well-known/openid-configuration").json()
-        yield Server(base, metadata, app, other, public)
+        yield Server(base, metadata, app, other, public, target)
 
 
 def authorize_url(server: Server, client: Registered, **overrides: str) -> tuple[str, str]:
@@ -92,13 +97,15 @@ def exchange(
     return httpx.post(server.metadata["token_endpoint"], data=data, auth=auth)
 
 
-def signed_in(server: Server, username: str = "victim", password: str = PASSWORD) -> httpx.Client:
-    """A browser (cookie jar) logged in to Tollgate, having allowed App and Other app."""
-    http = httpx.Client()
-    for client in (server.app, server.other):
-        url, _ = authorize_url(server, client)
-        walk_to_redirect(http, url, CALLBACK, username=username, password=password)
-    return http
+@contextmanager
+def signed_in(server: Server) -> Iterator[httpx.Client]:
+    """A browser (cookie jar) logged in to Tollgate as victim, having allowed App and
+    Other app."""
+    with httpx.Client() as http:
+        for client in (server.app, server.other):
+            url, _ = authorize_url(server, client)
+            walk_to_redirect(http, url, CALLBACK, username="victim", password=PASSWORD)
+        yield http
 
 
 def code_for(server: Server, http: httpx.Client, client: Registered) -> tuple[str, str]:
@@ -234,7 +241,7 @@ def no_code(answer: httpx.Response) -> None:
 def test_the_consent_form_is_csrf_protected(server: Server) -> None:
     """The attacker's consent form (the attacker's CSRF token in it) posted by the
     victim's browser, which sends the victim's cookies: no code, no consent recorded."""
-    url, _ = authorize_url(server, server.public, scope="openid")
+    url, _ = authorize_url(server, server.target, scope="openid")
     with signed_in(server) as victim, httpx.Client() as attacker:
         page = consent_page_after_login(attacker, url, "attacker", OTHER_PASSWORD)
         consent = next(f for f in forms(page.text) if any(b[2] == "Allow" for b in f.buttons))

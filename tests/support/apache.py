@@ -214,12 +214,13 @@ def running_apache(
     conf = folder / "apache2.conf"
     conf.write_text(apache_config(folder, apache.port, openidc))
     # Debian's apache2ctl reads /etc/apache2/envvars; run directly, apache2 needs none.
-    process = subprocess.Popen(
-        [binary, "-f", str(conf), "-DFOREGROUND"],
-        stdout=(folder / "stdout.log").open("wb"),
-        stderr=subprocess.STDOUT,
-        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C"},
-    )
+    with (folder / "stdout.log").open("wb") as output:
+        process = subprocess.Popen(
+            [binary, "-f", str(conf), "-DFOREGROUND"],
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C"},
+        )
     try:
         deadline = time.monotonic() + 20
         while True:
