@@ -27,7 +27,15 @@ sys.path.insert(0, str(ROOT))
 
 from tests.support.oidc import pkce_pair, walk_to_redirect  # noqa: E402
 
-from bench.harness import CORES, WrkResult, serve, tollgate, wrk  # noqa: E402
+from bench.harness import (  # noqa: E402
+    CORES,
+    Server,
+    WrkResult,
+    serve,
+    tollgate,
+    tree_cpu_seconds,
+    wrk,
+)
 
 PASSWORD = "violet-harbor-kettle-42"
 REDIRECT_URI = "http://127.0.0.1:9/callback"  # never opened: wrk reads the Location
@@ -35,9 +43,23 @@ USERNAME = "sso-bench"
 
 
 @dataclass
-class SignIns:
+class Load:
+    """One load's rate, its wrk result, and the server's CPU seconds per operation (all
+    its processes: more telling than the rate on a busy machine)."""
+
     per_second: float
     load: WrkResult
+    cpu_per_operation: float
+
+
+@dataclass
+class SignInsAgainstLogins:
+    signins: Load
+    logins: Load
+
+
+def server_cpu(server: Server) -> float:
+    return sum(tree_cpu_seconds(server.process.pid).values())
 
 
 def register_client(env: dict[str, str]) -> tuple[str, str]:
@@ -87,70 +109,70 @@ def logged_in_browser(base: str, client_id: str, challenge: str) -> tuple[str, s
     return cookie, path
 
 
-def sso_signins(base: str, env: dict[str, str], seconds: int) -> SignIns:
-    """Sign-ins a second of a logged-in user through the code flow (wrk/sso_signin.lua)."""
+def signin_env(base: str, env: dict[str, str]) -> dict[str, str]:
+    """What wrk/sso_signin.lua needs: a registered app, a browser logged in and having
+    allowed it (its cookies), the authorize path and the PKCE verifier."""
     client_id, secret = register_client(env)
     verifier, challenge = pkce_pair()
     cookie, path = logged_in_browser(base, client_id, challenge)
     basic = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+    return {
+        "BENCH_AUTHORIZE_PATH": path,
+        "BENCH_COOKIE": cookie,
+        "BENCH_CLIENT_AUTHORIZATION": f"Basic {basic}",
+        "BENCH_REDIRECT_URI_ENCODED": quote(REDIRECT_URI, safe=""),
+        "BENCH_CODE_VERIFIER": verifier,
+    }
+
+
+def sso_signins(server: Server, env: dict[str, str], seconds: int) -> Load:
+    """Sign-ins a second of a logged-in user through the code flow (wrk/sso_signin.lua)."""
+    started = server_cpu(server)
     load = wrk(
-        base + path,
+        server.base + env["BENCH_AUTHORIZE_PATH"],
         script="sso_signin.lua",
         seconds=seconds,
         connections=4 * CORES,
-        env={
-            "BENCH_AUTHORIZE_PATH": path,
-            "BENCH_COOKIE": cookie,
-            "BENCH_CLIENT_AUTHORIZATION": f"Basic {basic}",
-            "BENCH_REDIRECT_URI_ENCODED": quote(REDIRECT_URI, safe=""),
-            "BENCH_CODE_VERIFIER": verifier,
-        },
+        env=env,
     )
+    cpu = server_cpu(server) - started
     signins = re.search(r"^signins (\d+)$", load.output, re.MULTILINE)
     took = re.search(r"requests in ([\d.]+)s", load.output)
     if signins is None or took is None:
         raise RuntimeError(f"sso_signin.lua did not report its sign-ins:\n{load.output}")
-    return SignIns(int(signins.group(1)) / float(took.group(1)), load)
+    count = int(signins.group(1))
+    return Load(count / float(took.group(1)), load, cpu / max(count, 1))
 
 
-def password_logins(base: str, seconds: int) -> WrkResult:
+def password_logins(server: Server, seconds: int) -> Load:
     """POST /login of the same user, as B3 loads it."""
-    return wrk(
-        base + "/login",
+    started = server_cpu(server)
+    load = wrk(
+        server.base + "/login",
         script="post_json.lua",
         seconds=seconds,
         connections=4 * CORES,
         env={"BENCH_BODY": f'{{"username":"{USERNAME}","password":"{PASSWORD}"}}'},
     )
+    cpu = server_cpu(server) - started
+    return Load(load.rps, load, cpu / max(load.requests, 1))
 
 
-def measure(env: dict[str, str], seconds: int) -> tuple[SignIns, WrkResult]:
-    """Both loads on one fresh server, one after the other: (sign-ins, logins). The
-    issuer is left to default to the server's own address: the login and consent pages'
-    forms must post back to where this client reaches the server."""
+def measure(env: dict[str, str], seconds: int) -> SignInsAgainstLogins:
+    """Both loads on one fresh server, one after the other. The issuer is left to default
+    to the server's own address: the login and consent pages' forms must post back to
+    where this client reaches the server."""
     env = {k: v for k, v in env.items() if k != "TOLLGATE_ISSUER"}
     with serve(tollgate(), "/health", env) as server:
-        signins = sso_signins(server.base, env, seconds)
-        logins = password_logins(server.base, seconds)
-    return signins, logins
+        wrk_env = signin_env(server.base, env)
+        signins = sso_signins(server, wrk_env, seconds)
+        logins = password_logins(server, seconds)
+    return SignInsAgainstLogins(signins, logins)
 
 
 if __name__ == "__main__":
-    from bench.run import TOLLGATE_ENV, row, table
+    from bench.run import TOLLGATE_ENV, b7_rows, table
 
     folder = Path(tempfile.mkdtemp(prefix="tollgate-bench-"))
     env = {**TOLLGATE_ENV, "TOLLGATE_DATABASE_URL": f"sqlite+aiosqlite:///{folder / 'sso.db'}"}
-    signins, logins = measure(env, int(os.environ.get("BENCH_SECONDS", "5")))
-    print(
-        table(
-            [
-                row(
-                    "B7 sign-in of a logged-in user (authorize → code → token) ÷ POST /login",
-                    f"{signins.per_second:,.1f} ÷ {logins.rps:,.1f} sign-ins/s",
-                    signins.per_second / logins.rps,
-                    10,
-                    loads=[signins.load, logins],
-                )
-            ]
-        )
-    )
+    print(table(b7_rows(measure(env, int(os.environ.get("BENCH_SECONDS", "5"))))))
