@@ -223,14 +223,22 @@ def consent_page_after_login(
     return consent
 
 
+# Where a forged post comes from, as the victim's browser names it in Origin: the
+# attacker's site, or "null" (an opaque origin: a sandboxed frame, a no-referrer page).
+FORGED_ORIGINS = ["https://evil.example", "null"]
+
+
 def forged_post(
-    http: httpx.Client, page: httpx.Response, action: str, fields: list[tuple[str, str]]
+    http: httpx.Client,
+    page: httpx.Response,
+    action: str,
+    fields: list[tuple[str, str]],
+    origin: str,
 ) -> httpx.Response:
-    """A form post from another site: a browser sends that site as Origin."""
     return http.post(
         urljoin(str(page.url), action or str(page.url)),
         content=urlencode(fields),
-        headers={**FORM, "Origin": "https://evil.example"},
+        headers={**FORM, "Origin": origin},
     )
 
 
@@ -249,7 +257,8 @@ def test_the_consent_form_is_csrf_protected(server: Server) -> None:
         fields = list(consent.fields) + [(n, v) for n, v, on in consent.checkboxes if on]
         if allow[0]:
             fields.append((allow[0], allow[1]))
-        no_code(forged_post(victim, page, consent.action, fields))
+        for origin in FORGED_ORIGINS:
+            no_code(forged_post(victim, page, consent.action, fields, origin))
         # Nothing was allowed in the victim's name: the consent page is still asked.
         again = first_page(victim, url)
         assert any(b[2] == "Allow" for f in forms(again.text) for b in f.buttons)
@@ -264,7 +273,8 @@ def test_the_login_form_is_csrf_protected(server: Server) -> None:
         login = next(f for f in forms(page.text) if {"username", "password"} <= f.names())
         fields = [(n, v) for n, v in login.fields if n not in ("username", "password")]
         fields += [("username", "attacker"), ("password", OTHER_PASSWORD)]
-        no_code(forged_post(victim, page, login.action, fields))
+        for origin in FORGED_ORIGINS:
+            no_code(forged_post(victim, page, login.action, fields, origin))
         # The victim's browser is not logged in: Tollgate still asks for a password.
         assert 'name="password"' in first_page(victim, url).text
 
