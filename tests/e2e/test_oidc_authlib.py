@@ -14,8 +14,9 @@ shared machine and still goes through the real forms, CSRF fields and cookies.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -54,20 +55,30 @@ class Stack:
     confidential: Registered
     public: Registered
     service: Registered
+    revocable: Registered  # the consent-revocation test's own app
     notes: str  # examples/oidc_app: GET /api/notes needs notes:read
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    folder = tmp_path_factory.mktemp("oidc-authlib")
-    database = folder / "tollgate.db"
+def stack(database: Path, backend: tuple[str, Callable[[str], str]]) -> Iterator[Stack]:
+    """Tollgate on SQLite, then on PostgreSQL (tests/e2e/conftest.py's backend), with
+    the clients and the user registered through the CLI, and the example app."""
+    url = backend[0]
     # Reuse interval 0: a refresh token presented twice is a reuse at once.
-    with tollgate_process(database, refresh_reuse_interval="0") as (tollgate, _):
+    with tollgate_process(database, database_url=url, refresh_reuse_interval="0") as (
+        tollgate,
+        _,
+    ):
         confidential = register_client(
-            database, "Authlib app", redirect_uris=[CALLBACK], scope=ASKED
+            database, "Authlib app", redirect_uris=[CALLBACK], scope=ASKED, database_url=url
         )
         public = register_client(
-            database, "Authlib native app", redirect_uris=[CALLBACK], scope=ASKED, public=True
+            database,
+            "Authlib native app",
+            redirect_uris=[CALLBACK],
+            scope=ASKED,
+            public=True,
+            database_url=url,
         )
         service = register_client(
             database,
@@ -75,16 +86,30 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             redirect_uris=[],
             scope="notes:read",
             grants=["client_credentials"],
+            database_url=url,
+        )
+        revocable = register_client(
+            database, "Revocable app", redirect_uris=[CALLBACK], scope=ASKED, database_url=url
         )
         example = register_client(
-            database, "Notes app", redirect_uris=[CALLBACK], scope="openid notes:read"
+            database,
+            "Notes app",
+            redirect_uris=[CALLBACK],
+            scope="openid notes:read",
+            database_url=url,
         )
         create_user(
-            database, USER, PASSWORD, email="wanjiru@example.com", scope="notes:read notes:write"
+            database,
+            USER,
+            PASSWORD,
+            email="wanjiru@example.com",
+            scope="notes:read notes:write",
+            database_url=url,
         )
         metadata = httpx.get(f"{tollgate}/.well-known/openid-configuration").json()
         jwks = httpx.get(metadata["jwks_uri"]).json()
-        with running_example_app(tollgate, example, free_port(), folder / "app.log") as app:
+        log = database.with_suffix(f".{backend[0].split(':')[0]}.app.log")
+        with running_example_app(tollgate, example, free_port(), log) as app:
             yield Stack(
                 tollgate,
                 metadata,
@@ -92,6 +117,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
                 confidential,
                 public,
                 service,
+                revocable,
                 f"{app}/api/notes",
             )
 
@@ -323,3 +349,36 @@ def test_client_credentials(stack: Stack) -> None:
     with pytest.raises(OAuthError) as refused:
         wider.fetch_token(stack.metadata["token_endpoint"], grant_type="client_credentials")
     assert refused.value.error == "invalid_scope"
+
+
+def test_taking_back_a_consent_ends_the_apps_sessions(stack: Stack) -> None:
+    """The user's side: the app is listed under the apps allowed; revoking it ends its
+    sessions of this user (its refresh token stops working), and the next sign-in asks
+    for consent again."""
+    with httpx.Client() as http:
+        app = session_for(stack.revocable)
+        token, _ = sign_in_over_http(stack, http, app, ["login", "consent"])
+        app.scope = token["scope"]
+        token = app.refresh_token(
+            stack.metadata["token_endpoint"], refresh_token=token["refresh_token"]
+        )
+        mine = httpx.post(f"{stack.tollgate}/login", json={"username": USER, "password": PASSWORD})
+        assert mine.status_code == 200, mine.text
+        me = bearer(mine.json()["access_token"])
+        allowed = httpx.get(f"{stack.tollgate}/consents", headers=me)
+        assert allowed.status_code == 200
+        listed = {c["client_id"]: c for c in allowed.json()}
+        assert listed[stack.revocable.client_id]["client_name"] == "Revocable app"
+        assert set(listed[stack.revocable.client_id]["scope"].split()) == set(ASKED.split())
+
+        revoked = httpx.delete(f"{stack.tollgate}/consents/{stack.revocable.client_id}", headers=me)
+        assert revoked.status_code == 204
+        with pytest.raises(OAuthError) as ended:
+            app.refresh_token(
+                stack.metadata["token_endpoint"], refresh_token=token["refresh_token"]
+            )
+        assert ended.value.error == "invalid_grant"
+        gone = httpx.get(f"{stack.tollgate}/consents", headers=me).json()
+        assert stack.revocable.client_id not in {c["client_id"] for c in gone}
+        # Still logged in to Tollgate in this browser, but asked to allow the app again.
+        sign_in_over_http(stack, http, session_for(stack.revocable), ["consent"])

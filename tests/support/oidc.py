@@ -50,8 +50,10 @@ def register_client(
     post_logout_redirect_uris: list[str] | None = None,
     public: bool = False,
     trusted: bool = False,
+    **settings: str,
 ) -> Registered:
-    """`tollgate clients create NAME ...` (README "Sign in with Tollgate from another app")."""
+    """`tollgate clients create NAME ...` (README "Sign in with Tollgate from another app");
+    `settings` as for run_cli (e.g. database_url)."""
     args = ["clients", "create", name, "--scope", scope]
     for uri in redirect_uris:
         args += ["--redirect-uri", uri]
@@ -63,7 +65,7 @@ def register_client(
         args.append("--public")
     if trusted:
         args.append("--trusted")
-    done = run_cli(database, *args)
+    done = run_cli(database, *args, **settings)
     assert done.returncode == 0, done.stderr + done.stdout
     printed = dict(
         line.split("=", 1) for line in done.stdout.splitlines() if "=" in line and " " not in line
@@ -74,14 +76,20 @@ def register_client(
 
 
 def create_user(
-    database: Path, username: str, password: str, *, email: str | None = None, scope: str = ""
+    database: Path,
+    username: str,
+    password: str,
+    *,
+    email: str | None = None,
+    scope: str = "",
+    **settings: str,
 ) -> None:
     args = ["users", "create", username, "--password", password]
     if email:
         args += ["--email", email]
     if scope:
         args += ["--scope", scope]
-    done = run_cli(database, *args)
+    done = run_cli(database, *args, **settings)
     assert done.returncode == 0, done.stderr + done.stdout
 
 
