@@ -64,62 +64,30 @@ def stack(database: Path, backend: tuple[str, Callable[[str], str]]) -> Iterator
     """Tollgate on SQLite, then on PostgreSQL (tests/e2e/conftest.py's backend), with
     the clients and the user registered through the CLI, and the example app."""
     url = backend[0]
+
+    def register(name: str, scope: str = ASKED, **options: Any) -> Registered:
+        options.setdefault("redirect_uris", [CALLBACK])
+        return register_client(database, name, scope=scope, database_url=url, **options)
+
     # Reuse interval 0: a refresh token presented twice is a reuse at once.
-    with tollgate_process(database, database_url=url, refresh_reuse_interval="0") as (
-        tollgate,
-        _,
-    ):
-        confidential = register_client(
-            database, "Authlib app", redirect_uris=[CALLBACK], scope=ASKED, database_url=url
+    server = tollgate_process(database, database_url=url, refresh_reuse_interval="0")
+    with server as (tollgate, _):
+        confidential = register("Authlib app")
+        public = register("Authlib native app", public=True)
+        service = register(
+            "Authlib service", "notes:read", redirect_uris=[], grants=["client_credentials"]
         )
-        public = register_client(
-            database,
-            "Authlib native app",
-            redirect_uris=[CALLBACK],
-            scope=ASKED,
-            public=True,
-            database_url=url,
-        )
-        service = register_client(
-            database,
-            "Authlib service",
-            redirect_uris=[],
-            scope="notes:read",
-            grants=["client_credentials"],
-            database_url=url,
-        )
-        revocable = register_client(
-            database, "Revocable app", redirect_uris=[CALLBACK], scope=ASKED, database_url=url
-        )
-        example = register_client(
-            database,
-            "Notes app",
-            redirect_uris=[CALLBACK],
-            scope="openid notes:read",
-            database_url=url,
-        )
-        create_user(
-            database,
-            USER,
-            PASSWORD,
-            email="wanjiru@example.com",
-            scope="notes:read notes:write",
-            database_url=url,
-        )
+        revocable = register("Revocable app")
+        example = register("Notes app", "openid notes:read")
+        user_scope = "notes:read notes:write"
+        email = "wanjiru@example.com"
+        create_user(database, USER, PASSWORD, email=email, scope=user_scope, database_url=url)
         metadata = httpx.get(f"{tollgate}/.well-known/openid-configuration").json()
         jwks = httpx.get(metadata["jwks_uri"]).json()
-        log = database.with_suffix(f".{backend[0].split(':')[0]}.app.log")
+        log = database.with_suffix(f".{url.split(':')[0]}.app.log")
         with running_example_app(tollgate, example, free_port(), log) as app:
-            yield Stack(
-                tollgate,
-                metadata,
-                jwks,
-                confidential,
-                public,
-                service,
-                revocable,
-                f"{app}/api/notes",
-            )
+            notes = f"{app}/api/notes"
+            yield Stack(tollgate, metadata, jwks, confidential, public, service, revocable, notes)
 
 
 @pytest.fixture(scope="module")
