@@ -16,6 +16,7 @@ from tollgate.keys.keyring import Keyring
 from tollgate.metrics import Metrics
 from tollgate.services.accounts import Accounts
 from tollgate.services.clients import Clients
+from tollgate.services.consents import Consents
 from tollgate.services.container import Services
 from tollgate.services.grants import ClientInfo, Grants
 from tollgate.services.login import Login
@@ -51,6 +52,7 @@ KeyringDep = Annotated[Keyring, provided(lambda s: s.keyring)]
 SettingsDep = Annotated[Settings, provided(lambda s: s.settings)]
 MetricsDep = Annotated[Metrics, provided(lambda s: s.metrics)]
 DatabaseDep = Annotated[Database, provided(lambda s: s.stores.database)]
+ConsentsDep = Annotated[Consents, provided(lambda s: s.consents)]
 SchemaHeadDep = Annotated[str | None, provided(lambda s: s.schema_head)]
 
 

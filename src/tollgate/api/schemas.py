@@ -118,6 +118,15 @@ class SessionOut(BaseModel):
     end_reason: str | None = None
 
 
+class ConsentOut(BaseModel):
+    """An app the user allowed (issue 14): which scopes, chosen when."""
+
+    client_id: str
+    client_name: str
+    scope: str
+    granted_at: datetime
+
+
 class ErrorBody(BaseModel):
     error: str
     error_description: str
