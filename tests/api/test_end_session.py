@@ -100,7 +100,8 @@ async def test_without_a_valid_hint_the_user_is_asked_first(
     app: FastAPI, client: httpx.AsyncClient, shop: ClientRecord
 ) -> None:
     sid = await sign_in(app, client, shop)
-    # A bare link on another site, and a hint of a key we never had: neither logs out.
+    # A bare link on another site, and a hint whose signature was tampered with: neither
+    # logs out.
     key_of_someone_else = await id_token(app, aud=shop.client_id)
     forged = key_of_someone_else[:-4] + (
         "AAAA" if not key_of_someone_else.endswith("AAAA") else "BBBB"
