@@ -20,6 +20,7 @@ from tests.support.authorize import (
     form_token,
     query_of,
 )
+from tollgate.app import create_app
 from tollgate.services.codes import code_id
 from tollgate.store.records import AuditQuery, ClientRecord, ScopeDescription
 
@@ -155,6 +156,13 @@ async def test_refusals_go_back_to_the_app_with_state_and_iss(
     assert answer["iss"] == ISSUER
     assert answer["error_description"]
     assert "code" not in answer
+
+
+async def test_overlong_parameters_are_refused_before_any_page(
+    client: httpx.AsyncClient, shop: ClientRecord
+) -> None:
+    response = await client.get(authorize_url(shop, state="s" * 5000))
+    assert query_of(response.headers["location"])["error"] == "invalid_request"
 
 
 async def test_a_parameter_sent_twice_is_refused(
@@ -446,3 +454,44 @@ async def test_scopes_the_user_does_not_hold_are_never_offered(
     consent = await log_in(client, page)
     assert 'value="openid"' in consent.text
     assert 'value="admin"' not in consent.text
+
+
+@pytest.mark.parametrize("cookie_mode", [False, True])
+async def test_single_sign_on_works_in_either_cookie_mode(
+    make_settings: Any, hasher: Any, cookie_mode: bool
+) -> None:
+    application = create_app(make_settings(cookie_mode=cookie_mode), hasher)
+    async with application.router.lifespan_context(application):
+        shop = await add_client(application.state.services.stores.clients)
+        transport = httpx.ASGITransport(app=application.state.asgi)
+        async with httpx.AsyncClient(transport=transport, base_url=ISSUER) as browser:
+            await join(browser)
+            page = await signed_in_consent_page(browser, shop)
+            sso = [h for h in page.headers.get_list("set-cookie") if h.startswith("tollgate_sso=")]
+            assert len(sso) == 1
+            assert "httponly" in sso[0].lower()
+            assert "samesite=lax" in sso[0].lower()
+            assert "secure" not in sso[0].lower()  # the issuer is http here
+            await browser.post(
+                "/authorize/consent",
+                data={"request": form_token(page.text), "action": "allow", "scope": ["profile"]},
+            )
+            again = await browser.get(authorize_url(shop, scope="openid profile"))
+            assert again.status_code == 303
+            assert "code" in query_of(again.headers["location"])
+
+
+async def test_cookies_are_secure_when_the_issuer_is_https(make_settings: Any, hasher: Any) -> None:
+    application = create_app(make_settings(issuer="https://tollgate.test"), hasher)
+    async with application.router.lifespan_context(application):
+        shop = await add_client(application.state.services.stores.clients)
+        transport = httpx.ASGITransport(app=application.state.asgi)
+        async with httpx.AsyncClient(transport=transport, base_url="https://tollgate.test") as b:
+            await join(b)
+            page = await b.get(authorize_url(shop))
+            assert "secure" in page.headers["set-cookie"].lower()
+            consent = await log_in(b, page)
+            sso = next(
+                h for h in consent.headers.get_list("set-cookie") if h.startswith("tollgate_sso=")
+            )
+            assert "; secure" in sso.lower()

@@ -42,6 +42,9 @@ S256_CHALLENGE = re.compile(r"[A-Za-z0-9_-]{43}")
 # RFC 8252 §7.3: a native app's loopback redirect may use any port.
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1"})
 # Parameters of an authorization request we act on; each may appear once (RFC 6749 §3.1).
+# Their values together: the login and consent forms carry them in a signed token that
+# must stay well under the token checks' size limit (tokens/checking.py).
+MAX_PARAMETERS_LENGTH = 4096
 PARAMETERS = (
     "response_type", "client_id", "redirect_uri", "scope", "state", "nonce",
     "code_challenge", "code_challenge_method", "prompt", "max_age", "login_hint",
@@ -203,6 +206,8 @@ class Authorization:
             raise request.refuse(
                 "invalid_request", f"Sent more than once: {', '.join(sorted(repeated))}."
             )
+        if sum(len(v) for v in request.params.values()) > MAX_PARAMETERS_LENGTH:
+            raise request.refuse("invalid_request", "The request's parameters are too long.")
         return _checked(request, values)
 
     async def decide(
