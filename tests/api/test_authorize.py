@@ -116,6 +116,20 @@ async def test_a_loopback_redirect_may_use_any_port(
     assert "Log in to continue to Photo Shop" in response.text
 
 
+async def test_an_ipv6_loopback_redirect_may_use_any_port_but_not_another_host(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    native = await add_client(
+        app.state.services.stores.clients, name="CLI", redirect_uris=("http://[::1]/cb",)
+    )
+    good = await client.get(authorize_url(native, redirect_uri="http://[::1]:6001/cb"))
+    assert good.status_code == 200
+    for bad in ("http://[::1]:6001/cb2", "http://[::1]:1@evil.example/cb", "https://[::1]:6001/cb"):
+        refused = await client.get(authorize_url(native, redirect_uri=bad))
+        assert refused.status_code == 400, bad
+        assert "location" not in refused.headers
+
+
 async def test_an_unknown_client_is_not_redirected_even_with_prompt_none(
     client: httpx.AsyncClient, shop: ClientRecord
 ) -> None:
