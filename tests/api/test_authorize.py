@@ -4,7 +4,9 @@ redirect, PKCE, prompt=none, CSRF, framing, replay), then the flow and single si
 from __future__ import annotations
 
 import base64
+import html
 import json
+import re
 from typing import Any
 
 import httpx
@@ -509,3 +511,24 @@ async def test_cookies_are_secure_when_the_issuer_is_https(make_settings: Any, h
                 h for h in consent.headers.get_list("set-cookie") if h.startswith("tollgate_sso=")
             )
             assert "; secure" in sso.lower()
+
+
+async def test_not_you_logs_in_as_someone_else_and_ends_the_first_sign_in(
+    app: FastAPI, client: httpx.AsyncClient, shop: ClientRecord
+) -> None:
+    await join(client)
+    await join(client, "jiwoo")
+    page = await signed_in_consent_page(client, shop)
+    services = app.state.services
+    first = await services.browser.current(client.cookies["tollgate_sso"])
+    assert first is not None
+    switch = re.search(r'href="(/authorize\?[^"]*)">Log in as someone else', page.text)
+    assert switch is not None
+    login_page = await client.get(html.unescape(switch.group(1)))
+    assert "Log in to continue" in login_page.text
+    consent = await log_in(client, login_page, username="jiwoo")
+    assert "Signed in as jiwoo" in consent.text
+    second = await services.browser.current(client.cookies["tollgate_sso"])
+    assert second is not None
+    assert second.user.username == "jiwoo"
+    assert await services.stores.sessions.live(first.session.id, services.clock.now()) is None

@@ -110,7 +110,13 @@ def login_page(
 
 
 def consent_page(
-    *, app: str, who: str, form_token: str, destination: str | None, scopes: list[ScopeChoice]
+    *,
+    app: str,
+    who: str,
+    switch_url: str,
+    form_token: str,
+    destination: str | None,
+    scopes: list[ScopeChoice],
 ) -> HTMLResponse:
     return render(
         "consent.html",
@@ -119,6 +125,7 @@ def consent_page(
         title=f"Allow {app}?",
         app=app,
         who=who,
+        switch_url=switch_url,
         form_token=form_token,
         scopes=scopes,
     )

@@ -5,6 +5,7 @@ api/browser_forms.py the cookies and CSRF."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from urllib.parse import urlencode
 
 from fastapi import Request, Response
 
@@ -195,9 +196,12 @@ async def _consent_page(
         )
         for name in outcome.offered
     ]
+    # "Not you?": the same request, asking for the password (the other sign-in then ends).
+    switch = "/authorize?" + urlencode({**auth_request.params, "prompt": "login"})
     return pages.consent_page(
         app=auth_request.client.name,
         who=signed_in.user.username,
+        switch_url=switch,
         form_token=token,
         destination=pages.form_destination(auth_request.redirect_uri),
         scopes=scopes,
