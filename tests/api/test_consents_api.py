@@ -16,7 +16,7 @@ from tollgate.store.records import AuditQuery, ClientRecord, RefreshTokenRecord,
 
 async def allow(client: httpx.AsyncClient, app_record: ClientRecord, scopes: list[str]) -> None:
     page = await client.get(authorize_url(app_record))
-    consent = await log_in(client, page) if "Log in" in page.text else page
+    consent = await log_in(client, page) if "/authorize/login" in page.text else page
     response = await client.post(
         "/authorize/consent",
         data={"request": form_token(consent.text), "action": "allow", "scope": scopes},
