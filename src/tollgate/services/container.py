@@ -17,6 +17,7 @@ from tollgate.services.accounts import Accounts
 from tollgate.services.audit import AuditLog, AuditTrail
 from tollgate.services.auth_cache import AuthCache
 from tollgate.services.clients import Clients
+from tollgate.services.code_grant import CodeGrant
 from tollgate.services.grants import Grants
 from tollgate.services.login import Login
 from tollgate.services.names import ReservedNames
@@ -30,6 +31,7 @@ from tollgate.store import migrate
 from tollgate.store.engine import create_engine
 from tollgate.store.stores import Stores, open_stores
 from tollgate.tokens.checking import TokenChecker
+from tollgate.tokens.id_tokens import IdTokenIssuer
 from tollgate.tokens.issuing import TokenIssuer
 
 
@@ -52,6 +54,7 @@ class Services:
     metrics: Metrics
     schema_head: str | None
     auth_cache: AuthCache
+    code_grant: CodeGrant
 
     @classmethod
     async def open(
@@ -106,8 +109,18 @@ class Services:
             events,
             clock,
         )
-        grants = Grants(
-            stores.sessions, TokenIssuer(keyring, settings), checker, settings, events, clock
+        issuer = TokenIssuer(keyring, settings)
+        grants = Grants(stores.sessions, issuer, checker, settings, events, clock)
+        code_grant = CodeGrant(
+            stores.codes,
+            stores.sessions,
+            stores.users,
+            issuer,
+            IdTokenIssuer(keyring, settings.issuer, settings.access_ttl),
+            audit,
+            settings,
+            events,
+            clock,
         )
         return cls(
             settings=settings,
@@ -119,7 +132,7 @@ class Services:
             accounts=accounts,
             grants=grants,
             sessions=Sessions(stores.sessions, checker, cache, events, clock),
-            clients=Clients(stores.clients, clock),
+            clients=Clients(stores.clients, stores.sessions, keyring, events, clock),
             token_control=TokenControl(stores.sessions, checker, settings, events, clock),
             throttle=throttle,
             audit=audit,
@@ -127,6 +140,7 @@ class Services:
             metrics=metrics,
             schema_head=migrate.head_revision(),
             auth_cache=cache,
+            code_grant=code_grant,
         )
 
     async def start(self) -> None:
