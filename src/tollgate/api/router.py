@@ -20,7 +20,7 @@ from tollgate.api import docs, gateway
 from tollgate.api.dependencies import rate_limited
 from tollgate.api.errors import TokenEndpointRoute
 from tollgate.api.operation import operation_of
-from tollgate.api.routes import account, oauth, ops, tokens, wellknown
+from tollgate.api.routes import account, oauth, ops, tokens, userinfo, wellknown
 from tollgate.ui import routes as ui
 
 
@@ -48,6 +48,9 @@ ROUTES = (
     Route("DELETE", "/sessions/{session_id}", account.end_session, "account"),
     Route("POST", "/password", account.change_password, "account"),
     Route("DELETE", "/me", account.delete_me, "account"),
+    # OpenID Connect (issue 14)
+    Route("GET", "/userinfo", userinfo.userinfo, "oidc"),
+    Route("POST", "/userinfo", userinfo.userinfo, "oidc"),
     # Token revocation (RFC 7009) and introspection (RFC 7662)
     Route("POST", "/revoke", oauth.revoke, "oauth", token_endpoint=True),
     Route("POST", "/introspect", oauth.introspect, "oauth", token_endpoint=True),
