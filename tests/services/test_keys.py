@@ -55,7 +55,9 @@ async def test_rotation_keeps_old_tokens_verifying(
         await services.checker.access(old)
         await services.checker.access(new)
         kids = {k["kid"] for k in (await services.keyring.jwks())["keys"]}
-        assert kids == {kid_of(old), new_key.kid}
+        id_token_kids = {k for k in kids if k.startswith(rotation.ID_TOKEN_KID_PREFIX)}
+        assert len(id_token_kids) == 1
+        assert kids - id_token_kids == {kid_of(old), new_key.kid}
     finally:
         await services.close()
 
@@ -126,9 +128,11 @@ async def test_keys_are_sealed_at_rest_with_a_secret(
     services = await start(make_settings, hasher, secret_key="s3cret-from-the-vault")
     try:
         async with rows(services) as db:
-            stored = (await db.scalars(select(SigningKeyRow.private_key))).one()
-        assert b"PRIVATE KEY" not in stored
-        assert stored.startswith(b"tollgate-sealed:v1:")
+            stored = (await db.scalars(select(SigningKeyRow.private_key))).all()
+        assert len(stored) == 2  # the access-token key and the ID-token key
+        for sealed in stored:
+            assert b"PRIVATE KEY" not in sealed
+            assert sealed.startswith(b"tollgate-sealed:v1:")
         await services.checker.access(await access_token(services))
     finally:
         await services.close()
@@ -139,10 +143,13 @@ async def test_keys_are_sealed_at_rest_with_a_secret(
         await other.close()
 
 
-async def test_hs256_publishes_nothing(make_settings: Callable[..., Settings], hasher: Any) -> None:
+async def test_hs256_publishes_only_the_id_token_key(
+    make_settings: Callable[..., Settings], hasher: Any
+) -> None:
     services = await start(make_settings, hasher, signing_alg="HS256")
     try:
-        assert await services.keyring.jwks() == {"keys": []}
+        published = (await services.keyring.jwks())["keys"]
+        assert [(k["kty"], k["alg"], k["kid"][:4]) for k in published] == [("RSA", "RS256", "idt-")]
         await services.checker.access(await access_token(services))
     finally:
         await services.close()

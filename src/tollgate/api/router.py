@@ -28,6 +28,7 @@ from tollgate.api.routes import (
     oauth,
     ops,
     tokens,
+    userinfo,
     wellknown,
 )
 from tollgate.ui import pages
@@ -60,6 +61,9 @@ ROUTES = (
     Route("DELETE", "/me", account.delete_me, "account"),
     Route("GET", "/consents", consents.list_consents, "account"),
     Route("DELETE", "/consents/{client_id}", consents.revoke_consent, "account"),
+    # OpenID Connect (issue 14)
+    Route("GET", "/userinfo", userinfo.userinfo, "oidc"),
+    Route("POST", "/userinfo", userinfo.userinfo, "oidc"),
     # Token revocation (RFC 7009) and introspection (RFC 7662)
     Route("POST", "/revoke", oauth.revoke, "oauth", token_endpoint=True),
     Route("POST", "/introspect", oauth.introspect, "oauth", token_endpoint=True),

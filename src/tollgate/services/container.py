@@ -19,6 +19,7 @@ from tollgate.services.auth_cache import AuthCache
 from tollgate.services.authorization import Authorization
 from tollgate.services.browser_session import BrowserSessions
 from tollgate.services.clients import Clients
+from tollgate.services.code_grant import CodeGrant
 from tollgate.services.consents import Consents
 from tollgate.services.end_session import EndSession
 from tollgate.services.grants import Grants
@@ -35,6 +36,7 @@ from tollgate.store.engine import create_engine
 from tollgate.store.stores import Stores, open_stores
 from tollgate.tokens.browser import BrowserTokens
 from tollgate.tokens.checking import TokenChecker
+from tollgate.tokens.id_tokens import IdTokenIssuer
 from tollgate.tokens.issuing import TokenIssuer
 
 
@@ -63,6 +65,7 @@ class Services:
     authorization: Authorization
     consents: Consents
     end_session: EndSession
+    code_grant: CodeGrant
 
     @classmethod
     async def open(
@@ -117,8 +120,18 @@ class Services:
             events,
             clock,
         )
-        grants = Grants(
-            stores.sessions, TokenIssuer(keyring, settings), checker, settings, events, clock
+        issuer = TokenIssuer(keyring, settings)
+        grants = Grants(stores.sessions, issuer, checker, settings, events, clock)
+        code_grant = CodeGrant(
+            stores.codes,
+            stores.sessions,
+            stores.users,
+            issuer,
+            IdTokenIssuer(keyring, settings.issuer, settings.access_ttl),
+            audit,
+            settings,
+            events,
+            clock,
         )
         login = Login(stores.sessions, accounts, grants, throttle, audit, events, clock)
         browser_tokens = BrowserTokens(keyring, settings.issuer, clock.timestamp)
@@ -132,7 +145,7 @@ class Services:
             accounts=accounts,
             grants=grants,
             sessions=Sessions(stores.sessions, checker, cache, events, clock),
-            clients=Clients(stores.clients, clock),
+            clients=Clients(stores.clients, stores.sessions, keyring, events, clock),
             token_control=TokenControl(stores.sessions, checker, settings, events, clock),
             throttle=throttle,
             audit=audit,
@@ -155,6 +168,7 @@ class Services:
             ),
             consents=Consents(stores.consents, stores.clients, events, clock),
             end_session=EndSession(stores.clients, browser_tokens),
+            code_grant=code_grant,
         )
 
     async def start(self) -> None:
