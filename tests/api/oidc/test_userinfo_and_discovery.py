@@ -166,6 +166,8 @@ async def test_client_credentials_for_a_service_acting_for_itself(
     verified = await verifier.verify_async(body["access_token"], ["reports:read"])
     assert verified.sub == machine.client_id
     assert "client_credentials.issued" in await events(services)
+    # No session behind it: Tollgate's own session-checking routes do not take it.
+    assert (await client.get("/auth", headers=bearer(body["access_token"]))).status_code == 401
 
     narrowed = await client.post(
         "/auth", data={"grant_type": "client_credentials", "scope": "reports:read"}, headers=auth
