@@ -16,6 +16,7 @@ from tollgate.metrics import Metrics
 from tollgate.services.accounts import Accounts
 from tollgate.services.audit import AuditLog, AuditTrail
 from tollgate.services.auth_cache import AuthCache
+from tollgate.services.client_credentials import ClientCredentialsGrant
 from tollgate.services.clients import Clients
 from tollgate.services.code_grant import CodeGrant
 from tollgate.services.grants import Grants
@@ -55,6 +56,7 @@ class Services:
     schema_head: str | None
     auth_cache: AuthCache
     code_grant: CodeGrant
+    client_credentials: ClientCredentialsGrant
 
     @classmethod
     async def open(
@@ -141,6 +143,7 @@ class Services:
             schema_head=migrate.head_revision(),
             auth_cache=cache,
             code_grant=code_grant,
+            client_credentials=ClientCredentialsGrant(issuer, audit, settings, clock),
         )
 
     async def start(self) -> None:

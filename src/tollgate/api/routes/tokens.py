@@ -12,6 +12,7 @@ from tollgate.api import field_messages
 from tollgate.api.cookies import refresh_cookie, uses_cookies
 from tollgate.api.dependencies import (
     AccountsDep,
+    ClientCredentialsDep,
     ClientDep,
     CodeGrantDep,
     GrantsDep,
@@ -96,6 +97,7 @@ async def token_endpoint(
     login: LoginDep,
     grants: GrantsDep,
     code_grant: CodeGrantDep,
+    client_credentials: ClientCredentialsDep,
     clients: RegisteredClientsDep,
     client: ClientDep,
 ) -> JSONResponse:
@@ -134,7 +136,7 @@ async def token_endpoint(
         if credentials is None or credentials.secret is None:
             raise InvalidClient("client_credentials needs the client's id and secret.")
         app = await _authenticated(credentials, clients)
-        issued = await code_grant.client_credentials(app, grant.scope, client)
+        issued = await client_credentials.issue(app, grant.scope, client)
         return no_store_json(issued.body())
     else:
         raise UnsupportedGrantType()
