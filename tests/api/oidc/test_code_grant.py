@@ -312,6 +312,8 @@ async def test_an_app_cannot_use_the_password_grant(
     # First-party callers, with or without a client_id of their own, as before.
     assert (await client.post("/auth", data=form)).status_code == 200
     assert (await client.post("/auth", data={**form, "client_id": "tollgate"})).status_code == 200
+    stock = await client.post("/auth", data=form, headers=basic("some-app", "its-secret"))
+    assert stock.status_code == 200
 
 
 async def test_a_client_registered_for_es256_gets_es256_id_tokens(
