@@ -156,12 +156,12 @@ async def test_client_credentials_and_the_grant_it_needs(services: Services) -> 
     assert machine is not None
     assert shop is not None
 
-    issued = await services.code_grant.client_credentials(machine, "a", NO_CLIENT)
+    issued = await services.client_credentials.issue(machine, "a", NO_CLIENT)
 
     assert issued.scope == "a"
     assert issued.refresh_token is None
     with pytest.raises(UnauthorizedClient):
-        await services.code_grant.client_credentials(shop, None, NO_CLIENT)
+        await services.client_credentials.issue(shop, None, NO_CLIENT)
 
 
 async def test_deleting_a_client_ends_its_sessions_and_no_others(services: Services) -> None:

@@ -153,3 +153,31 @@ async def test_hs256_publishes_only_the_id_token_key(
         await services.checker.access(await access_token(services))
     finally:
         await services.close()
+
+
+async def test_the_id_token_key_rotates_and_retires_on_its_own(
+    make_settings: Callable[..., Settings], hasher: Any
+) -> None:
+    services = await start(make_settings, hasher)
+    try:
+        first = await services.keyring.id_token_signer()
+        assert first.kid.startswith(rotation.ID_TOKEN_KID_PREFIX)
+        assert first.alg == "RS256"
+        assert first.public_jwk is not None
+        assert first.public_jwk["kid"] == first.kid
+        assert jwt.PyJWK(first.public_jwk).key.key_size == rotation.ID_TOKEN_RSA_BITS
+        # A new access-token key neither signs ID tokens nor ends the ID-token key's turn.
+        await rotation.create_key(services.stores.keys, "ES256", None)
+        await services.keyring.reload()
+        assert (await services.keyring.id_token_signer()).kid == first.kid
+        with pytest.raises(InvalidRequest):  # still the one signing ID tokens
+            await rotation.retire(services.stores.keys, first.kid, 0)
+        newer = await rotation.create_key(services.stores.keys, "RS256", None, id_tokens=True)
+        await services.keyring.reload()
+        assert (await services.keyring.id_token_signer()).kid == newer.kid
+        assert (await services.keyring.signer()).alg == "ES256"
+        await rotation.retire(services.stores.keys, first.kid, 0, force=True)
+        await services.keyring.reload()
+        assert await services.keyring.find(first.kid) is None
+    finally:
+        await services.close()

@@ -15,6 +15,7 @@ from fastapi import Depends, Request
 from tollgate.keys.keyring import Keyring
 from tollgate.metrics import Metrics
 from tollgate.services.accounts import Accounts
+from tollgate.services.client_credentials import ClientCredentialsGrant
 from tollgate.services.clients import Clients
 from tollgate.services.code_grant import CodeGrant
 from tollgate.services.consents import Consents
@@ -48,6 +49,7 @@ LoginDep = Annotated[Login, provided(lambda s: s.login)]
 SessionsDep = Annotated[Sessions, provided(lambda s: s.sessions)]
 TokenControlDep = Annotated[TokenControl, provided(lambda s: s.token_control)]
 RegisteredClientsDep = Annotated[Clients, provided(lambda s: s.clients)]
+ClientCredentialsDep = Annotated[ClientCredentialsGrant, provided(lambda s: s.client_credentials)]
 CodeGrantDep = Annotated[CodeGrant, provided(lambda s: s.code_grant)]
 ThrottleDep = Annotated[Throttle, provided(lambda s: s.throttle)]
 KeyringDep = Annotated[Keyring, provided(lambda s: s.keyring)]

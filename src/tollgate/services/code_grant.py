@@ -1,5 +1,5 @@
-"""The token endpoint's grants for other apps (issue 14): `authorization_code` (RFC 6749
-§4.1.3, RFC 7636 §4.5-4.6, OIDC Core §3.1.3) and `client_credentials` (RFC 6749 §4.4).
+"""The token endpoint's `authorization_code` grant for other apps (issue 14): RFC 6749
+§4.1.3, RFC 7636 §4.5-4.6, OIDC Core §3.1.3. (`client_credentials`: client_credentials.py.)
 
 Refreshing an app's session is `Grants.refresh` (one rotation for every session): the
 session started here names its client, and so do its refresh tokens.
@@ -16,13 +16,13 @@ from datetime import datetime, timedelta
 from typing import Any, NoReturn
 
 from tollgate.clock import Clock, SystemClock
-from tollgate.errors import InvalidGrant, InvalidRequest, InvalidScope, UnauthorizedClient
+from tollgate.errors import InvalidGrant, InvalidRequest, UnauthorizedClient
 from tollgate.events import MAX_USER_AGENT, ClientInfo, Counted, Event, EventBus, SessionsEnded
 from tollgate.services.audit import AuditTrail
-from tollgate.services.clients import AUTHORIZATION_CODE, CLIENT_CREDENTIALS, REFRESH_TOKEN
+from tollgate.services.clients import AUTHORIZATION_CODE, REFRESH_TOKEN
 from tollgate.services.codes import code_id
 from tollgate.services.grants import token_id
-from tollgate.services.scopes import format_scope, parse_scope
+from tollgate.services.scopes import format_scope
 from tollgate.services.sessions import end_session
 from tollgate.settings import Settings
 from tollgate.store.interfaces import AuthorizationCodeStore, SessionStore, UserStore
@@ -36,7 +36,7 @@ from tollgate.store.records import (
     SessionRecord,
     UserRecord,
 )
-from tollgate.tokens.id_tokens import IdTokenClaims, IdTokenIssuer
+from tollgate.tokens.id_tokens import IdTokenClaims, IdTokenIssuer, scope_claims
 from tollgate.tokens.issuing import TokenIssuer, new_jti
 
 # RFC 7636 §4.1: code-verifier = 43*128unreserved
@@ -83,19 +83,6 @@ def s256(code_verifier: str) -> str:
     """RFC 7636 §4.2: BASE64URL-ENCODE(SHA256(ASCII(code_verifier))), no padding."""
     digest = hashlib.sha256(code_verifier.encode("ascii")).digest()
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
-
-
-def scope_claims(user: UserRecord, scope: str) -> dict[str, Any]:
-    """OIDC Core §5.4: the claims each granted scope releases (ID token and /userinfo).
-    Tollgate does not verify email addresses yet, so `email_verified` is false."""
-    granted = scope.split()
-    claims: dict[str, Any] = {}
-    if "profile" in granted:
-        claims["preferred_username"] = user.username
-    if "email" in granted and user.email is not None:
-        claims["email"] = user.email
-        claims["email_verified"] = False
-    return claims
 
 
 @dataclass(eq=False)
@@ -166,36 +153,6 @@ class CodeGrant:
             await self._refused(client, outcome.reason, outcome.code, info, now)
         await self._events.publish(audit)
         return await self._tokens(client, user, stored, session, first_token, jti, now)
-
-    async def client_credentials(
-        self, client: ClientRecord, requested_scope: str | None, info: ClientInfo
-    ) -> IssuedTokens:
-        """RFC 6749 §4.4: a confidential client's own access token, within its registered
-        scopes (all of them when none is asked), without a refresh token (§4.4.3)."""
-        if CLIENT_CREDENTIALS not in client.grant_types or client.public:
-            raise UnauthorizedClient("This client is not registered for client_credentials.")
-        registered = set(client.scope.split())
-        if requested_scope is None or requested_scope == "":
-            scope = format_scope(registered)
-        else:
-            wanted = set(parse_scope(requested_scope))
-            beyond = wanted - registered
-            if beyond:
-                raise InvalidScope(f"Not registered for this client: {format_scope(beyond)}.")
-            scope = format_scope(wanted)
-        now = self._clock.now()
-        token = await self._issuer.client_access_token(
-            client_id=client.client_id, scope=scope, now=int(now.timestamp())
-        )
-        await self._audit.record(
-            Event(
-                "client_credentials.issued",
-                now,
-                client=info,
-                detail=f"client {client.client_id}, scope {scope!r}",
-            )
-        )
-        return IssuedTokens(access_token=token, expires_in=self._settings.access_ttl, scope=scope)
 
     def _new_session(
         self,

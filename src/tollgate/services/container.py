@@ -18,6 +18,7 @@ from tollgate.services.audit import AuditLog, AuditTrail
 from tollgate.services.auth_cache import AuthCache
 from tollgate.services.authorization import Authorization
 from tollgate.services.browser_session import BrowserSessions
+from tollgate.services.client_credentials import ClientCredentialsGrant
 from tollgate.services.clients import Clients
 from tollgate.services.code_grant import CodeGrant
 from tollgate.services.consents import Consents
@@ -66,6 +67,7 @@ class Services:
     consents: Consents
     end_session: EndSession
     code_grant: CodeGrant
+    client_credentials: ClientCredentialsGrant
 
     @classmethod
     async def open(
@@ -169,6 +171,7 @@ class Services:
             consents=Consents(stores.consents, stores.clients, events, clock),
             end_session=EndSession(stores.clients, browser_tokens),
             code_grant=code_grant,
+            client_credentials=ClientCredentialsGrant(issuer, audit, settings, clock),
         )
 
     async def start(self) -> None:

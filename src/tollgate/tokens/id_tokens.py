@@ -17,6 +17,7 @@ from typing import Any
 from tollgate.errors import InvalidClient
 from tollgate.keys.keyring import Key, Keyring
 from tollgate.keys.rotation import ID_TOKEN_ALG
+from tollgate.store.records import UserRecord
 from tollgate.tokens.signing import sign
 
 ID_TOKEN_TYP = "JWT"  # noqa: S105 - a JWS typ
@@ -37,6 +38,19 @@ def at_hash(access_token: str, alg: str) -> str:
     digest: bytes = _HASHES[alg](access_token.encode("ascii")).digest()
     half = digest[: len(digest) // 2]
     return base64.urlsafe_b64encode(half).rstrip(b"=").decode("ascii")
+
+
+def scope_claims(user: UserRecord, scope: str) -> dict[str, Any]:
+    """OIDC Core §5.4: the claims each granted scope releases (ID token and /userinfo).
+    Tollgate does not verify email addresses yet, so `email_verified` is false."""
+    granted = scope.split()
+    claims: dict[str, Any] = {}
+    if "profile" in granted:
+        claims["preferred_username"] = user.username
+    if "email" in granted and user.email is not None:
+        claims["email"] = user.email
+        claims["email_verified"] = False
+    return claims
 
 
 @dataclass(frozen=True)

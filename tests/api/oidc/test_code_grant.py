@@ -312,3 +312,24 @@ async def test_an_app_cannot_use_the_password_grant(
     # First-party callers, with or without a client_id of their own, as before.
     assert (await client.post("/auth", data=form)).status_code == 200
     assert (await client.post("/auth", data={**form, "client_id": "tollgate"})).status_code == 200
+    stock = await client.post("/auth", data=form, headers=basic("some-app", "its-secret"))
+    assert stock.status_code == 200
+
+
+async def test_a_client_registered_for_es256_gets_es256_id_tokens(
+    client: httpx.AsyncClient, services: Services, user: dict[str, Any]
+) -> None:
+    es = await register(services, "es", id_token_alg="ES256")
+    issued = await issue_code(
+        services, es.client_id, user["id"], redirect_uri="https://es.example/callback"
+    )
+    body = (await exchange(client, issued, es)).json()
+
+    header = jwt.get_unverified_header(body["id_token"])
+    assert header["alg"] == "ES256"
+    assert header["kid"] == jwt.get_unverified_header(body["access_token"])["kid"]
+    jwks = (await client.get("/.well-known/jwks.json")).json()["keys"]
+    key = jwt.PyJWK(next(k for k in jwks if k["kid"] == header["kid"])).key
+    claims = jwt.decode(body["id_token"], key, algorithms=["ES256"], audience=es.client_id)
+    digest = hashlib.sha256(body["access_token"].encode("ascii")).digest()
+    assert claims["at_hash"] == base64.urlsafe_b64encode(digest[:16]).rstrip(b"=").decode()

@@ -21,6 +21,7 @@ from tests.conftest import ISSUER, PASSWORD, bearer
 from tests.support.codes import issue_code, register
 from tollgate.services.clients import NewClient
 from tollgate.services.container import Services
+from tollgate.tokens.signing import sign
 from tollgate.verify import InvalidToken, Verifier
 
 # API.md, "Other apps sign in with Tollgate": every field the discovery documents carry.
@@ -165,6 +166,8 @@ async def test_client_credentials_for_a_service_acting_for_itself(
     verified = await verifier.verify_async(body["access_token"], ["reports:read"])
     assert verified.sub == machine.client_id
     assert "client_credentials.issued" in await events(services)
+    # No session behind it: Tollgate's own session-checking routes do not take it.
+    assert (await client.get("/auth", headers=bearer(body["access_token"]))).status_code == 401
 
     narrowed = await client.post(
         "/auth", data={"grant_type": "client_credentials", "scope": "reports:read"}, headers=auth
@@ -208,3 +211,15 @@ async def test_introspection_names_the_app_a_token_was_issued_to(
         answer = await client.post("/introspect", data={"token": tokens[kind]}, headers=auth)
         assert answer.json()["active"] is True
         assert answer.json()["client_id"] == shop.client_id
+
+
+async def test_the_id_token_key_never_signs_an_access_token_we_accept(
+    client: httpx.AsyncClient, services: Services, shop: NewClient, user: dict[str, Any]
+) -> None:
+    """Even an at+jwt with every right claim is refused when the ID-token key signed it."""
+    tokens = await app_tokens(client, services, shop, user)
+    claims = unverified(tokens["access_token"])
+    key = await services.keyring.id_token_signer()
+    resigned = sign(claims, key.alg, key.signing_key, key.kid, "at+jwt")
+    assert (await client.get("/me", headers=bearer(resigned))).status_code == 401
+    assert (await client.get("/userinfo", headers=bearer(resigned))).status_code == 401

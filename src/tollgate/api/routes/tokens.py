@@ -12,6 +12,7 @@ from tollgate.api import field_messages
 from tollgate.api.cookies import refresh_cookie, uses_cookies
 from tollgate.api.dependencies import (
     AccountsDep,
+    ClientCredentialsDep,
     ClientDep,
     CodeGrantDep,
     GrantsDep,
@@ -96,6 +97,7 @@ async def token_endpoint(
     login: LoginDep,
     grants: GrantsDep,
     code_grant: CodeGrantDep,
+    client_credentials: ClientCredentialsDep,
     clients: RegisteredClientsDep,
     client: ClientDep,
 ) -> JSONResponse:
@@ -134,7 +136,7 @@ async def token_endpoint(
         if credentials is None or credentials.secret is None:
             raise InvalidClient("client_credentials needs the client's id and secret.")
         app = await _authenticated(credentials, clients)
-        issued = await code_grant.client_credentials(app, grant.scope, client)
+        issued = await client_credentials.issue(app, grant.scope, client)
         return no_store_json(issued.body())
     else:
         raise UnsupportedGrantType()
@@ -175,22 +177,23 @@ async def _authenticated(credentials: ClientCredentials | None, clients: Clients
 async def _refreshing_client(
     credentials: ClientCredentials | None, clients: Clients
 ) -> ClientRecord | None:
-    """The app refreshing its session's token, or None for a first-party caller. A
-    client_id naming no registered client was always ignored here (first-party callers
-    may send one), so it stays first-party; the token's own client claim decides."""
+    """The app refreshing its session's token, or None for a first-party caller. Client
+    credentials naming no registered client were always ignored here (first-party callers
+    may send some), so they stay first-party; the token's own client claim decides."""
     if credentials is None:
         return None
-    if credentials.secret is None and not await clients.exists(credentials.client_id):
+    if not await clients.exists(credentials.client_id):
         return None
     return await clients.authenticate_at_token_endpoint(credentials)
 
 
 async def _first_party_only(credentials: ClientCredentials | None, clients: Clients) -> None:
     """RFC 9700 §2.4: the password grant is for Tollgate's own apps. A registered client
-    (another app) must not ask for the user's password: it uses authorization_code."""
+    (another app) must not ask for the user's password: it uses authorization_code.
+    Credentials naming no registered client were always ignored here, and still are."""
     if credentials is None:
         return
-    if credentials.secret is not None or await clients.exists(credentials.client_id):
+    if await clients.exists(credentials.client_id):
         raise UnauthorizedClient(
             "Registered clients sign users in with authorization_code, never the password grant."
         )

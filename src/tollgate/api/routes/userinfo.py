@@ -9,7 +9,7 @@ from tollgate.api.dependencies import AccountsDep, BearerDep, SessionsDep
 from tollgate.api.operation import operation
 from tollgate.api.responses import NO_STORE, errors
 from tollgate.errors import InvalidToken, NotFound
-from tollgate.services.code_grant import scope_claims
+from tollgate.tokens.id_tokens import scope_claims
 
 OPENID = "openid"
 
