@@ -25,6 +25,7 @@ from tollgate.services.authorization_request import (
 )
 from tollgate.services.browser_session import SignedIn
 from tollgate.services.codes import code_id
+from tollgate.services.scopes import EVERY_USERS_SCOPES
 from tollgate.store.interfaces import AuthorizationCodeStore, ClientStore, ConsentStore
 from tollgate.store.records import AuthorizationCodeRecord, ConsentGrant
 
@@ -39,8 +40,6 @@ __all__ = [
     "RedirectedError",
 ]
 
-# Every user holds these; other scopes only if `tollgate users set-scope` gave them.
-OIDC_SCOPES = frozenset({"openid", "profile", "email", "offline_access"})
 CODE_LIFETIME = timedelta(seconds=60)
 
 
@@ -118,7 +117,7 @@ class Authorization:
 
     def offered(self, request: AuthorizationRequest, signed_in: SignedIn) -> tuple[str, ...]:
         """Requested ∩ client-allowed ∩ the user's own; refused if nothing is left."""
-        own = OIDC_SCOPES | set(signed_in.user.scope.split())
+        own = EVERY_USERS_SCOPES | set(signed_in.user.scope.split())
         offered = tuple(s for s in request.scopes if s in own)
         if not offered:
             raise request.refuse(
