@@ -11,6 +11,8 @@ from datetime import UTC, datetime, timedelta
 
 from tollgate.store.records import (
     AuditRecord,
+    AuthorizationCodeRecord,
+    ClientRecord,
     KeyRecord,
     RefreshTokenRecord,
     SessionRecord,
@@ -21,6 +23,7 @@ from tollgate.store.stores import Stores
 T0 = datetime(2031, 3, 4, 5, 6, 7, tzinfo=UTC)
 SESSION_AGE = timedelta(days=30)
 REFRESH_TTL = timedelta(days=14)
+CODE_TTL = timedelta(seconds=60)
 
 
 def at(seconds: float = 0, *, minutes: float = 0, days: float = 0) -> datetime:
@@ -71,6 +74,7 @@ def a_session(
     expires: datetime | None = None,
     ip: str | None = "203.0.113.7",
     user_agent: str | None = "Mozilla/5.0 (X11; Linux x86_64)",
+    client_id: str | None = None,
 ) -> SessionRecord:
     return SessionRecord(
         id=uuid.uuid4(),
@@ -81,6 +85,7 @@ def a_session(
         expires_at=expires or created + SESSION_AGE,
         ip=ip,
         user_agent=user_agent,
+        client_id=client_id,
     )
 
 
@@ -133,4 +138,49 @@ def a_key(kid: str, activates: datetime, alg: str = "ES256") -> KeyRecord:
         public_jwk=None if alg == "HS256" else f'{{"kty":"EC","kid":"{kid}"}}',
         created_at=activates - timedelta(days=1),
         activates_at=activates,
+    )
+
+
+def an_app(name: str = "shop", *, public: bool = False, days: float = 0) -> ClientRecord:
+    """A client that signs its users in with Tollgate (issue 14), every field set."""
+    return ClientRecord(
+        client_id=f"tgc_{name}",
+        name=name,
+        secret_hash=None if public else hashlib.sha256(name.encode()).hexdigest(),
+        created_at=at(days=days),
+        redirect_uris=(f"https://{name}.example/callback", "http://127.0.0.1/callback"),
+        post_logout_redirect_uris=(f"https://{name}.example/bye",),
+        grant_types=("authorization_code", "refresh_token"),
+        scope="openid profile email offline_access",
+        trusted=False,
+        id_token_signed_response_alg="RS256",
+    )
+
+
+async def add_app(stores: Stores, name: str = "shop", **fields: object) -> ClientRecord:
+    client = an_app(name, **fields)  # type: ignore[arg-type]
+    await stores.clients.add(client)
+    return client
+
+
+def a_code(
+    client: ClientRecord,
+    user: UserRecord,
+    *,
+    issued: datetime = T0,
+    scope: str = "openid profile",
+    challenge: str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+) -> AuthorizationCodeRecord:
+    return AuthorizationCodeRecord(
+        id=token_id(),
+        client_id=client.client_id,
+        user_id=user.id,
+        redirect_uri=client.redirect_uris[0],
+        scope=scope,
+        code_challenge=challenge,
+        nonce="n-0S6_WzA2Mj",
+        login_session_id=uuid.uuid4(),
+        auth_time=issued - timedelta(minutes=5),
+        issued_at=issued,
+        expires_at=issued + CODE_TTL,
     )

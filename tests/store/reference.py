@@ -11,7 +11,7 @@ import asyncio
 import dataclasses
 import itertools
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from tollgate.store import migrate
@@ -20,8 +20,14 @@ from tollgate.store.records import (
     AlreadyUsed,
     AuditQuery,
     AuditRecord,
+    AuthorizationCodeRecord,
     ClientRecord,
+    CodeExchange,
+    CodeUse,
     Conflict,
+    ConsentGrant,
+    ConsentRecord,
+    Consumed,
     KeyRecord,
     NotUsable,
     PasswordChange,
@@ -29,9 +35,12 @@ from tollgate.store.records import (
     Rotated,
     Rotation,
     RotationRequest,
+    ScopeDescription,
     SessionEnd,
     SessionRecord,
     UserRecord,
+    code_use,
+    merged_consent,
 )
 from tollgate.store.stores import Stores
 
@@ -50,6 +59,9 @@ class _Tables:
         self.tokens: dict[str, RefreshTokenRecord] = {}
         self.keys: dict[str, KeyRecord] = {}
         self.clients: dict[str, ClientRecord] = {}
+        self.codes: dict[str, AuthorizationCodeRecord] = {}
+        self.consents: dict[tuple[uuid.UUID, str], ConsentRecord] = {}
+        self.scopes: dict[str, ScopeDescription] = {}
         self.audit: list[AuditRecord] = []
         self.audit_ids = itertools.count(1)
 
@@ -72,6 +84,11 @@ class _Tables:
             )
             ended += 1
         return ended
+
+    def forget(self, doomed: Callable[[AuthorizationCodeRecord | ConsentRecord], bool]) -> None:
+        """Codes and consents of a deleted user or client (ON DELETE CASCADE)."""
+        self.codes = {k: c for k, c in self.codes.items() if not doomed(c)}
+        self.consents = {k: c for k, c in self.consents.items() if not doomed(c)}
 
     def drop_sessions(self, doomed: set[uuid.UUID]) -> None:
         for session_id in doomed:
@@ -153,6 +170,7 @@ class ReferenceUsers:
         async with self._t.lock:
             if self._t.users.pop(user_id, None) is None:
                 return False
+            self._t.forget(lambda row: row.user_id == user_id)
             self._t.drop_sessions({s.id for s in self._t.sessions.values() if s.user_id == user_id})
             self._t.log(audit)
             return True
@@ -318,11 +336,108 @@ class ReferenceClients:
 
     async def delete_by_name(self, name: str) -> bool:
         async with self._t.lock:
-            for client in list(self._t.clients.values()):
-                if client.name == name:
-                    del self._t.clients[client.client_id]
-                    return True
-            return False
+            found = [c.client_id for c in self._t.clients.values() if c.name == name]
+            if not found:
+                return False
+            gone = found[0]
+            del self._t.clients[gone]
+            self._t.forget(lambda row: row.client_id == gone)
+            return True
+
+
+class ReferenceCodes:
+    def __init__(self, tables: _Tables) -> None:
+        self._t = tables
+
+    async def add(self, code: AuthorizationCodeRecord, audit: Sequence[AuditRecord] = ()) -> None:
+        async with self._t.lock:
+            if code.client_id not in self._t.clients or code.user_id not in self._t.users:
+                raise AssertionError("a code's client and user must exist (foreign keys)")
+            if code.id in self._t.codes:
+                raise Conflict("code_id")
+            self._t.codes[code.id] = code
+            self._t.log(audit)
+
+    async def consume(self, exchange: CodeExchange) -> CodeUse:
+        async with self._t.lock:
+            outcome = code_use(self._t.codes.get(exchange.code_id), exchange)
+            if isinstance(outcome, Consumed):
+                self._t.codes[exchange.code_id] = outcome.code
+                self._t.sessions[exchange.session.id] = exchange.session
+                if exchange.first_token is not None:
+                    self._t.tokens[exchange.first_token.id] = exchange.first_token
+                self._t.log(exchange.audit)
+            return outcome
+
+    async def by_id(self, code_id: str) -> AuthorizationCodeRecord | None:
+        return self._t.codes.get(code_id)
+
+    async def purge(self, before: datetime) -> int:
+        async with self._t.lock:
+            doomed = [c.id for c in self._t.codes.values() if c.expires_at < before]
+            for code_id in doomed:
+                del self._t.codes[code_id]
+            return len(doomed)
+
+
+class ReferenceConsents:
+    def __init__(self, tables: _Tables) -> None:
+        self._t = tables
+
+    async def grant(self, grant: ConsentGrant) -> ConsentRecord:
+        key = (grant.user_id, grant.client_id)
+        async with self._t.lock:
+            if grant.client_id not in self._t.clients or grant.user_id not in self._t.users:
+                raise AssertionError("a consent's client and user must exist (foreign keys)")
+            held = self._t.consents.get(key)
+            consent = ConsentRecord(
+                user_id=grant.user_id,
+                client_id=grant.client_id,
+                scope=merged_consent(held.scope if held else "", grant.asked, grant.chosen),
+                granted_at=grant.now,
+            )
+            self._t.consents[key] = consent
+            self._t.log(grant.audit)
+            return consent
+
+    async def get(self, user_id: uuid.UUID, client_id: str) -> ConsentRecord | None:
+        return self._t.consents.get((user_id, client_id))
+
+    async def for_user(self, user_id: uuid.UUID) -> list[ConsentRecord]:
+        found = sorted(
+            (c for c in self._t.consents.values() if c.user_id == user_id),
+            key=lambda c: c.client_id,
+        )
+        return sorted(found, key=lambda c: c.granted_at, reverse=True)
+
+    async def revoke(self, user_id: uuid.UUID, client_id: str, end: SessionEnd) -> int | None:
+        async with self._t.lock:
+            if self._t.consents.pop((user_id, client_id), None) is None:
+                return None
+            ended = 0
+            for session in list(self._t.sessions.values()):
+                if (session.user_id, session.client_id) == (user_id, client_id) and _live(
+                    session, end.now
+                ):
+                    self._t.sessions[session.id] = dataclasses.replace(
+                        session, revoked_at=end.now, revoked_reason=end.reason
+                    )
+                    ended += 1
+            self._t.log(end.audit)
+            return ended
+
+
+class ReferenceScopes:
+    def __init__(self, tables: _Tables) -> None:
+        self._t = tables
+
+    async def describe(self, scope: ScopeDescription, audit: Sequence[AuditRecord] = ()) -> None:
+        async with self._t.lock:
+            self._t.scopes[scope.name] = scope
+            self._t.log(audit)
+
+    async def list(self) -> list[ScopeDescription]:
+        return sorted(self._t.scopes.values(), key=lambda s: s.name)
 
 
 class ReferenceAudit:
@@ -370,5 +485,8 @@ def open_reference() -> Stores:
         sessions=ReferenceSessions(tables),
         keys=ReferenceKeys(tables),
         clients=ReferenceClients(tables),
+        codes=ReferenceCodes(tables),
+        consents=ReferenceConsents(tables),
+        scopes=ReferenceScopes(tables),
         audit=ReferenceAudit(tables),
     )

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 
 import pytest
 
-from tests.store.builders import at
+from tests.store.builders import an_app, at
 from tollgate.store.records import ClientRecord, Conflict
 from tollgate.store.stores import Stores
 
@@ -59,3 +60,47 @@ async def test_delete_by_name_deletes_that_client_only(stores: Stores) -> None:
     again = a_client("billing", "tgc_again", days=2)
     await stores.clients.add(again)
     assert await stores.clients.list() == [reports, again]
+
+
+async def test_an_apps_registration_reads_back_whole(stores: Stores) -> None:
+    """Redirect URIs in their order, grants, scopes, trusted, the ID token's algorithm."""
+    shop = an_app("shop")
+    trusted = dataclasses.replace(
+        an_app("console", days=1),
+        redirect_uris=("https://console.example/b", "https://console.example/a"),
+        post_logout_redirect_uris=(),
+        grant_types=("client_credentials",),
+        scope="",
+        trusted=True,
+        id_token_signed_response_alg="ES256",
+    )
+    await stores.clients.add(shop)
+    await stores.clients.add(trusted)
+
+    assert await stores.clients.by_id(shop.client_id) == shop
+    assert await stores.clients.by_id(trusted.client_id) == trusted
+    assert await stores.clients.list() == [shop, trusted]
+
+
+async def test_a_public_client_has_no_secret(stores: Stores) -> None:
+    app = an_app("phone", public=True)
+    await stores.clients.add(app)
+
+    found = await stores.clients.by_id(app.client_id)
+
+    assert found == app
+    assert found.public
+    assert found.secret_hash is None
+    assert not a_client("billing", "tgc_billing").public
+
+
+async def test_a_client_registered_as_before_has_no_sign_in_settings(stores: Stores) -> None:
+    """A client for /introspect (as registered before issue 14): no URIs, grants or scopes."""
+    await stores.clients.add(ClientRecord("tgc_rs", "resource-server", "a" * 64, at()))
+
+    found = await stores.clients.by_id("tgc_rs")
+
+    assert found is not None
+    assert (found.redirect_uris, found.grant_types, found.scope) == ((), (), "")
+    assert not found.trusted
+    assert found.id_token_signed_response_alg == "RS256"

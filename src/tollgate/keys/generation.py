@@ -59,17 +59,17 @@ def public_jwk(public_key: PublicKeyTypes, alg: str) -> dict[str, Any]:
     return {**jwk, "kid": thumbprint(jwk), "alg": alg, "use": "sig"}
 
 
-def _private_key(alg: str) -> PrivateKeyTypes:
+def _private_key(alg: str, rsa_bits: int) -> PrivateKeyTypes:
     if alg == "ES256":
         return ec.generate_private_key(ec.SECP256R1())
     if alg == "EdDSA":
         return ed25519.Ed25519PrivateKey.generate()
     if alg == "RS256":
-        return rsa.generate_private_key(public_exponent=65537, key_size=RSA_BITS)
+        return rsa.generate_private_key(public_exponent=65537, key_size=rsa_bits)
     raise ValueError(f"unsupported signing algorithm {alg!r}")
 
 
-def generate_key(alg: str) -> NewKey:
+def generate_key(alg: str, rsa_bits: int = RSA_BITS) -> NewKey:
     if alg == "HS256":
         secret = secrets.token_bytes(HMAC_SECRET_BYTES)
         return NewKey(
@@ -78,7 +78,7 @@ def generate_key(alg: str) -> NewKey:
             private_key=secret,
             public_jwk=None,
         )
-    private = _private_key(alg)
+    private = _private_key(alg, rsa_bits)
     jwk = public_jwk(private.public_key(), alg)
     pem = private.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()

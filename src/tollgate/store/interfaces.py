@@ -21,12 +21,18 @@ from tollgate.store.records import (
     ALL_AUDIT,
     AuditQuery,
     AuditRecord,
+    AuthorizationCodeRecord,
     ClientRecord,
+    CodeExchange,
+    CodeUse,
+    ConsentGrant,
+    ConsentRecord,
     KeyRecord,
     PasswordChange,
     RefreshTokenRecord,
     Rotation,
     RotationRequest,
+    ScopeDescription,
     SessionEnd,
     SessionRecord,
     UserRecord,
@@ -141,14 +147,63 @@ class KeyStore(Protocol):
 
 class ClientStore(Protocol):
     async def add(self, client: ClientRecord) -> None:
-        """`Conflict("client_name")` when the name is taken."""
+        """`Conflict("client_name")` when the name is taken. Every field is stored as
+        given (the URI lists in their order)."""
 
     async def by_id(self, client_id: str) -> ClientRecord | None: ...
 
     async def list(self) -> list[ClientRecord]:
         """Oldest first."""
 
-    async def delete_by_name(self, name: str) -> bool: ...
+    async def delete_by_name(self, name: str) -> bool:
+        """Its authorization codes and consents go with it."""
+
+
+class AuthorizationCodeStore(Protocol):
+    async def add(self, code: AuthorizationCodeRecord, audit: Sequence[AuditRecord] = ()) -> None:
+        """Store a code just issued (with its "code issued" audit row). Its client and
+        user must exist."""
+
+    async def consume(self, exchange: CodeExchange) -> CodeUse:
+        """Use a code once (the names are `exchange`'s fields). Of any number of
+        concurrent callers with the same `code_id`, at most one gets `Consumed`: the code
+        is marked used (`used_at` = now, `session_id` = session.id), and `session`,
+        `first_token` and `audit` are stored, all in one transaction. The code must be
+        unused, `expires_at` > now, and bound to `client_id`, `redirect_uri` and
+        `code_challenge`; otherwise nothing is written: a used code gives `Replayed` (with
+        the first exchange's `session_id`, whoever presents it), anything else
+        `NotConsumable`."""
+
+    async def by_id(self, code_id: str) -> AuthorizationCodeRecord | None: ...
+
+    async def purge(self, before: datetime) -> int:
+        """Delete codes that expired before `before` (used or not); how many. Keep them a
+        while after expiry: a replay of a purged code is only "unknown"."""
+
+
+class ConsentStore(Protocol):
+    async def grant(self, grant: ConsentGrant) -> ConsentRecord:
+        """Record a user's answer on the consent page, with its audit rows; the stored
+        scopes become (held - asked) | chosen (see ConsentGrant) and `granted_at` = now.
+        The user and the client must exist. Returns the consent as stored."""
+
+    async def get(self, user_id: uuid.UUID, client_id: str) -> ConsentRecord | None: ...
+
+    async def for_user(self, user_id: uuid.UUID) -> list[ConsentRecord]:
+        """The user's consents, most recently granted first (then by client id)."""
+
+    async def revoke(self, user_id: uuid.UUID, client_id: str, end: SessionEnd) -> int | None:
+        """Forget the consent and end the user's live sessions of that client (reason
+        and time from `end`), with `end.audit`, in one transaction. Returns how many
+        sessions ended; None, and nothing written, if there was no consent."""
+
+
+class ScopeStore(Protocol):
+    async def describe(self, scope: ScopeDescription, audit: Sequence[AuditRecord] = ()) -> None:
+        """Set (or replace) the description of `scope.name`."""
+
+    async def list(self) -> list[ScopeDescription]:
+        """Every described scope, by name (code point order)."""
 
 
 class AuditStore(Protocol):

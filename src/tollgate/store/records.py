@@ -6,6 +6,7 @@ are known only by `token_id` (SHA-256 of their jti), never by the token itself.
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -58,6 +59,9 @@ class SessionRecord:
     revoked_reason: str | None = None
     user_agent: str | None = None
     ip: str | None = None
+    # The client a user signed in to through the authorization endpoint (issue 14); None
+    # for a first-party login (/login, the password grant, the account page).
+    client_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -86,10 +90,26 @@ class KeyRecord:
 
 @dataclass(frozen=True)
 class ClientRecord:
+    """A registered client (RFC 6749 §2; the metadata names are RFC 7591's and OIDC
+    RP-Initiated Logout's). The fields after `created_at` came with sign-in by other apps
+    (issue 14); a client registered before has none of them: it only introspects."""
+
     client_id: str
     name: str
-    secret_hash: str
+    # SHA-256 of the secret; None for a public client (RFC 6749 §2.1: a native or browser
+    # app that cannot keep a secret; it authenticates with `none` and PKCE alone).
+    secret_hash: str | None
     created_at: datetime
+    redirect_uris: tuple[str, ...] = ()
+    post_logout_redirect_uris: tuple[str, ...] = ()
+    grant_types: tuple[str, ...] = ()
+    scope: str = ""  # the most it may ever get, space-separated (RFC 6749 §3.3)
+    trusted: bool = False  # first-party: no consent screen
+    id_token_signed_response_alg: str = "RS256"  # noqa: S105  (OIDC Registration §2)
+
+    @property
+    def public(self) -> bool:
+        return self.secret_hash is None
 
 
 @dataclass(frozen=True)
@@ -191,3 +211,151 @@ class NotUsable:
 
 
 Rotation = Rotated | AlreadyUsed | NotUsable
+
+
+# -- authorization codes (RFC 6749 §4.1, RFC 7636, OIDC Core §3.1) ----------------------
+
+
+@dataclass(frozen=True)
+class AuthorizationCodeRecord:
+    """An authorization code, known only by `id` (SHA-256 of the code, hex), bound to
+    everything the token request must match. Lives until `expires_at` (60 s after
+    `issued_at`), used at most once: `used_at` and `session_id` are set by the one
+    exchange that wins (AuthorizationCodeStore.consume)."""
+
+    id: str
+    client_id: str
+    user_id: uuid.UUID
+    redirect_uri: str
+    scope: str  # granted: client-allowed ∩ requested ∩ the user's own ∩ consented
+    code_challenge: str  # RFC 7636 S256: base64url(sha256(code_verifier)), no padding
+    nonce: str | None
+    # The browser's Tollgate login the code was issued under (the ID token's `sid`) and
+    # when the user last authenticated there (`auth_time`, OIDC Core §2).
+    login_session_id: uuid.UUID | None
+    auth_time: datetime
+    issued_at: datetime
+    expires_at: datetime
+    used_at: datetime | None = None
+    # The session (and refresh-token family) the winning exchange started: what a replay
+    # revokes (RFC 6749 §4.1.2).
+    session_id: uuid.UUID | None = None
+
+
+@dataclass(frozen=True)
+class CodeExchange:
+    """Use code `code_id` once at `now` (AuthorizationCodeStore.consume). The request must
+    match what the code is bound to: `client_id`, `redirect_uri` and `code_challenge` (the
+    S256 of the request's code_verifier, computed by the caller). The winner's `session`
+    starts in the same transaction, with `first_token` (None when the client has no
+    refresh_token grant) and the `audit` rows."""
+
+    code_id: str
+    client_id: str
+    redirect_uri: str
+    code_challenge: str
+    now: datetime
+    session: SessionRecord
+    first_token: RefreshTokenRecord | None = None
+    audit: Sequence[AuditRecord] = ()
+
+
+@dataclass(frozen=True)
+class Consumed:
+    """The code was unused, live and matched: it is now used, and `code.session_id` is the
+    session just started."""
+
+    code: AuthorizationCodeRecord
+
+
+@dataclass(frozen=True)
+class Replayed:
+    """The code was used before. Nothing was written; `code.session_id` is the session the
+    first exchange started, for the caller to revoke (RFC 6749 §4.1.2)."""
+
+    code: AuthorizationCodeRecord
+
+
+@dataclass(frozen=True)
+class NotConsumable:
+    """Nothing was written. `reason`: "unknown", "expired", "client", "redirect_uri" or
+    "code_verifier" (the first that applies, in that order; `code` is None only for an
+    unknown one)."""
+
+    reason: str
+    code: AuthorizationCodeRecord | None = None
+
+
+CodeUse = Consumed | Replayed | NotConsumable
+
+
+@dataclass(frozen=True)
+class ScopeDescription:
+    """What a scope allows, in the operator's words (`tollgate scopes describe`), shown
+    beside its checkbox on the consent page."""
+
+    name: str
+    description: str
+    updated_at: datetime
+
+
+# -- consents: which scopes a user let a client have ----------------------------------
+
+
+@dataclass(frozen=True)
+class ConsentRecord:
+    user_id: uuid.UUID
+    client_id: str
+    scope: str  # the scopes given, sorted, space-separated
+    granted_at: datetime  # when the user last chose
+
+
+@dataclass(frozen=True)
+class ConsentGrant:
+    """A user's answer on the consent page (ConsentStore.grant): of the scopes `asked`,
+    the user gave `chosen` (a subset). The stored consent becomes (what it held - asked)
+    | chosen: a scope asked and unchecked is taken away (narrows), a scope asked and
+    checked is added (widens), a scope not asked this time stays as it was."""
+
+    user_id: uuid.UUID
+    client_id: str
+    asked: str
+    chosen: str
+    now: datetime
+    audit: Sequence[AuditRecord] = ()
+
+
+def merged_consent(held: str, asked: str, chosen: str) -> str:
+    """(held - asked) | chosen, sorted and space-separated: ConsentGrant's rule, as every
+    store applies it."""
+    kept = set(held.split()) - set(asked.split())
+    return " ".join(sorted(kept | set(chosen.split())))
+
+
+def code_refusal(code: AuthorizationCodeRecord, exchange: CodeExchange) -> str | None:
+    """Why `exchange` may not use `code` ("used", or a NotConsumable reason), None if it
+    may: AuthorizationCodeStore.consume's rule, as every store applies it."""
+    if code.used_at is not None:
+        return "used"
+    if code.expires_at <= exchange.now:
+        return "expired"
+    if code.client_id != exchange.client_id:
+        return "client"
+    if code.redirect_uri != exchange.redirect_uri:
+        return "redirect_uri"
+    if code.code_challenge != exchange.code_challenge:
+        return "code_verifier"
+    return None
+
+
+def code_use(code: AuthorizationCodeRecord | None, exchange: CodeExchange) -> CodeUse:
+    """The outcome for the code as it was before the exchange (None: unknown): what
+    `consume` returns once it has written (or not) accordingly."""
+    if code is None:
+        return NotConsumable("unknown")
+    refusal = code_refusal(code, exchange)
+    if refusal == "used":
+        return Replayed(code)
+    if refusal is not None:
+        return NotConsumable(refusal, code)
+    return Consumed(dataclasses.replace(code, used_at=exchange.now, session_id=exchange.session.id))

@@ -7,6 +7,7 @@ store/postgres/) run their own SQL. Timestamps are UTC; secrets are stored only 
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -22,6 +23,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     Uuid,
+    false,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -45,6 +47,20 @@ class UTCDateTime(TypeDecorator[datetime]):
             return None
         assert isinstance(value, datetime)
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class TextTuple(TypeDecorator[tuple[str, ...]]):
+    """A tuple of strings (a client's redirect URIs, its grants) as a JSON array in TEXT,
+    the same on both engines; the stores write and read it as `json.dumps(list(...))`."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: tuple[str, ...] | None, dialect: Dialect) -> str | None:
+        return None if value is None else json.dumps(list(value))
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> tuple[str, ...] | None:
+        return None if value is None else tuple(json.loads(value))
 
 
 NAMING = {
@@ -96,6 +112,9 @@ class SessionRow(Base):
     revoked_reason: Mapped[str | None] = mapped_column(String(64))
     user_agent: Mapped[str | None] = mapped_column(String(512))
     ip: Mapped[str | None] = mapped_column(String(64))
+    # The app signed in to (migration 0005); NULL for a first-party login. No foreign key:
+    # the service ends a deleted client's sessions, and the ended rows may stay a while.
+    client_id: Mapped[str | None] = mapped_column(String(64))
 
 
 class RefreshTokenRow(Base):
@@ -141,8 +160,68 @@ class ClientRow(Base):
     client_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     name: Mapped[str] = mapped_column(String(128), unique=True)
     # SHA-256 of a 256-bit random secret: a slow hash adds nothing at that entropy.
-    secret_hash: Mapped[str] = mapped_column(String(64))
+    # NULL: a public client (RFC 6749 §2.1).
+    secret_hash: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # From migration 0005 (sign-in by other apps); clients before it have none.
+    redirect_uris: Mapped[tuple[str, ...]] = mapped_column(TextTuple, server_default="[]")
+    post_logout_redirect_uris: Mapped[tuple[str, ...]] = mapped_column(
+        TextTuple, server_default="[]"
+    )
+    grant_types: Mapped[tuple[str, ...]] = mapped_column(TextTuple, server_default="[]")
+    scope: Mapped[str] = mapped_column(String(1024), server_default="")
+    trusted: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    id_token_signed_response_alg: Mapped[str] = mapped_column(String(16), server_default="RS256")
+
+
+class AuthorizationCodeRow(Base):
+    """An authorization code (RFC 6749 §4.1.2), keyed by the SHA-256 of the code."""
+
+    __tablename__ = "authorization_codes"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    client_id: Mapped[str] = mapped_column(
+        ForeignKey("clients.client_id", ondelete="CASCADE"), index=True
+    )
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    redirect_uri: Mapped[str] = mapped_column(String(2048))
+    scope: Mapped[str] = mapped_column(String(1024))
+    code_challenge: Mapped[str] = mapped_column(String(128))
+    nonce: Mapped[str | None] = mapped_column(String(512))
+    login_session_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    auth_time: Mapped[datetime] = mapped_column(UTCDateTime)
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The session the exchange started: no foreign key, a purged session leaves it.
+    session_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+
+
+class ScopeRow(Base):
+    """What a scope allows, as the consent page says it."""
+
+    __tablename__ = "scopes"
+
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    description: Mapped[str] = mapped_column(String(512))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ConsentRow(Base):
+    """The scopes a user let a client have."""
+
+    __tablename__ = "consents"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    client_id: Mapped[str] = mapped_column(
+        ForeignKey("clients.client_id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    scope: Mapped[str] = mapped_column(String(1024))
+    granted_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class AuditEventRow(Base):

@@ -7,9 +7,12 @@ from dataclasses import dataclass
 from tollgate.settings import Settings
 from tollgate.store.interfaces import (
     AuditStore,
+    AuthorizationCodeStore,
     ClientStore,
+    ConsentStore,
     Database,
     KeyStore,
+    ScopeStore,
     SessionStore,
     UserStore,
 )
@@ -22,6 +25,9 @@ class Stores:
     sessions: SessionStore
     keys: KeyStore
     clients: ClientStore
+    codes: AuthorizationCodeStore
+    consents: ConsentStore
+    scopes: ScopeStore
     audit: AuditStore
 
     async def close(self) -> None:

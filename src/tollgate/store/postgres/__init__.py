@@ -8,8 +8,11 @@ from __future__ import annotations
 from tollgate.settings import Settings
 from tollgate.store.postgres.audit import PostgresAuditStore
 from tollgate.store.postgres.clients import PostgresClientStore
+from tollgate.store.postgres.codes import PostgresAuthorizationCodeStore
+from tollgate.store.postgres.consents import PostgresConsentStore
 from tollgate.store.postgres.keys import PostgresKeyStore
 from tollgate.store.postgres.pool import Connections, PostgresDatabase, open_pool
+from tollgate.store.postgres.scopes import PostgresScopeStore
 from tollgate.store.postgres.sessions import PostgresSessionStore
 from tollgate.store.postgres.users import PostgresUserStore
 from tollgate.store.records import StoreUnavailable
@@ -30,6 +33,9 @@ async def open_postgres(settings: Settings) -> Stores:
         sessions=PostgresSessionStore(connections),
         keys=PostgresKeyStore(connections),
         clients=PostgresClientStore(connections),
+        codes=PostgresAuthorizationCodeStore(connections),
+        consents=PostgresConsentStore(connections),
+        scopes=PostgresScopeStore(connections),
         audit=PostgresAuditStore(connections),
     )
 

@@ -1,4 +1,5 @@
-"""Registered OAuth 2.0 clients."""
+"""Registered OAuth 2.0 clients; deleting one deletes its codes and consents (ON DELETE
+CASCADE)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ from tollgate.store.postgres.pool import Connections
 from tollgate.store.records import ClientRecord
 
 _SELECT = f"SELECT {rows.columns(rows.CLIENT)} FROM clients"
+_INSERT = (
+    f"INSERT INTO clients ({rows.columns(rows.CLIENT)}) VALUES ({rows.placeholders(rows.CLIENT)})"
+)
 
 
 class PostgresClientStore:
@@ -15,8 +19,8 @@ class PostgresClientStore:
 
     async def add(self, client: ClientRecord) -> None:
         await self._db.execute(
-            f"INSERT INTO clients ({rows.columns(rows.CLIENT)}) VALUES ($1, $2, $3, $4)",
-            *rows.params(client, rows.CLIENT),
+            _INSERT,
+            *rows.client_params(client),
         )
 
     async def by_id(self, client_id: str) -> ClientRecord | None:

@@ -18,6 +18,7 @@ CONFLICTS = {
     "pk_refresh_tokens": "token_id",
     "pk_signing_keys": "kid",
     "pk_clients": "client_id",
+    "pk_authorization_codes": "code_id",
 }
 
 # The server is down, restarting, full or refusing us: nothing this call can fix, the

@@ -6,6 +6,7 @@ records are built from; a prefix lets one row carry several tables (see rotation
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,7 +14,9 @@ from asyncpg import Record
 
 from tollgate.store.records import (
     AuditRecord,
+    AuthorizationCodeRecord,
     ClientRecord,
+    ConsentRecord,
     KeyRecord,
     RefreshTokenRecord,
     SessionRecord,
@@ -43,6 +46,7 @@ SESSION = (
     "revoked_reason",
     "user_agent",
     "ip",
+    "client_id",
 )
 TOKEN = (
     "id",
@@ -55,7 +59,34 @@ TOKEN = (
     "replaced_by",
 )
 KEY = ("kid", "alg", "private_key", "public_jwk", "created_at", "activates_at", "retired_at")
-CLIENT = ("client_id", "name", "secret_hash", "created_at")
+CLIENT = (
+    "client_id",
+    "name",
+    "secret_hash",
+    "created_at",
+    "redirect_uris",
+    "post_logout_redirect_uris",
+    "grant_types",
+    "scope",
+    "trusted",
+    "id_token_signed_response_alg",
+)
+CODE = (
+    "id",
+    "client_id",
+    "user_id",
+    "redirect_uri",
+    "scope",
+    "code_challenge",
+    "nonce",
+    "login_session_id",
+    "auth_time",
+    "issued_at",
+    "expires_at",
+    "used_at",
+    "session_id",
+)
+CONSENT = ("user_id", "client_id", "scope", "granted_at")
 AUDIT = ("at", "event", "user_id", "username", "session_id", "ip", "user_agent", "detail", "id")
 
 
@@ -65,6 +96,11 @@ def columns(names: tuple[str, ...], table: str = "", prefix: str = "") -> str:
     return ", ".join(
         f"{qualify}{name} AS {prefix}{name}" if prefix else f"{qualify}{name}" for name in names
     )
+
+
+def placeholders(names: tuple[str, ...], first: int = 1) -> str:
+    """`$1, $2, ...`: one parameter per column of `names`, numbered from `first`."""
+    return ", ".join(f"${first + i}" for i in range(len(names)))
 
 
 def params(record: object, names: tuple[str, ...]) -> tuple[Any, ...]:
@@ -106,8 +142,8 @@ def user(row: Record, prefix: str = "") -> UserRecord:
 
 
 def session(row: Record, prefix: str = "") -> SessionRecord:
-    (id_, user_id, scope, created, last_used, expires, revoked, reason, agent, ip) = _values(
-        row, SESSION, prefix
+    (id_, user_id, scope, created, last_used, expires, revoked, reason, agent, ip, client_id) = (
+        _values(row, SESSION, prefix)
     )
     return SessionRecord(
         id=id_,
@@ -120,6 +156,7 @@ def session(row: Record, prefix: str = "") -> SessionRecord:
         revoked_reason=reason,
         user_agent=agent,
         ip=ip,
+        client_id=client_id,
     )
 
 
@@ -151,12 +188,53 @@ def key(row: Record) -> KeyRecord:
     )
 
 
+def client_params(record: ClientRecord) -> tuple[Any, ...]:
+    """An INSERT's parameters for CLIENT: the tuples as JSON arrays (schema.TextTuple)."""
+    return tuple(
+        json.dumps(list(value)) if isinstance(value, tuple) else value
+        for value in params(record, CLIENT)
+    )
+
+
 def client(row: Record) -> ClientRecord:
     return ClientRecord(
         client_id=row["client_id"],
         name=row["name"],
         secret_hash=row["secret_hash"],
         created_at=utc(row["created_at"]),
+        redirect_uris=tuple(json.loads(row["redirect_uris"])),
+        post_logout_redirect_uris=tuple(json.loads(row["post_logout_redirect_uris"])),
+        grant_types=tuple(json.loads(row["grant_types"])),
+        scope=row["scope"],
+        trusted=row["trusted"],
+        id_token_signed_response_alg=row["id_token_signed_response_alg"],
+    )
+
+
+def code(row: Record) -> AuthorizationCodeRecord:
+    return AuthorizationCodeRecord(
+        id=row["id"],
+        client_id=row["client_id"],
+        user_id=row["user_id"],
+        redirect_uri=row["redirect_uri"],
+        scope=row["scope"],
+        code_challenge=row["code_challenge"],
+        nonce=row["nonce"],
+        login_session_id=row["login_session_id"],
+        auth_time=utc(row["auth_time"]),
+        issued_at=utc(row["issued_at"]),
+        expires_at=utc(row["expires_at"]),
+        used_at=utc_or_none(row["used_at"]),
+        session_id=row["session_id"],
+    )
+
+
+def consent(row: Record) -> ConsentRecord:
+    return ConsentRecord(
+        user_id=row["user_id"],
+        client_id=row["client_id"],
+        scope=row["scope"],
+        granted_at=utc(row["granted_at"]),
     )
 
 

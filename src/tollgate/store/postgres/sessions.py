@@ -31,13 +31,14 @@ _REFRESH_TOKEN = f"SELECT {rows.columns(rows.TOKEN)} FROM refresh_tokens WHERE i
 
 # The login: session, first token and audit row in one statement. The token's foreign
 # key is checked at the end of the statement, when the session row is there.
+_TOKEN_AT = len(rows.SESSION) + 1
 _START = f"""
 WITH new_session AS (
   INSERT INTO sessions ({rows.columns(rows.SESSION)})
-  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-), audit AS ({insert_audit(19)})
+  VALUES ({rows.placeholders(rows.SESSION)})
+), audit AS ({insert_audit(_TOKEN_AT + len(rows.TOKEN))})
 INSERT INTO refresh_tokens ({rows.columns(rows.TOKEN)})
-VALUES ($11, $12, $13, $14, $15, $16, $17, $18)
+VALUES ({rows.placeholders(rows.TOKEN, _TOKEN_AT)})
 """
 
 _REVOKE = f"""

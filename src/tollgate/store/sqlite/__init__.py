@@ -10,10 +10,13 @@ from tollgate.settings import Settings
 from tollgate.store.records import StoreUnavailable
 from tollgate.store.sqlite.audit import SqliteAuditStore
 from tollgate.store.sqlite.clients import SqliteClientStore
+from tollgate.store.sqlite.codes import SqliteAuthorizationCodeStore
 from tollgate.store.sqlite.connection import ConnectionThread, database_path
+from tollgate.store.sqlite.consents import SqliteConsentStore
 from tollgate.store.sqlite.database import SqliteDatabase
 from tollgate.store.sqlite.keys import SqliteKeyStore
 from tollgate.store.sqlite.loop import LoopConnection
+from tollgate.store.sqlite.scopes import SqliteScopeStore
 from tollgate.store.sqlite.sessions import SqliteSessionStore
 from tollgate.store.sqlite.users import SqliteUserStore
 from tollgate.store.stores import Stores
@@ -39,5 +42,8 @@ async def open_sqlite(settings: Settings) -> Stores:
         sessions=SqliteSessionStore(thread, loop),
         keys=SqliteKeyStore(thread),
         clients=SqliteClientStore(thread),
+        codes=SqliteAuthorizationCodeStore(thread, loop),
+        consents=SqliteConsentStore(thread, loop),
+        scopes=SqliteScopeStore(thread),
         audit=SqliteAuditStore(thread),
     )

@@ -1,4 +1,5 @@
-"""Registered OAuth 2.0 clients: one hop per operation."""
+"""Registered OAuth 2.0 clients: one hop per operation. Deleting one deletes its codes and
+consents too (ON DELETE CASCADE)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from tollgate.store.records import ClientRecord
 from tollgate.store.sqlite.codecs import CLIENT_COLUMNS, Row, client_from_row, client_params
 from tollgate.store.sqlite.connection import ConnectionThread
 
-INSERT_CLIENT = f"INSERT INTO clients ({CLIENT_COLUMNS}) VALUES (?, ?, ?, ?)"
+INSERT_CLIENT = f"INSERT INTO clients ({CLIENT_COLUMNS}) VALUES ({', '.join('?' * 10)})"
 CLIENT_BY_ID = f"SELECT {CLIENT_COLUMNS} FROM clients WHERE client_id = ?"
 ALL_CLIENTS = f"SELECT {CLIENT_COLUMNS} FROM clients ORDER BY created_at"
 DELETE_CLIENT = "DELETE FROM clients WHERE name = ?"

@@ -12,13 +12,16 @@ Rows are read as plain tuples (the fastest cursor shape) with the columns named 
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime
 from typing import Any
 
 from tollgate.store.records import (
     AuditRecord,
+    AuthorizationCodeRecord,
     ClientRecord,
+    ConsentRecord,
     KeyRecord,
     RefreshTokenRecord,
     SessionRecord,
@@ -103,9 +106,9 @@ def user_from_row(row: Row, at: int = 0) -> UserRecord:
 
 SESSION_COLUMNS = (
     "id, user_id, scope, created_at, last_used_at, expires_at, revoked_at, revoked_reason, "
-    "user_agent, ip"
+    "user_agent, ip, client_id"
 )
-SESSION_WIDTH = 10
+SESSION_WIDTH = 11
 
 
 def session_params(session: SessionRecord) -> Row:
@@ -120,6 +123,7 @@ def session_params(session: SessionRecord) -> Row:
         session.revoked_reason,
         session.user_agent,
         session.ip,
+        session.client_id,
     )
 
 
@@ -135,6 +139,7 @@ def session_from_row(row: Row, at: int = 0) -> SessionRecord:
         revoked_reason=row[at + 7],
         user_agent=row[at + 8],
         ip=row[at + 9],
+        client_id=row[at + 10],
     )
 
 
@@ -196,16 +201,99 @@ def key_from_row(row: Row) -> KeyRecord:
     )
 
 
-CLIENT_COLUMNS = "client_id, name, secret_hash, created_at"
+CLIENT_COLUMNS = (
+    "client_id, name, secret_hash, created_at, redirect_uris, post_logout_redirect_uris, "
+    "grant_types, scope, trusted, id_token_signed_response_alg"
+)
+
+
+def text_tuple(values: tuple[str, ...]) -> str:
+    """As schema.TextTuple writes it: a JSON array."""
+    return json.dumps(list(values))
+
+
+def to_tuple(text: str) -> tuple[str, ...]:
+    return tuple(json.loads(text))
 
 
 def client_params(client: ClientRecord) -> Row:
-    return (client.client_id, client.name, client.secret_hash, time_text(client.created_at))
+    return (
+        client.client_id,
+        client.name,
+        client.secret_hash,
+        time_text(client.created_at),
+        text_tuple(client.redirect_uris),
+        text_tuple(client.post_logout_redirect_uris),
+        text_tuple(client.grant_types),
+        client.scope,
+        int(client.trusted),
+        client.id_token_signed_response_alg,
+    )
 
 
 def client_from_row(row: Row) -> ClientRecord:
     return ClientRecord(
-        client_id=row[0], name=row[1], secret_hash=row[2], created_at=to_time(row[3])
+        client_id=row[0],
+        name=row[1],
+        secret_hash=row[2],
+        created_at=to_time(row[3]),
+        redirect_uris=to_tuple(row[4]),
+        post_logout_redirect_uris=to_tuple(row[5]),
+        grant_types=to_tuple(row[6]),
+        scope=row[7],
+        trusted=bool(row[8]),
+        id_token_signed_response_alg=row[9],
+    )
+
+
+CODE_COLUMNS = (
+    "id, client_id, user_id, redirect_uri, scope, code_challenge, nonce, login_session_id, "
+    "auth_time, issued_at, expires_at, used_at, session_id"
+)
+
+
+def code_params(code: AuthorizationCodeRecord) -> Row:
+    return (
+        code.id,
+        code.client_id,
+        uuid_text(code.user_id),
+        code.redirect_uri,
+        code.scope,
+        code.code_challenge,
+        code.nonce,
+        uuid_text_or_none(code.login_session_id),
+        time_text(code.auth_time),
+        time_text(code.issued_at),
+        time_text(code.expires_at),
+        time_text_or_none(code.used_at),
+        uuid_text_or_none(code.session_id),
+    )
+
+
+def code_from_row(row: Row) -> AuthorizationCodeRecord:
+    return AuthorizationCodeRecord(
+        id=row[0],
+        client_id=row[1],
+        user_id=to_uuid(row[2]),
+        redirect_uri=row[3],
+        scope=row[4],
+        code_challenge=row[5],
+        nonce=row[6],
+        login_session_id=to_uuid_or_none(row[7]),
+        auth_time=to_time(row[8]),
+        issued_at=to_time(row[9]),
+        expires_at=to_time(row[10]),
+        used_at=to_time_or_none(row[11]),
+        session_id=to_uuid_or_none(row[12]),
+    )
+
+
+CONSENT_COLUMNS = "user_id, client_id, scope, granted_at"
+
+
+def consent_from_row(row: Row) -> ConsentRecord:
+    return ConsentRecord(
+        user_id=to_uuid(row[0]), client_id=row[1], scope=row[2], granted_at=to_time(row[3])
     )
 
 

@@ -11,6 +11,7 @@ _CONFLICTS = {
     "users.username_key": "username",
     "users.username_skeleton": "username_skeleton",
     "clients.name": "client_name",
+    "authorization_codes.id": "code_id",
 }
 _UNIQUE_PREFIX = "UNIQUE constraint failed: "
 

@@ -22,6 +22,7 @@ from tollgate.store.records import (
 from tollgate.store.sqlite.audit import insert_audit
 from tollgate.store.sqlite.codecs import (
     SESSION_COLUMNS,
+    SESSION_WIDTH,
     TOKEN_COLUMNS,
     Row,
     session_from_row,
@@ -36,7 +37,9 @@ from tollgate.store.sqlite.loop import LoopConnection
 from tollgate.store.sqlite.rotation import outcome, rotate
 
 LIVE = "revoked_at IS NULL AND expires_at > ?"
-INSERT_SESSION = f"INSERT INTO sessions ({SESSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+INSERT_SESSION = (
+    f"INSERT INTO sessions ({SESSION_COLUMNS}) VALUES ({', '.join('?' * SESSION_WIDTH)})"
+)
 INSERT_TOKEN = f"INSERT INTO refresh_tokens ({TOKEN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 TOKEN_BY_ID = f"SELECT {TOKEN_COLUMNS} FROM refresh_tokens WHERE id = ?"
 SELECT_SESSIONS = f"SELECT {SESSION_COLUMNS} FROM sessions"
