@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import json
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -14,13 +11,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, PublicKeyTypes
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 
-# RFC 7638 §3.2: the members that enter the thumbprint, per key type.
-THUMBPRINT_MEMBERS = {
-    "EC": ("crv", "kty", "x", "y"),
-    "OKP": ("crv", "kty", "x"),
-    "RSA": ("e", "kty", "n"),
-    "oct": ("k", "kty"),
-}
+from tollgate.verify.thumbprint import THUMBPRINT_MEMBERS, b64url, thumbprint
 
 RSA_BITS = 3072
 # HS256 secrets: 512 bits, well above the 256 bits RFC 7518 §3.2 requires.
@@ -33,17 +24,6 @@ class NewKey:
     alg: str
     private_key: bytes
     public_jwk: dict[str, Any] | None
-
-
-def b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def thumbprint(jwk: dict[str, Any]) -> str:
-    """RFC 7638 JWK thumbprint (SHA-256). PyJWT has no helper for it, and it is six lines."""
-    members = THUMBPRINT_MEMBERS[jwk["kty"]]
-    canonical = json.dumps({m: jwk[m] for m in members}, separators=(",", ":"), sort_keys=True)
-    return b64url(hashlib.sha256(canonical.encode("utf-8")).digest())
 
 
 def public_jwk(public_key: PublicKeyTypes, alg: str) -> dict[str, Any]:
