@@ -19,12 +19,12 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import unquote, urlsplit
 
 import jwt
 
-from tollgate.verify.errors import _UNSAFE, OAuthError
+from tollgate.verify.errors import _UNSAFE, InvalidToken, OAuthError, VerificationError
 from tollgate.verify.jws import json_object, parse, verify_signature
 from tollgate.verify.thumbprint import b64url, thumbprint
 
@@ -41,7 +41,16 @@ _UNRESERVED = re.compile(r"[A-Za-z0-9._~-]")
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
-class InvalidDPoPProof(OAuthError):
+def dpop_challenge(error: OAuthError) -> str:
+    """RFC 9449 §7.1: the DPoP challenge, naming the algorithms a proof may use."""
+    description = _UNSAFE.sub("", error.description)
+    return (
+        f'DPoP algs="{" ".join(PROOF_ALGORITHMS)}", error="{error.error}", '
+        f'error_description="{description}"'
+    )
+
+
+class InvalidDPoPProof(VerificationError):
     """The DPoP proof is missing, malformed, forged or does not fit the request."""
 
     status = 401
@@ -49,12 +58,7 @@ class InvalidDPoPProof(OAuthError):
     description = "The DPoP proof is invalid."
 
     def www_authenticate(self, realm: str = "api") -> str:
-        # RFC 9449 §7.1: the DPoP challenge names the algorithms a proof may use.
-        description = _UNSAFE.sub("", self.description)
-        return (
-            f'DPoP algs="{" ".join(PROOF_ALGORITHMS)}", error="{self.error}", '
-            f'error_description="{description}"'
-        )
+        return dpop_challenge(self)
 
 
 class UseDPoPNonce(InvalidDPoPProof):
@@ -69,6 +73,15 @@ class UseDPoPNonce(InvalidDPoPProof):
 
     def headers(self, realm: str = "api") -> dict[str, str]:
         return {**super().headers(realm), "DPoP-Nonce": self.nonce}
+
+
+class BoundTokenRefused(InvalidToken):
+    """A DPoP-bound token presented without its proof (as Bearer, or to `verify`)."""
+
+    description = "The token is bound to a key: send it as `Authorization: DPoP` with a proof."
+
+    def www_authenticate(self, realm: str = "api") -> str:
+        return dpop_challenge(self)
 
 
 @dataclass(frozen=True)
@@ -238,6 +251,12 @@ def _check_ath(claims: dict[str, Any], access_token: str) -> None:
     ath = claims.get("ath")
     if not isinstance(ath, str) or not hmac.compare_digest(ath, access_token_hash(access_token)):
         raise InvalidDPoPProof("The DPoP proof does not name this access token.")
+
+
+class ReplayCache(Protocol):
+    def first_use(self, proof: Proof) -> bool:
+        """True the first time this key's `jti` is seen before the proof expires."""
+        ...
 
 
 class MemoryReplayCache:
