@@ -35,6 +35,7 @@ __all__ = [
     "ServiceUnavailable",
     "TollgateError",
     "TooManyRequests",
+    "UnauthorizedClient",
     "UnsupportedGrantType",
     "UsernameTaken",
     "VerificationError",
@@ -103,10 +104,21 @@ class InvalidScope(TollgateError):
     description = "The requested scope is not allowed."
 
 
+class UnauthorizedClient(TollgateError):
+    """RFC 6749 §5.2: an authenticated client not registered for this grant type."""
+
+    error = "unauthorized_client"
+    status = 400
+    description = "This client may not use this grant type."
+
+
 class UnsupportedGrantType(TollgateError):
     error = "unsupported_grant_type"
     status = 400
-    description = "Supported grant types are password and refresh_token."
+    description = (
+        "Supported grant types are password, refresh_token, authorization_code "
+        "and client_credentials."
+    )
 
 
 class CrossSiteRequest(TollgateError):

@@ -282,8 +282,11 @@ async def test_jwks_has_public_keys_only(client: httpx.AsyncClient) -> None:
     assert response.headers["cache-control"] == "public, max-age=300"  # JWKS_MAX_AGE
     keys = response.json()["keys"]
     kid = jwt.get_unverified_header(tokens["access_token"])["kid"]
-    assert [k["kid"] for k in keys] == [kid]
-    key = keys[0]
+    # The access-token key, and the RS256 key of ID tokens (OpenID Connect).
+    assert [k["kid"] for k in keys if not k["kid"].startswith("idt-")] == [kid]
+    assert [k["alg"] for k in keys if k["kid"].startswith("idt-")] == ["RS256"]
+    assert all("d" not in k and "p" not in k for k in keys)
+    key = next(k for k in keys if k["kid"] == kid)
     assert key["alg"] == "ES256"
     assert key["use"] == "sig"
     assert "d" not in key

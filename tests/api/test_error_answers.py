@@ -113,10 +113,11 @@ async def test_token_endpoint_request_errors_are_400(client: httpx.AsyncClient) 
     assert "www-authenticate" not in missing.headers
     unsupported = await client.post("/auth", content="grant_type=password&x=1", headers=FORM)
     assert unsupported.status_code == 400
-    other = await client.post("/auth", json={"grant_type": "client_credentials"})
+    other = await client.post("/auth", json={"grant_type": "implicit"})
     body = {
         "error": "unsupported_grant_type",
-        "error_description": "Supported grant types are password and refresh_token.",
+        "error_description": "Supported grant types are password, refresh_token, "
+        "authorization_code and client_credentials.",
     }
     assert_answer(other, 400, body, None)
 

@@ -53,7 +53,12 @@ async def test_metadata(client: httpx.AsyncClient, path: str) -> None:
     assert meta["jwks_uri"] == f"{ISSUER}/.well-known/jwks.json"
     assert meta["revocation_endpoint"] == f"{ISSUER}/revoke"
     assert meta["introspection_endpoint"] == f"{ISSUER}/introspect"
-    assert meta["grant_types_supported"] == ["password", "refresh_token"]
+    assert set(meta["grant_types_supported"]) == {
+        "authorization_code",
+        "refresh_token",
+        "client_credentials",
+        "password",
+    }
     assert "client_secret_basic" in meta["introspection_endpoint_auth_methods_supported"]
 
 

@@ -201,8 +201,12 @@ class TestTokenEndpoint:
     @pytest.mark.parametrize(
         ("data", "error"),
         [
-            ({"grant_type": "client_credentials"}, "unsupported_grant_type"),
-            ({"grant_type": "authorization_code", "code": "x"}, "unsupported_grant_type"),
+            ({"grant_type": "implicit"}, "unsupported_grant_type"),
+            (
+                {"grant_type": "urn:ietf:params:oauth:grant-type:device_code"},
+                "unsupported_grant_type",
+            ),
+            ({"grant_type": "authorization_code", "code": "x"}, "invalid_request"),
             ({"username": "minsu"}, "invalid_request"),
             ({"grant_type": "password", "username": "minsu"}, "invalid_request"),
             ({"grant_type": "refresh_token"}, "invalid_request"),

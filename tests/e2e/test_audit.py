@@ -135,9 +135,10 @@ def test_lockouts_revocations_accounts_and_keys_are_recorded(tmp_path: Path) -> 
         "user_disabled",
         "login_refused_disabled",
         "user_enabled",
-        "key_rotated",
         "key_retired",
     ):
         assert rows.count(kind) == 1, (kind, rows)
+    # One rotation made two keys: the access-token key and the ID-token key.
+    assert rows.count("key_rotated") == 2, rows
     assert f"session={sid(by_admin)}" in listed.stdout
     assert f"({old_kid} (forced))" in listed.stdout

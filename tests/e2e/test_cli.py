@@ -442,4 +442,5 @@ def test_admin_commands_write_their_audit_events_to_the_log(tmp_path: Path) -> N
     assert (event["event"], event["username"]) == ("user_disabled", "grace")
     assert disabled.stdout == "disabled grace\n"  # stdout stays the command's own answer
     rotated = run_cli(database, "keys", "rotate")
-    assert [e["event"] for e in audit_lines(rotated.stderr)] == ["key_rotated"]
+    # The access-token key and the ID-token key.
+    assert [e["event"] for e in audit_lines(rotated.stderr)] == ["key_rotated", "key_rotated"]

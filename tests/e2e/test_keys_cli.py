@@ -39,13 +39,13 @@ def test_rotate_then_retire(tmp_path: Path) -> None:
 
         rotated = run_cli(database, "keys", "rotate", **settings)
         assert rotated.returncode == 0, rotated.stderr
-        new_kid = rotated.stdout.split()[0]
+        new_kid, new_id_token_kid = (line.split()[0] for line in rotated.stdout.splitlines())
+        assert new_id_token_kid.startswith("idt-")
         time.sleep(0.5)
         # Published at once, signing only after the JWKS max-age (4 s here).
-        assert {k["kid"] for k in http.get("/.well-known/jwks.json").json()["keys"]} == {
-            old_kid,
-            new_kid,
-        }
+        published = {k["kid"] for k in http.get("/.well-known/jwks.json").json()["keys"]}
+        assert {k for k in published if not k.startswith("idt-")} == {old_kid, new_kid}
+        assert new_id_token_kid in published
         other = http.post("/login", json={"username": "kay", "password": PASSWORD}).json()
         assert kid(other["access_token"]) == old_kid
         deadline = time.monotonic() + 10
@@ -81,7 +81,9 @@ def test_rotate_then_retire(tmp_path: Path) -> None:
         assert http.get("/me", headers=bearer(before["access_token"])).status_code == 401
         assert http.get("/me", headers=bearer(after["access_token"])).status_code == 200
         keys = http.get("/.well-known/jwks.json").json()["keys"]
-        assert [k["kid"] for k in keys] == [new_kid]
+        assert [k["kid"] for k in keys if not k["kid"].startswith("idt-")] == [new_kid]
+        # Both ID-token keys stay: the new one signs ID tokens from the same moment on.
+        assert f"{new_id_token_kid}  RS256  signing ID tokens" in listing
 
 
 def key_whose_id_starts_with(prefix: str) -> NewKey:
@@ -155,7 +157,8 @@ def test_hs256_secret_for_a_single_verifier(tmp_path: Path) -> None:
     database = tmp_path / "hs.db"
     with running_server(database, signing_alg="HS256") as base:
         tokens = httpx.post(f"{base}/join", json={"username": "hal", "password": PASSWORD}).json()
-        assert httpx.get(f"{base}/.well-known/jwks.json").json() == {"keys": []}
+        published = httpx.get(f"{base}/.well-known/jwks.json").json()["keys"]
+        assert [k["alg"] for k in published] == ["RS256"]  # the ID-token key only
         printed = run_cli(database, "keys", "secret", signing_alg="HS256")
         assert printed.returncode == 0, printed.stderr
         kid_line, secret_line = printed.stdout.splitlines()

@@ -217,4 +217,6 @@ def test_workers_share_keys_and_sessions(
         for _ in range(10):
             with httpx.Client(base_url=base) as fresh:
                 assert fresh.get("/auth", headers=bearer(pair["access_token"])).status_code == 200
-        assert len(http.get("/.well-known/jwks.json").json()["keys"]) == 1
+        # One access-token key and one ID-token key, whatever the number of workers.
+        kids = [k["kid"] for k in http.get("/.well-known/jwks.json").json()["keys"]]
+        assert sorted(kid.startswith("idt-") for kid in kids) == [False, True]

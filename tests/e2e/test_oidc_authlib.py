@@ -202,6 +202,10 @@ def test_browser_sign_in_with_a_scope_left_out(stack: Stack, browser: Browser) -
     assert rotated["refresh_token"] != first_refresh
     assert set(access_claims(rotated)["scope"].split()) == granted
     assert access_claims(rotated)["sid"] == access["sid"]
+    # An app's access token is an access token like any: Tollgate's own /me takes it.
+    me = httpx.get(f"{stack.tollgate}/me", headers=bearer(rotated["access_token"]))
+    assert me.status_code == 200
+    assert me.json()["username"] == USER
     with pytest.raises(OAuthError) as reused:
         client.refresh_token(stack.metadata["token_endpoint"], refresh_token=first_refresh)
     assert reused.value.error == "invalid_grant"
@@ -312,6 +316,17 @@ def test_client_credentials(stack: Stack) -> None:
     notes = httpx.get(stack.notes, headers=bearer(token["access_token"]))
     assert notes.status_code == 200, notes.text
     assert notes.json()["owner"] == stack.service.client_id
+
+    # Asking for no scope (and client_secret_post this time): every registered one.
+    unscoped = OAuth2Session(
+        stack.service.client_id,
+        stack.service.client_secret,
+        token_endpoint_auth_method="client_secret_post",
+    )
+    everything = unscoped.fetch_token(
+        stack.metadata["token_endpoint"], grant_type="client_credentials"
+    )
+    assert everything["scope"] == "notes:read"
 
     wider = OAuth2Session(stack.service.client_id, stack.service.client_secret, scope="notes:write")
     with pytest.raises(OAuthError) as refused:

@@ -103,7 +103,8 @@ def test_purge_deletes_only_what_cannot_be_used(database: Database) -> None:
         purged = run_cli(database.file, "purge", **settings)
         assert purged.returncode == 0, purged.stderr
         assert purged.stdout.strip() == (
-            "deleted 1 ended session(s), 2 expired refresh token(s), 1 audit event(s)"
+            "deleted 1 ended session(s), 2 expired refresh token(s), "
+            "0 expired authorization code(s), 1 audit event(s)"
         )
 
         live_sid = claims(live["access_token"])["sid"]

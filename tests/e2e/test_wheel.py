@@ -131,6 +131,11 @@ def test_migrate_and_serve_from_the_install(tollgate: Install) -> None:
             assert "<title>Tollgate — your account</title>" in page.text
             for asset in ("/ui/app.js", "/ui/style.css", "/favicon.ico"):
                 assert http.get(asset).status_code == 200, asset
+            # The authorization endpoint's pages come from packaged templates.
+            refused = http.get("/authorize", params={"client_id": "x", "redirect_uri": "y"})
+            assert refused.status_code == 400
+            assert "This sign-in cannot continue" in refused.text
+            assert http.get("/authorize/style.css").status_code == 200
             head = http.head("/")
             assert head.status_code == 200
             assert head.content == b""

@@ -17,7 +17,9 @@ def test_burst_over_real_http(tmp_path: Path) -> None:
     with running_server(tmp_path / "t.db") as base, httpx.Client(base_url=base) as http:
         tokens = http.post("/join", json={"username": "target", "password": PASSWORD}).json()
         header, claims, signature = parts(tokens["access_token"])
-        jwk = http.get("/.well-known/jwks.json").json()["keys"][0]
+        published = http.get("/.well-known/jwks.json").json()["keys"]
+        # The key that signed the token (the ID-token key is published beside it).
+        jwk = next(k for k in published if k["kid"] == header["kid"])
         pem = jwt.PyJWK(jwk).key.public_bytes(
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
         )

@@ -55,7 +55,9 @@ async def test_rotation_keeps_old_tokens_verifying(
         await services.checker.access(old)
         await services.checker.access(new)
         kids = {k["kid"] for k in (await services.keyring.jwks())["keys"]}
-        assert kids == {kid_of(old), new_key.kid}
+        id_token_kids = {k for k in kids if k.startswith(rotation.ID_TOKEN_KID_PREFIX)}
+        assert len(id_token_kids) == 1
+        assert kids - id_token_kids == {kid_of(old), new_key.kid}
     finally:
         await services.close()
 
@@ -126,9 +128,11 @@ async def test_keys_are_sealed_at_rest_with_a_secret(
     services = await start(make_settings, hasher, secret_key="s3cret-from-the-vault")
     try:
         async with rows(services) as db:
-            stored = (await db.scalars(select(SigningKeyRow.private_key))).one()
-        assert b"PRIVATE KEY" not in stored
-        assert stored.startswith(b"tollgate-sealed:v1:")
+            stored = (await db.scalars(select(SigningKeyRow.private_key))).all()
+        assert len(stored) == 2  # the access-token key and the ID-token key
+        for sealed in stored:
+            assert b"PRIVATE KEY" not in sealed
+            assert sealed.startswith(b"tollgate-sealed:v1:")
         await services.checker.access(await access_token(services))
     finally:
         await services.close()
@@ -139,10 +143,41 @@ async def test_keys_are_sealed_at_rest_with_a_secret(
         await other.close()
 
 
-async def test_hs256_publishes_nothing(make_settings: Callable[..., Settings], hasher: Any) -> None:
+async def test_hs256_publishes_only_the_id_token_key(
+    make_settings: Callable[..., Settings], hasher: Any
+) -> None:
     services = await start(make_settings, hasher, signing_alg="HS256")
     try:
-        assert await services.keyring.jwks() == {"keys": []}
+        published = (await services.keyring.jwks())["keys"]
+        assert [(k["kty"], k["alg"], k["kid"][:4]) for k in published] == [("RSA", "RS256", "idt-")]
         await services.checker.access(await access_token(services))
+    finally:
+        await services.close()
+
+
+async def test_the_id_token_key_rotates_and_retires_on_its_own(
+    make_settings: Callable[..., Settings], hasher: Any
+) -> None:
+    services = await start(make_settings, hasher)
+    try:
+        first = await services.keyring.id_token_signer()
+        assert first.kid.startswith(rotation.ID_TOKEN_KID_PREFIX)
+        assert first.alg == "RS256"
+        assert first.public_jwk is not None
+        assert first.public_jwk["kid"] == first.kid
+        assert jwt.PyJWK(first.public_jwk).key.key_size == rotation.ID_TOKEN_RSA_BITS
+        # A new access-token key neither signs ID tokens nor ends the ID-token key's turn.
+        await rotation.create_key(services.stores.keys, "ES256", None)
+        await services.keyring.reload()
+        assert (await services.keyring.id_token_signer()).kid == first.kid
+        with pytest.raises(InvalidRequest):  # still the one signing ID tokens
+            await rotation.retire(services.stores.keys, first.kid, 0)
+        newer = await rotation.create_key(services.stores.keys, "RS256", None, id_tokens=True)
+        await services.keyring.reload()
+        assert (await services.keyring.id_token_signer()).kid == newer.kid
+        assert (await services.keyring.signer()).alg == "ES256"
+        await rotation.retire(services.stores.keys, first.kid, 0, force=True)
+        await services.keyring.reload()
+        assert await services.keyring.find(first.kid) is None
     finally:
         await services.close()

@@ -62,6 +62,7 @@ class _Tables:
         self.codes: dict[str, AuthorizationCodeRecord] = {}
         self.consents: dict[tuple[uuid.UUID, str], ConsentRecord] = {}
         self.scopes: dict[str, ScopeDescription] = {}
+        self.proofs: dict[str, datetime] = {}
         self.audit: list[AuditRecord] = []
         self.audit_ids = itertools.count(1)
 
@@ -440,6 +441,26 @@ class ReferenceScopes:
         return sorted(self._t.scopes.values(), key=lambda s: s.name)
 
 
+class ReferenceProofs:
+    def __init__(self, tables: _Tables) -> None:
+        self._t = tables
+
+    async def first_use(self, proof_id: str, expires_at: datetime, now: datetime) -> bool:
+        async with self._t.lock:
+            seen = self._t.proofs.get(proof_id)
+            if seen is not None and seen > now:
+                return False
+            self._t.proofs[proof_id] = expires_at
+            return True
+
+    async def purge(self, before: datetime) -> int:
+        async with self._t.lock:
+            gone = [p for p, expires in self._t.proofs.items() if expires < before]
+            for proof_id in gone:
+                del self._t.proofs[proof_id]
+            return len(gone)
+
+
 class ReferenceAudit:
     def __init__(self, tables: _Tables) -> None:
         self._t = tables
@@ -488,5 +509,6 @@ def open_reference() -> Stores:
         codes=ReferenceCodes(tables),
         consents=ReferenceConsents(tables),
         scopes=ReferenceScopes(tables),
+        proofs=ReferenceProofs(tables),
         audit=ReferenceAudit(tables),
     )

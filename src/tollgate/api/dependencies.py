@@ -15,7 +15,10 @@ from fastapi import Depends, Request
 from tollgate.keys.keyring import Keyring
 from tollgate.metrics import Metrics
 from tollgate.services.accounts import Accounts
+from tollgate.services.client_credentials import ClientCredentialsGrant
 from tollgate.services.clients import Clients
+from tollgate.services.code_grant import CodeGrant
+from tollgate.services.consents import Consents
 from tollgate.services.container import Services
 from tollgate.services.grants import ClientInfo, Grants
 from tollgate.services.login import Login
@@ -46,11 +49,14 @@ LoginDep = Annotated[Login, provided(lambda s: s.login)]
 SessionsDep = Annotated[Sessions, provided(lambda s: s.sessions)]
 TokenControlDep = Annotated[TokenControl, provided(lambda s: s.token_control)]
 RegisteredClientsDep = Annotated[Clients, provided(lambda s: s.clients)]
+ClientCredentialsDep = Annotated[ClientCredentialsGrant, provided(lambda s: s.client_credentials)]
+CodeGrantDep = Annotated[CodeGrant, provided(lambda s: s.code_grant)]
 ThrottleDep = Annotated[Throttle, provided(lambda s: s.throttle)]
 KeyringDep = Annotated[Keyring, provided(lambda s: s.keyring)]
 SettingsDep = Annotated[Settings, provided(lambda s: s.settings)]
 MetricsDep = Annotated[Metrics, provided(lambda s: s.metrics)]
 DatabaseDep = Annotated[Database, provided(lambda s: s.stores.database)]
+ConsentsDep = Annotated[Consents, provided(lambda s: s.consents)]
 SchemaHeadDep = Annotated[str | None, provided(lambda s: s.schema_head)]
 
 

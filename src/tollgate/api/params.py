@@ -10,6 +10,7 @@ from urllib.parse import unquote_plus
 from fastapi import Request
 
 from tollgate.errors import InvalidClient, InvalidRequest
+from tollgate.services.clients import ClientCredentials
 
 FORM = "application/x-www-form-urlencoded"
 
@@ -55,3 +56,27 @@ def client_credentials(request: Request, params: dict[str, Any]) -> tuple[str, s
     if isinstance(posted_id, str) and isinstance(posted_secret, str):
         return posted_id, posted_secret
     return None
+
+
+def token_client(request: Request, params: dict[str, Any]) -> ClientCredentials | None:
+    """How a client identifies itself at the token endpoint: `client_secret_basic`,
+    `client_secret_post`, or `none` (its `client_id` alone: a public client, RFC 6749
+    §2.1); None when it does not. RFC 6749 §2.3: one method per request."""
+    posted_id, posted_secret = params.get("client_id"), params.get("client_secret")
+    if request.headers.get("authorization", "").partition(" ")[0].lower() == "basic":
+        if posted_secret is not None:
+            raise InvalidRequest("Send the client credentials one way: Basic or the body.")
+        basic = client_credentials(request, {})
+        assert basic is not None
+        if isinstance(posted_id, str) and posted_id != basic[0]:
+            raise InvalidRequest("client_id differs from the Basic credentials' client.")
+        return ClientCredentials(basic[0], basic[1], "client_secret_basic")
+    if posted_secret is not None and not isinstance(posted_secret, str):
+        raise InvalidRequest("client_secret must be a string.")
+    if not isinstance(posted_id, str) or not posted_id:
+        if posted_secret is not None:
+            raise InvalidRequest("client_secret needs client_id.")
+        return None
+    if posted_secret is None:
+        return ClientCredentials(posted_id, None, "none")
+    return ClientCredentials(posted_id, posted_secret, "client_secret_post")

@@ -20,7 +20,18 @@ from tollgate.api import docs, gateway
 from tollgate.api.dependencies import rate_limited
 from tollgate.api.errors import TokenEndpointRoute
 from tollgate.api.operation import operation_of
-from tollgate.api.routes import account, oauth, ops, tokens, wellknown
+from tollgate.api.routes import (
+    account,
+    authorize,
+    consents,
+    end_session,
+    oauth,
+    ops,
+    tokens,
+    userinfo,
+    wellknown,
+)
+from tollgate.ui import pages
 from tollgate.ui import routes as ui
 
 
@@ -48,6 +59,11 @@ ROUTES = (
     Route("DELETE", "/sessions/{session_id}", account.end_session, "account"),
     Route("POST", "/password", account.change_password, "account"),
     Route("DELETE", "/me", account.delete_me, "account"),
+    Route("GET", "/consents", consents.list_consents, "account"),
+    Route("DELETE", "/consents/{client_id}", consents.revoke_consent, "account"),
+    # OpenID Connect (issue 14)
+    Route("GET", "/userinfo", userinfo.userinfo, "oidc"),
+    Route("POST", "/userinfo", userinfo.userinfo, "oidc"),
     # Token revocation (RFC 7009) and introspection (RFC 7662)
     Route("POST", "/revoke", oauth.revoke, "oauth", token_endpoint=True),
     Route("POST", "/introspect", oauth.introspect, "oauth", token_endpoint=True),
@@ -55,6 +71,14 @@ ROUTES = (
     Route("GET", "/.well-known/jwks.json", wellknown.jwks, "keys"),
     Route("GET", "/.well-known/oauth-authorization-server", wellknown.oauth_metadata, "keys"),
     Route("GET", "/.well-known/openid-configuration", wellknown.openid_configuration, "keys"),
+    # Other apps sign in with Tollgate (issue 14): the browser's pages
+    Route("GET", "/authorize", authorize.authorize),
+    Route("POST", "/authorize", authorize.authorize),
+    Route("POST", "/authorize/login", authorize.login, limit="token"),
+    Route("POST", "/authorize/consent", authorize.consent),
+    Route("GET", "/authorize/style.css", pages.stylesheet),
+    Route("GET", "/end-session", end_session.end_session),
+    Route("POST", "/end-session", end_session.end_session),
     # Operations
     Route("GET", "/health", ops.health, "operations"),
     Route("GET", "/ready", ops.ready, "operations"),

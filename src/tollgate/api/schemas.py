@@ -56,6 +56,11 @@ class TokenRequest(Body):
     refresh_token: TokenString | None = None
     scope: Scope | None = None
     client_id: Annotated[str, Field(max_length=256)] | None = None
+    client_secret: Annotated[str, Field(max_length=256)] | None = None
+    # authorization_code (RFC 6749 §4.1.3, RFC 7636 §4.5)
+    code: Annotated[str, Field(min_length=1, max_length=512)] | None = None
+    redirect_uri: Annotated[str, Field(min_length=1, max_length=2000)] | None = None
+    code_verifier: Annotated[str, Field(max_length=256)] | None = None
 
 
 class LogoutRequest(Body):
@@ -116,6 +121,15 @@ class SessionOut(BaseModel):
     # (logout, password_changed, refresh_token_reused, ...).
     ended_at: datetime | None = None
     end_reason: str | None = None
+
+
+class ConsentOut(BaseModel):
+    """An app the user allowed (issue 14): which scopes, chosen when."""
+
+    client_id: str
+    client_name: str
+    scope: str
+    granted_at: datetime
 
 
 class ErrorBody(BaseModel):

@@ -23,6 +23,7 @@ cli.add_typer(users.app, name="users")
 cli.add_typer(sessions.app, name="sessions")
 cli.add_typer(keys.app, name="keys")
 cli.add_typer(clients.app, name="clients")
+cli.add_typer(clients.scopes_app, name="scopes")
 cli.command("audit")(audit.audit)
 cli.command("purge")(purge.purge)
 

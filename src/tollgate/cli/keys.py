@@ -26,13 +26,20 @@ def keys_list() -> None:
     async def action(key_store: KeyStore) -> list[str]:
         keys = await rotation.all_keys(key_store)
         now = utcnow()
-        signer = rotation.current_signer(keys, now)
+        signers = {
+            signer.kid
+            for signer in (
+                rotation.current_signer(keys, now),
+                rotation.current_signer(keys, now, id_tokens=True),
+            )
+            if signer is not None
+        }
         lines = []
         for key in keys:
             if key.retired_at is not None:
                 state = f"retired {key.retired_at:%Y-%m-%d %H:%M}"
-            elif signer is not None and key.kid == signer.kid:
-                state = "signing"
+            elif key.kid in signers:
+                state = "signing ID tokens" if rotation.signs_id_tokens(key) else "signing"
             elif key.activates_at > now:
                 state = f"signs from {key.activates_at:%Y-%m-%d %H:%M:%S}"
             else:
@@ -58,21 +65,35 @@ def keys_rotate(
         ),
     ] = None,
 ) -> None:
-    """Add a new signing key. It is published at once and signs after TOLLGATE_JWKS_MAX_AGE
-    seconds; older keys keep verifying until retired."""
+    """Add a new signing key, and a new RS256 key for ID tokens. Each is published at once
+    and signs after TOLLGATE_JWKS_MAX_AGE seconds; older keys keep verifying until retired.
+    Prints one line per new key, the access-token key first."""
 
-    async def action(key_store: KeyStore, settings: Settings, events: EventBus) -> str:
+    async def action(key_store: KeyStore, settings: Settings, events: EventBus) -> list[str]:
         signer = rotation.current_signer(await rotation.all_keys(key_store), utcnow())
+        activates_in = 0 if now else settings.jwks_max_age
         key = await rotation.create_key(
             key_store,
             alg or settings.signing_alg or (signer.alg if signer else DEFAULT_ALG),
             settings.secret_key,
-            activates_in=0 if now else settings.jwks_max_age,
+            activates_in=activates_in,
             events=events,
         )
-        return f"{key.kid} {key.alg} signs from {key.activates_at:%Y-%m-%d %H:%M:%S} UTC"
+        id_key = await rotation.create_key(
+            key_store,
+            rotation.ID_TOKEN_ALG,
+            settings.secret_key,
+            activates_in=activates_in,
+            events=events,
+            id_tokens=True,
+        )
+        return [
+            f"{key.kid} {key.alg} signs from {key.activates_at:%Y-%m-%d %H:%M:%S} UTC",
+            f"{id_key.kid} {id_key.alg} signs ID tokens from "
+            f"{id_key.activates_at:%Y-%m-%d %H:%M:%S} UTC",
+        ]
 
-    typer.echo(run(action))
+    echo_lines(run(action))
 
 
 # Key ids are base64url thumbprints, so one in 64 begins with "-": without this, Click

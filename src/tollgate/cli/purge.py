@@ -10,7 +10,9 @@ import typer
 from tollgate.cli.runner import run
 from tollgate.clock import Clock
 from tollgate.services.audit import AuditTrail
-from tollgate.store.interfaces import SessionStore
+from tollgate.store.interfaces import AuthorizationCodeStore, SessionStore
+
+CODE_KEEP_DAYS = 1
 
 
 def purge(
@@ -19,20 +21,29 @@ def purge(
     ] = 30,
     audit_days: Annotated[int, typer.Option(min=0, help="Keep audit events this many days.")] = 365,
 ) -> None:
-    """Delete expired refresh tokens, long-ended sessions and old audit events.
+    """Delete expired refresh tokens and authorization codes, long-ended sessions and old
+    audit events.
 
     Safe to run any time (e.g. daily from cron): nothing deleted can still be used.
     """
 
-    async def action(clock: Clock, session_store: SessionStore, audit: AuditTrail) -> str:
+    async def action(
+        clock: Clock,
+        session_store: SessionStore,
+        code_store: AuthorizationCodeStore,
+        audit: AuditTrail,
+    ) -> str:
         now = clock.now()
         sessions, tokens = await session_store.purge(
             now, ended_before=now - timedelta(days=session_days)
         )
+        # Kept a day past expiry: a replay within it still finds the code and revokes what
+        # it issued (RFC 6749 §4.1.2); a purged code is only "unknown".
+        codes = await code_store.purge(now - timedelta(days=CODE_KEEP_DAYS))
         events = await audit.purge(now - timedelta(days=audit_days))
         return (
             f"deleted {sessions} ended session(s), {tokens} expired refresh token(s), "
-            f"{events} audit event(s)"
+            f"{codes} expired authorization code(s), {events} audit event(s)"
         )
 
     typer.echo(run(action))

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import json
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -14,13 +11,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, PublicKeyTypes
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 
-# RFC 7638 §3.2: the members that enter the thumbprint, per key type.
-THUMBPRINT_MEMBERS = {
-    "EC": ("crv", "kty", "x", "y"),
-    "OKP": ("crv", "kty", "x"),
-    "RSA": ("e", "kty", "n"),
-    "oct": ("k", "kty"),
-}
+from tollgate.verify.thumbprint import THUMBPRINT_MEMBERS, b64url, thumbprint
 
 RSA_BITS = 3072
 # HS256 secrets: 512 bits, well above the 256 bits RFC 7518 §3.2 requires.
@@ -33,17 +24,6 @@ class NewKey:
     alg: str
     private_key: bytes
     public_jwk: dict[str, Any] | None
-
-
-def b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def thumbprint(jwk: dict[str, Any]) -> str:
-    """RFC 7638 JWK thumbprint (SHA-256). PyJWT has no helper for it, and it is six lines."""
-    members = THUMBPRINT_MEMBERS[jwk["kty"]]
-    canonical = json.dumps({m: jwk[m] for m in members}, separators=(",", ":"), sort_keys=True)
-    return b64url(hashlib.sha256(canonical.encode("utf-8")).digest())
 
 
 def public_jwk(public_key: PublicKeyTypes, alg: str) -> dict[str, Any]:
@@ -59,17 +39,17 @@ def public_jwk(public_key: PublicKeyTypes, alg: str) -> dict[str, Any]:
     return {**jwk, "kid": thumbprint(jwk), "alg": alg, "use": "sig"}
 
 
-def _private_key(alg: str) -> PrivateKeyTypes:
+def _private_key(alg: str, rsa_bits: int) -> PrivateKeyTypes:
     if alg == "ES256":
         return ec.generate_private_key(ec.SECP256R1())
     if alg == "EdDSA":
         return ed25519.Ed25519PrivateKey.generate()
     if alg == "RS256":
-        return rsa.generate_private_key(public_exponent=65537, key_size=RSA_BITS)
+        return rsa.generate_private_key(public_exponent=65537, key_size=rsa_bits)
     raise ValueError(f"unsupported signing algorithm {alg!r}")
 
 
-def generate_key(alg: str) -> NewKey:
+def generate_key(alg: str, rsa_bits: int = RSA_BITS) -> NewKey:
     if alg == "HS256":
         secret = secrets.token_bytes(HMAC_SECRET_BYTES)
         return NewKey(
@@ -78,7 +58,7 @@ def generate_key(alg: str) -> NewKey:
             private_key=secret,
             public_jwk=None,
         )
-    private = _private_key(alg)
+    private = _private_key(alg, rsa_bits)
     jwk = public_jwk(private.public_key(), alg)
     pem = private.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()

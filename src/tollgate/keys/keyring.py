@@ -18,7 +18,14 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from tollgate.clock import Clock, SystemClock
 from tollgate.events import EventBus
-from tollgate.keys.rotation import create_key, current_signer, pending
+from tollgate.keys.rotation import (
+    ID_TOKEN_ALG,
+    ID_TOKEN_KID_PREFIX,
+    create_key,
+    current_signer,
+    pending,
+    signs_id_tokens,
+)
 from tollgate.keys.sealing import unseal
 from tollgate.store.interfaces import KeyStore
 from tollgate.store.records import KeyRecord, StoreUnavailable
@@ -43,6 +50,11 @@ class Key:
     signing_key: SigningKeyMaterial
     verifying_key: Any
     public_jwk: dict[str, Any] | None
+
+    @property
+    def signs_id_tokens(self) -> bool:
+        """An ID-token key (keys.rotation): never good for an access or refresh token."""
+        return self.kid.startswith(ID_TOKEN_KID_PREFIX)
 
 
 def load_key(row: KeyRecord, secret: str | None) -> Key:
@@ -89,8 +101,21 @@ class Keyring:
         configured changes over as `tollgate keys rotate` does: a key of the new algorithm
         is published now and signs only after `jwks_max_age`, so verifiers hold it first.
         Without a configured algorithm, the database's own stays.
+
+        An RS256 key for ID tokens is made beside it when none signs (keys.rotation).
         """
         await self.reload()
+        if current_signer(self._rows, self._clock.now(), id_tokens=True) is None:
+            await create_key(
+                self._store,
+                ID_TOKEN_ALG,
+                self._secret,
+                now=self._clock.now(),
+                events=self._events,
+                first=not self._rows,
+                id_tokens=True,
+            )
+            await self.reload()
         now = self._clock.now()
         signer = current_signer(self._rows, now)
         if signer is None:
@@ -100,7 +125,7 @@ class Keyring:
                 self._secret,
                 now=now,
                 events=self._events,
-                first=not self._rows,
+                first=not any(not signs_id_tokens(row) for row in self._rows),
             )
         elif self._alg is None or self._alg == signer.alg:
             return None
@@ -156,10 +181,26 @@ class Keyring:
             raise RuntimeError("no signing key; run `tollgate keys rotate --now`")
         return self._keys[row.kid]
 
-    async def algorithms(self) -> list[str]:
-        """The algorithms of every unretired key: what a verifier should accept."""
+    async def id_token_signer(self) -> Key:
+        """The key that signs new ID tokens now (RS256, keys.rotation)."""
         await self._reload_if_older_than(self._reload_interval)
-        return sorted({row.alg for row in self._rows})
+        row = current_signer(self._rows, self._clock.now(), id_tokens=True)
+        if row is None:
+            raise RuntimeError("no ID-token key; run `tollgate keys rotate --now`")
+        return self._keys[row.kid]
+
+    async def algorithms(self) -> list[str]:
+        """The algorithms of every unretired access-token key: what a verifier of access
+        tokens should accept."""
+        await self._reload_if_older_than(self._reload_interval)
+        return sorted({row.alg for row in self._rows if not signs_id_tokens(row)})
+
+    async def id_token_algorithms(self) -> list[str]:
+        """What ID tokens may be signed with: RS256 (their own key), and the algorithm of
+        the key signing access tokens now unless it is HS256 (a client registered for it
+        gets its ID tokens signed by that key; a shared secret is no client's to verify)."""
+        signer = await self.signer()
+        return sorted({ID_TOKEN_ALG} | ({signer.alg} if signer.alg != "HS256" else set()))
 
     async def find(self, kid: str) -> Key | None:
         await self._reload_if_older_than(self._reload_interval)

@@ -16,7 +16,13 @@ from tollgate.metrics import Metrics
 from tollgate.services.accounts import Accounts
 from tollgate.services.audit import AuditLog, AuditTrail
 from tollgate.services.auth_cache import AuthCache
+from tollgate.services.authorization import Authorization
+from tollgate.services.browser_session import BrowserSessions
+from tollgate.services.client_credentials import ClientCredentialsGrant
 from tollgate.services.clients import Clients
+from tollgate.services.code_grant import CodeGrant
+from tollgate.services.consents import Consents
+from tollgate.services.end_session import EndSession
 from tollgate.services.grants import Grants
 from tollgate.services.login import Login
 from tollgate.services.names import ReservedNames
@@ -29,7 +35,9 @@ from tollgate.settings import Settings
 from tollgate.store import migrate
 from tollgate.store.engine import create_engine
 from tollgate.store.stores import Stores, open_stores
+from tollgate.tokens.browser import BrowserTokens
 from tollgate.tokens.checking import TokenChecker
+from tollgate.tokens.id_tokens import IdTokenIssuer
 from tollgate.tokens.issuing import TokenIssuer
 
 
@@ -52,6 +60,14 @@ class Services:
     metrics: Metrics
     schema_head: str | None
     auth_cache: AuthCache
+    # Other apps sign in with Tollgate (issue 14): the browser's side.
+    browser: BrowserSessions
+    browser_tokens: BrowserTokens
+    authorization: Authorization
+    consents: Consents
+    end_session: EndSession
+    code_grant: CodeGrant
+    client_credentials: ClientCredentialsGrant
 
     @classmethod
     async def open(
@@ -106,9 +122,21 @@ class Services:
             events,
             clock,
         )
-        grants = Grants(
-            stores.sessions, TokenIssuer(keyring, settings), checker, settings, events, clock
+        issuer = TokenIssuer(keyring, settings)
+        grants = Grants(stores.sessions, issuer, checker, settings, events, clock)
+        code_grant = CodeGrant(
+            stores.codes,
+            stores.sessions,
+            stores.users,
+            issuer,
+            IdTokenIssuer(keyring, settings.issuer, settings.access_ttl),
+            audit,
+            settings,
+            events,
+            clock,
         )
+        login = Login(stores.sessions, accounts, grants, throttle, audit, events, clock)
+        browser_tokens = BrowserTokens(keyring, settings.issuer, clock.timestamp)
         return cls(
             settings=settings,
             stores=stores,
@@ -119,14 +147,31 @@ class Services:
             accounts=accounts,
             grants=grants,
             sessions=Sessions(stores.sessions, checker, cache, events, clock),
-            clients=Clients(stores.clients, clock),
+            clients=Clients(stores.clients, stores.sessions, keyring, events, clock),
             token_control=TokenControl(stores.sessions, checker, settings, events, clock),
             throttle=throttle,
             audit=audit,
-            login=Login(stores.sessions, accounts, grants, throttle, audit, events, clock),
+            login=login,
             metrics=metrics,
             schema_head=migrate.head_revision(),
             auth_cache=cache,
+            browser=BrowserSessions(
+                login,
+                stores.sessions,
+                stores.users,
+                browser_tokens,
+                authorize_audience(settings),
+                events,
+                clock,
+            ),
+            browser_tokens=browser_tokens,
+            authorization=Authorization(
+                stores.clients, stores.codes, stores.consents, events, settings.issuer, clock
+            ),
+            consents=Consents(stores.consents, stores.clients, events, clock),
+            end_session=EndSession(stores.clients, browser_tokens),
+            code_grant=code_grant,
+            client_credentials=ClientCredentialsGrant(issuer, audit, settings, clock),
         )
 
     async def start(self) -> None:
@@ -135,6 +180,11 @@ class Services:
 
     async def close(self) -> None:
         await self.stores.close()
+
+
+def authorize_audience(settings: Settings) -> str:
+    """The audience of the tokens only the authorization endpoint reads (issue 14)."""
+    return settings.issuer.rstrip("/") + "/authorize"
 
 
 async def upgrade_schema(settings: Settings) -> None:

@@ -27,7 +27,7 @@ from tollgate.events import (
     EventBus,
     SessionsEnded,
 )
-from tollgate.services.scopes import narrow
+from tollgate.services.scopes import EVERY_USERS_SCOPES, narrow
 from tollgate.services.sessions import end_session
 from tollgate.settings import Settings
 from tollgate.store.interfaces import SessionStore
@@ -125,13 +125,27 @@ class Grants:
         return await self._pair(user, session, scope, jti, record, now)
 
     async def refresh(
-        self, refresh_token: str, requested_scope: str | None, client: ClientInfo = NO_CLIENT
+        self,
+        refresh_token: str,
+        requested_scope: str | None,
+        client: ClientInfo = NO_CLIENT,
+        *,
+        client_id: str | None = None,
     ) -> TokenPair:
+        """Rotate a refresh token. `client_id`: the authenticated client presenting it at
+        the token endpoint; None for first-party callers (/refresh, the password grant's
+        clients). A token of an app's session (issue 14) is usable only by that app, and
+        an app never uses a first-party token (RFC 6749 §6: the refresh token is bound to
+        the client it was issued to)."""
         try:
             claims = await self._checker.refresh(refresh_token)
         except InvalidToken as exc:
             await self._events.publish(Counted("refresh_refused"))
             raise InvalidGrant(f"The refresh token is not usable: {exc.description}") from exc
+        if claims.client_id != client_id:
+            # Checked before the rotation, from the signed claim: nothing is used up.
+            await self._events.publish(Counted("refresh_refused"))
+            raise InvalidGrant("The refresh token was not issued to this client.")
         now = self._clock.now()
         salt = secrets.token_bytes(16)
         child = child_jti(claims.jti, salt)
@@ -161,8 +175,10 @@ class Grants:
             await self._events.publish(Counted("refresh_rotated"))
             session, user, jti, record = outcome.session, outcome.user, child, outcome.child
         granted = narrow(session.scope, None)
-        # A scope taken from the user since the login is no longer granted.
-        granted = " ".join(s for s in granted.split() if s in user.scope.split())
+        # A scope taken from the user since the login is no longer granted (the OpenID
+        # Connect scopes of an app's session are every user's own).
+        held = set(user.scope.split()) | (EVERY_USERS_SCOPES if session.client_id else set())
+        granted = " ".join(s for s in granted.split() if s in held)
         scope = narrow(granted, requested_scope)
         return await self._pair(user, session, scope, jti, record, now)
 
@@ -214,7 +230,12 @@ class Grants:
         now_ts = int(now.timestamp())
         refresh_exp = int(record.expires_at.timestamp())
         access = await self._issuer.access_token(
-            user_id=user.id, username=user.username, session_id=session.id, scope=scope, now=now_ts
+            user_id=user.id,
+            username=user.username,
+            session_id=session.id,
+            scope=scope,
+            now=now_ts,
+            client_id=session.client_id,
         )
         refresh = await self._issuer.refresh_token(
             user_id=user.id,
@@ -222,6 +243,7 @@ class Grants:
             jti=jti,
             iat=int(record.issued_at.timestamp()),
             exp=refresh_exp,
+            client_id=session.client_id,
         )
         return TokenPair(
             session_id=session.id,

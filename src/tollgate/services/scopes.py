@@ -10,6 +10,11 @@ from tollgate.errors import InvalidScope
 SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")
 
 
+# The OpenID Connect scopes (OIDC Core §5.4, §11): every user holds them for an app to be
+# granted; other scopes only if the user holds them (`tollgate users set-scope`).
+EVERY_USERS_SCOPES = frozenset({"openid", "profile", "email", "offline_access"})
+
+
 def parse_scope(scope: str) -> list[str]:
     tokens = scope.split(" ")
     if any(not SCOPE_TOKEN.fullmatch(t) for t in tokens):

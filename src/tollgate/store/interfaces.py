@@ -206,6 +206,19 @@ class ScopeStore(Protocol):
         """Every described scope, by name (code point order)."""
 
 
+class ProofReplayStore(Protocol):
+    """The DPoP proofs seen (RFC 9449 §11.1), shared by every worker and replica of one
+    database. `proof_id` names a proof (a hash of its key's thumbprint and its `jti`)."""
+
+    async def first_use(self, proof_id: str, expires_at: datetime, now: datetime) -> bool:
+        """True, and the proof remembered until `expires_at`, if it was not seen before
+        (or only as an entry that expired before `now`); False otherwise. Of concurrent
+        callers with one `proof_id`, one gets True."""
+
+    async def purge(self, before: datetime) -> int:
+        """Forget proofs that expired before `before`; how many."""
+
+
 class AuditStore(Protocol):
     async def add(self, records: Sequence[AuditRecord]) -> None: ...
 

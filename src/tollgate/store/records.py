@@ -62,6 +62,9 @@ class SessionRecord:
     # The client a user signed in to through the authorization endpoint (issue 14); None
     # for a first-party login (/login, the password grant, the account page).
     client_id: str | None = None
+    # RFC 9449 §5: the RFC 7638 thumbprint of the DPoP key the session's refresh tokens
+    # are bound to (its access tokens carry it as `cnf.jkt`); None for an unbound session.
+    dpop_jkt: str | None = None
 
 
 @dataclass(frozen=True)

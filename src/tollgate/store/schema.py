@@ -115,6 +115,8 @@ class SessionRow(Base):
     # The app signed in to (migration 0005); NULL for a first-party login. No foreign key:
     # the service ends a deleted client's sessions, and the ended rows may stay a while.
     client_id: Mapped[str | None] = mapped_column(String(64))
+    # The DPoP key (RFC 7638 thumbprint) the session is bound to (migration 0006).
+    dpop_jkt: Mapped[str | None] = mapped_column(String(64))
 
 
 class RefreshTokenRow(Base):
@@ -239,3 +241,13 @@ class AuditEventRow(Base):
     ip: Mapped[str | None] = mapped_column(String(64))
     user_agent: Mapped[str | None] = mapped_column(String(512))
     detail: Mapped[str | None] = mapped_column(String(512))
+
+
+class DPoPProofRow(Base):
+    """A DPoP proof seen (RFC 9449 §11.1), until it could no longer be accepted anyway:
+    keyed by the SHA-256 of its key's thumbprint and its `jti`."""
+
+    __tablename__ = "dpop_proofs"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

@@ -12,6 +12,7 @@ from tollgate.store.interfaces import (
     ConsentStore,
     Database,
     KeyStore,
+    ProofReplayStore,
     ScopeStore,
     SessionStore,
     UserStore,
@@ -28,6 +29,7 @@ class Stores:
     codes: AuthorizationCodeStore
     consents: ConsentStore
     scopes: ScopeStore
+    proofs: ProofReplayStore
     audit: AuditStore
 
     async def close(self) -> None:

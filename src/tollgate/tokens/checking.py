@@ -58,8 +58,14 @@ class TokenChecker:
 
     async def refresh(self, token: str) -> RefreshClaims:
         c = await self._decode(token, REFRESH_TYP)
+        client_id = c.get("client_id")
         return RefreshClaims(
-            sub=_uuid(c["sub"]), sid=_uuid(c["sid"]), jti=_str(c["jti"]), iat=c["iat"], exp=c["exp"]
+            sub=_uuid(c["sub"]),
+            sid=_uuid(c["sid"]),
+            jti=_str(c["jti"]),
+            iat=c["iat"],
+            exp=c["exp"],
+            client_id=None if client_id is None else _str(client_id),
         )
 
     async def _decode(self, token: str, typ: str) -> dict[str, Any]:
@@ -76,7 +82,7 @@ class TokenChecker:
                 raise InvalidToken("The token header has members that are not accepted.")
             kid = header.get("kid")
             key = await self._keyring.find(kid) if isinstance(kid, str) else None
-            if key is None:
+            if key is None or key.signs_id_tokens:
                 raise InvalidToken("The token was not signed by a known key.")
             if header.get("alg") != key.alg:
                 raise InvalidToken("The token's algorithm does not match its key.")

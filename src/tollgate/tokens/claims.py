@@ -34,3 +34,6 @@ class RefreshClaims:
     jti: str
     iat: int
     exp: int
+    # The client a session of the authorization code flow belongs to (issue 14): only it
+    # may present the token. None for first-party sessions.
+    client_id: str | None = None

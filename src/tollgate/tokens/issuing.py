@@ -25,8 +25,17 @@ class TokenIssuer:
         return sign(claims, key.alg, key.signing_key, key.kid, typ)
 
     async def access_token(
-        self, *, user_id: uuid.UUID, username: str, session_id: uuid.UUID, scope: str, now: int
+        self,
+        *,
+        user_id: uuid.UUID,
+        username: str,
+        session_id: uuid.UUID,
+        scope: str,
+        now: int,
+        client_id: str | None = None,
     ) -> str:
+        """`client_id`: the app a session of the authorization code flow belongs to; None
+        for a first-party session (FIRST_PARTY_CLIENT)."""
         s = self._settings
         return await self._sign(
             {
@@ -37,7 +46,7 @@ class TokenIssuer:
                 "iat": now,
                 "nbf": now,
                 "jti": new_jti(),
-                "client_id": FIRST_PARTY_CLIENT,
+                "client_id": client_id or FIRST_PARTY_CLIENT,
                 "sid": str(session_id),
                 "scope": scope,
                 "username": username,
@@ -46,19 +55,47 @@ class TokenIssuer:
         )
 
     async def refresh_token(
-        self, *, user_id: uuid.UUID, session_id: uuid.UUID, jti: str, iat: int, exp: int
+        self,
+        *,
+        user_id: uuid.UUID,
+        session_id: uuid.UUID,
+        jti: str,
+        iat: int,
+        exp: int,
+        client_id: str | None = None,
     ) -> str:
-        """Deterministic in its claims, so the same refresh token can be handed out again."""
+        """Deterministic in its claims, so the same refresh token can be handed out again.
+        A client session's token names its client: only that client may present it."""
+        claims: dict[str, object] = {
+            "iss": self._settings.issuer,
+            "sub": str(user_id),
+            "aud": self._settings.refresh_audience,
+            "exp": exp,
+            "iat": iat,
+            "nbf": iat,
+            "jti": jti,
+            "sid": str(session_id),
+        }
+        if client_id is not None:
+            claims["client_id"] = client_id
+        return await self._sign(claims, REFRESH_TYP)
+
+    async def client_access_token(self, *, client_id: str, scope: str, now: int) -> str:
+        """RFC 6749 §4.4 (client_credentials): the client acts for itself. `sub` is the
+        client id (RFC 9068 §2.2); no user, so no `username`, and no session (`sid`):
+        nothing to refresh or log out, it lives `access_ttl` like any access token."""
+        s = self._settings
         return await self._sign(
             {
-                "iss": self._settings.issuer,
-                "sub": str(user_id),
-                "aud": self._settings.refresh_audience,
-                "exp": exp,
-                "iat": iat,
-                "nbf": iat,
-                "jti": jti,
-                "sid": str(session_id),
+                "iss": s.issuer,
+                "sub": client_id,
+                "aud": s.audience,
+                "exp": now + s.access_ttl,
+                "iat": now,
+                "nbf": now,
+                "jti": new_jti(),
+                "client_id": client_id,
+                "scope": scope,
             },
-            REFRESH_TYP,
+            ACCESS_TYP,
         )

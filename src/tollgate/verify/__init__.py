@@ -1,9 +1,12 @@
 """Verify Tollgate access tokens in any Python service, without calling Tollgate per request.
 
 Needs only PyJWT, cryptography and httpx; imports nothing of the server. Integrations:
-`tollgate.verify.fastapi`, `tollgate.verify.asgi`, `tollgate.verify.flask`.
+`tollgate.verify.fastapi`, `tollgate.verify.asgi`, `tollgate.verify.flask`. DPoP-bound
+tokens (RFC 9449) are checked with their proof by `Verifier.verify_request` and by every
+integration.
 """
 
+from tollgate.verify.dpop import InvalidDPoPProof, MemoryReplayCache
 from tollgate.verify.errors import (
     InsufficientScope,
     InvalidToken,
@@ -16,8 +19,10 @@ from tollgate.verify.verifier import Claims, Verifier
 __all__ = [
     "Claims",
     "InsufficientScope",
+    "InvalidDPoPProof",
     "InvalidToken",
     "KeysUnavailable",
+    "MemoryReplayCache",
     "MissingToken",
     "VerificationError",
     "Verifier",

@@ -10,7 +10,6 @@ import json
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
 
-from tollgate.verify.bearer import bearer_token
 from tollgate.verify.errors import MissingToken, VerificationError
 from tollgate.verify.verifier import Verifier
 
@@ -42,12 +41,18 @@ class TokenMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = dict(scope.get("headers", []))
+        raw_headers = scope.get("headers", [])
+        headers = dict(raw_headers)
         raw = headers.get(b"authorization")
         state = scope.setdefault("state", {})
         try:
-            token = bearer_token(raw.decode("latin-1") if raw else None)
-            state["token_claims"] = await self.verifier.verify_async(token, self.scopes)
+            state["token_claims"] = await self.verifier.verify_request_async(
+                raw.decode("latin-1") if raw else None,
+                method=scope["method"],
+                url=request_url(scope, headers),
+                dpop=[v.decode("latin-1") for k, v in raw_headers if k == b"dpop"],
+                scopes=self.scopes,
+            )
         except MissingToken as exc:
             if self.required:
                 await self._refuse(exc, send)
@@ -67,8 +72,23 @@ class TokenMiddleware:
                 "headers": [
                     (b"content-type", b"application/json"),
                     (b"content-length", str(len(body)).encode()),
-                    (b"www-authenticate", exc.www_authenticate(self.realm).encode("latin-1")),
+                    *[
+                        (name.lower().encode("latin-1"), value.encode("latin-1"))
+                        for name, value in exc.headers(self.realm).items()
+                    ],
                 ],
             }
         )
         await send({"type": "http.response.body", "body": body})
+
+
+def request_url(scope: Scope, headers: dict[bytes, bytes]) -> str:
+    """The URL the client addressed (scheme, host, path): what a DPoP proof's `htu` names.
+    Behind a proxy, run the server so that it rewrites scheme and host (uvicorn's
+    --proxy-headers with --forwarded-allow-ips)."""
+    host = headers.get(b"host", b"").decode("latin-1")
+    if not host:
+        server = scope.get("server") or ("localhost", None)
+        host = server[0] if server[1] is None else f"{server[0]}:{server[1]}"
+    path = scope.get("root_path", "") + scope["path"]
+    return f"{scope.get('scheme', 'http')}://{host}{path}"

@@ -12,7 +12,6 @@ from collections.abc import Awaitable, Callable
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
 
-from tollgate.verify.bearer import bearer_token
 from tollgate.verify.errors import VerificationError
 from tollgate.verify.verifier import Claims, Verifier
 
@@ -26,7 +25,7 @@ class TokenRefused(HTTPException):
         super().__init__(
             error.status,
             detail=error.body(),
-            headers={"WWW-Authenticate": error.www_authenticate(realm)},
+            headers=error.headers(realm),
         )
         self.error = error
 
@@ -51,8 +50,13 @@ def require_token(
     async def dependency(request: Request) -> Claims:
         chosen: Verifier = verifier or request.app.state.tollgate_verifier
         try:
-            token = bearer_token(request.headers.get("authorization"))
-            return await chosen.verify_async(token, scopes)
+            return await chosen.verify_request_async(
+                request.headers.get("authorization"),
+                method=request.method,
+                url=str(request.url),
+                dpop=request.headers.getlist("dpop"),
+                scopes=scopes,
+            )
         except VerificationError as exc:
             raise TokenRefused(exc, realm) from exc
 

@@ -8,7 +8,6 @@ from typing import Any, TypeVar
 
 from flask import g, jsonify, request
 
-from tollgate.verify.bearer import bearer_token
 from tollgate.verify.errors import VerificationError
 from tollgate.verify.verifier import Verifier
 
@@ -20,12 +19,17 @@ def require_token(verifier: Verifier, *scopes: str, realm: str = "api") -> Calla
         @functools.wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             try:
-                token = bearer_token(request.headers.get("Authorization"))
-                g.token_claims = verifier.verify(token, scopes)
+                g.token_claims = verifier.verify_request(
+                    request.headers.get("Authorization"),
+                    method=request.method,
+                    url=request.base_url,
+                    dpop=request.headers.getlist("DPoP"),
+                    scopes=scopes,
+                )
             except VerificationError as exc:
                 response = jsonify(exc.body())
                 response.status_code = exc.status
-                response.headers["WWW-Authenticate"] = exc.www_authenticate(realm)
+                response.headers.update(exc.headers(realm))
                 return response
             return view(*args, **kwargs)
 

@@ -11,14 +11,22 @@ import asyncio
 import math
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
 from tollgate.verify import jws
+from tollgate.verify.bearer import presented_token
 from tollgate.verify.claims import ClaimRules
+from tollgate.verify.dpop import (
+    BoundTokenRefused,
+    InvalidDPoPProof,
+    MemoryReplayCache,
+    ProofChecker,
+    ReplayCache,
+)
 from tollgate.verify.errors import InsufficientScope, InvalidToken, KeysUnavailable
 from tollgate.verify.jws import Parsed
 from tollgate.verify.keyset import KeySet, PublicKey, max_age
@@ -39,6 +47,13 @@ class Claims:
     sid: str | None
     exp: int
     raw: Mapping[str, Any]
+
+    @property
+    def jkt(self) -> str | None:
+        """The thumbprint of the key a DPoP-bound token is bound to (RFC 9449 §6.1)."""
+        cnf = self.raw.get("cnf")
+        jkt = cnf.get("jkt") if isinstance(cnf, dict) else None
+        return jkt if isinstance(jkt, str) else None
 
 
 class Verifier:
@@ -65,6 +80,8 @@ class Verifier:
         async_transport: httpx.AsyncBaseTransport | None = None,
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
+        dpop_max_age: float = 60.0,
+        replay_cache: ReplayCache | None = None,
     ) -> None:
         self.issuer = issuer
         self.audience = audience
@@ -92,10 +109,70 @@ class Verifier:
         self._verified: dict[str, tuple[Claims, float]] = {}
         self._headers: dict[str, dict[str, Any]] = {}
         self._cache_size = cache_size
+        # RFC 9449: proofs for DPoP-bound tokens, and the jti of each proof seen. One
+        # process's memory by default; several processes need one shared `replay_cache`.
+        self._proofs = ProofChecker(max_age=dpop_max_age, leeway=leeway, clock=clock)
+        self._replays: ReplayCache = replay_cache or MemoryReplayCache(clock)
 
     def verify(self, token: str, scopes: Iterable[str] = ()) -> Claims:
-        """Verify, fetching keys with a blocking HTTP call when needed."""
-        cached = self._cached(token, scopes)
+        """Verify a bearer token, fetching keys with a blocking HTTP call when needed.
+        A DPoP-bound token is refused here: `verify_request` checks it with its proof."""
+        return _unbound(self._verify(token), scopes)
+
+    async def verify_async(self, token: str, scopes: Iterable[str] = ()) -> Claims:
+        """`verify`, fetching keys without blocking the event loop when needed."""
+        return _unbound(await self._verify_async(token), scopes)
+
+    def verify_request(
+        self,
+        authorization: str | None,
+        *,
+        method: str,
+        url: str,
+        dpop: Sequence[str] = (),
+        scopes: Iterable[str] = (),
+    ) -> Claims:
+        """Verify the token of a request's Authorization header: `Bearer`, or `DPoP` with
+        the request's `DPoP` header values (`dpop`), its method and URL (scheme, host and
+        path as the client addressed them, RFC 9449 §4.3)."""
+        scheme, token = presented_token(authorization)
+        claims = self._verify(token)
+        self._check_binding(scheme, token, claims, dpop, method, url)
+        return _with_scopes(claims, scopes)
+
+    async def verify_request_async(
+        self,
+        authorization: str | None,
+        *,
+        method: str,
+        url: str,
+        dpop: Sequence[str] = (),
+        scopes: Iterable[str] = (),
+    ) -> Claims:
+        """`verify_request`, fetching keys without blocking the event loop when needed."""
+        scheme, token = presented_token(authorization)
+        claims = await self._verify_async(token)
+        self._check_binding(scheme, token, claims, dpop, method, url)
+        return _with_scopes(claims, scopes)
+
+    def _check_binding(
+        self, scheme: str, token: str, claims: Claims, dpop: Sequence[str], method: str, url: str
+    ) -> None:
+        jkt = claims.jkt
+        if jkt is None:
+            if scheme == "DPoP":
+                raise InvalidToken("The token is not bound to a key: send it as Bearer.")
+            return
+        if scheme != "DPoP":
+            raise BoundTokenRefused()
+        if len(dpop) != 1:  # RFC 9449 §4.3 (1): exactly one proof
+            raise InvalidDPoPProof("The request needs exactly one DPoP proof header.")
+        proof = self._proofs.check(dpop[0], method=method, url=url, access_token=token, jkt=jkt)
+        if not self._replays.first_use(proof):
+            raise InvalidDPoPProof("The DPoP proof was used before.")
+
+    def _verify(self, token: str) -> Claims:
+        cached = self._cached(token)
         if cached is not None:
             return cached
         parsed, kid = self._header(token)
@@ -103,11 +180,10 @@ class Verifier:
             with self._sync_lock:
                 if self._wants_fetch(kid):
                     self._fetch_sync()
-        return self._finish(token, parsed, kid, scopes)
+        return self._finish(token, parsed, kid)
 
-    async def verify_async(self, token: str, scopes: Iterable[str] = ()) -> Claims:
-        """Verify, fetching keys without blocking the event loop when needed."""
-        cached = self._cached(token, scopes)
+    async def _verify_async(self, token: str) -> Claims:
+        cached = self._cached(token)
         if cached is not None:
             return cached
         parsed, kid = self._header(token)
@@ -115,11 +191,11 @@ class Verifier:
             async with self._async_lock:
                 if self._wants_fetch(kid):
                     await self._fetch_async()
-        return self._finish(token, parsed, kid, scopes)
+        return self._finish(token, parsed, kid)
 
     # -- the parts both paths share -------------------------------------------------
 
-    def _cached(self, token: str, scopes: Iterable[str]) -> Claims | None:
+    def _cached(self, token: str) -> Claims | None:
         hit = self._verified.get(token)
         if hit is None:
             return None
@@ -129,10 +205,6 @@ class Verifier:
         if self._clock() >= claims.exp or self._monotonic() >= keys_fresh_until:
             del self._verified[token]
             return None
-        if scopes:
-            missing = frozenset(scopes) - claims.scopes
-            if missing:
-                raise InsufficientScope(missing)
         return claims
 
     def _remember(self, token: str, claims: Claims) -> None:
@@ -170,7 +242,7 @@ class Verifier:
             return self._keys.may_refetch(self.refetch_interval)
         return self._keys.stale()
 
-    def _finish(self, token: str, parsed: Parsed, kid: str, scopes: Iterable[str]) -> Claims:
+    def _finish(self, token: str, parsed: Parsed, kid: str) -> Claims:
         """Check the token with key `kid` as the key set has it now (after any fetch)."""
         key = self._key(kid)
         if key is None:
@@ -189,9 +261,6 @@ class Verifier:
             raw=raw,
         )
         self._remember(token, claims)
-        missing = frozenset(scopes) - claims.scopes
-        if missing:
-            raise InsufficientScope(missing)
         return claims
 
     def _check_claims(self, raw: dict[str, Any]) -> None:
@@ -247,3 +316,17 @@ class Verifier:
         self._keys.failed(self.refetch_interval)
         if not self._keys.keys:
             raise KeysUnavailable(f"The issuer's keys could not be fetched: {exc}") from exc
+
+
+def _with_scopes(claims: Claims, scopes: Iterable[str]) -> Claims:
+    missing = frozenset(scopes) - claims.scopes
+    if missing:
+        raise InsufficientScope(missing)
+    return claims
+
+
+def _unbound(claims: Claims, scopes: Iterable[str]) -> Claims:
+    # A bound token is only half of a credential: without its proof it proves nothing.
+    if claims.jkt is not None:
+        raise BoundTokenRefused()
+    return _with_scopes(claims, scopes)

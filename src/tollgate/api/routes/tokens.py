@@ -10,9 +10,17 @@ from pydantic import ValidationError
 
 from tollgate.api import field_messages
 from tollgate.api.cookies import refresh_cookie, uses_cookies
-from tollgate.api.dependencies import AccountsDep, ClientDep, GrantsDep, LoginDep
+from tollgate.api.dependencies import (
+    AccountsDep,
+    ClientCredentialsDep,
+    ClientDep,
+    CodeGrantDep,
+    GrantsDep,
+    LoginDep,
+    RegisteredClientsDep,
+)
 from tollgate.api.operation import operation
-from tollgate.api.params import FORM, oauth_params
+from tollgate.api.params import FORM, oauth_params, token_client
 from tollgate.api.responses import errors, no_store_json, token_answer, token_body
 from tollgate.api.schemas import (
     JoinRequest,
@@ -23,7 +31,15 @@ from tollgate.api.schemas import (
     TokenResponse,
     UserOut,
 )
-from tollgate.errors import InvalidInput, InvalidRequest, UnsupportedGrantType
+from tollgate.errors import (
+    InvalidClient,
+    InvalidInput,
+    InvalidRequest,
+    UnauthorizedClient,
+    UnsupportedGrantType,
+)
+from tollgate.services.clients import ClientCredentials, Clients
+from tollgate.store.records import ClientRecord
 
 TOKEN_REQUEST_BODY = {
     "required": True,
@@ -71,10 +87,19 @@ async def login(
     response_model=TokenResponse,
     responses=errors(400, 401, 403, 413, 429, 503),
     openapi_extra={"requestBody": TOKEN_REQUEST_BODY},
-    summary="OAuth 2.0 token endpoint (RFC 6749): password and refresh_token grants",
+    summary=(
+        "OAuth 2.0 token endpoint (RFC 6749): password, refresh_token, authorization_code "
+        "and client_credentials grants"
+    ),
 )
 async def token_endpoint(
-    request: Request, login: LoginDep, grants: GrantsDep, client: ClientDep
+    request: Request,
+    login: LoginDep,
+    grants: GrantsDep,
+    code_grant: CodeGrantDep,
+    client_credentials: ClientCredentialsDep,
+    clients: RegisteredClientsDep,
+    client: ClientDep,
 ) -> JSONResponse:
     params = await oauth_params(request)
     try:
@@ -83,14 +108,36 @@ async def token_endpoint(
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"]) or field_messages.BODY
         raise InvalidRequest(field_messages.sentence(field, first)) from exc
+    credentials = token_client(request, params)
     if grant.grant_type == "password":
         if grant.username is None or grant.password is None:
             raise InvalidRequest("The password grant needs username and password.")
+        await _first_party_only(credentials, clients)
         pair = await login.with_password(grant.username, grant.password, grant.scope, client)
     elif grant.grant_type == "refresh_token":
         if grant.refresh_token is None:
             raise InvalidRequest("The refresh_token grant needs refresh_token.")
-        pair = await grants.refresh(grant.refresh_token, grant.scope, client)
+        app = await _refreshing_client(credentials, clients)
+        pair = await grants.refresh(
+            grant.refresh_token,
+            grant.scope,
+            client,
+            client_id=app.client_id if app is not None else None,
+        )
+    elif grant.grant_type == "authorization_code":
+        if grant.code is None or grant.redirect_uri is None:
+            raise InvalidRequest("The authorization_code grant needs code and redirect_uri.")
+        app = await _authenticated(credentials, clients)
+        issued = await code_grant.exchange(
+            app, grant.code, grant.redirect_uri, grant.code_verifier, client
+        )
+        return no_store_json(issued.body())
+    elif grant.grant_type == "client_credentials":
+        if credentials is None or credentials.secret is None:
+            raise InvalidClient("client_credentials needs the client's id and secret.")
+        app = await _authenticated(credentials, clients)
+        issued = await client_credentials.issue(app, grant.scope, client)
+        return no_store_json(issued.body())
     else:
         raise UnsupportedGrantType()
     # The OAuth 2.0 endpoint serves non-browser clients: tokens stay in the body.
@@ -119,3 +166,34 @@ async def refresh(
         token = body.refresh_token
     pair = await grants.refresh(token, None, client)
     return token_answer(token_body(pair), pair, uses_cookies(request))
+
+
+async def _authenticated(credentials: ClientCredentials | None, clients: Clients) -> ClientRecord:
+    if credentials is None:
+        raise InvalidClient("Identify the client: HTTP Basic, client_secret_post or client_id.")
+    return await clients.authenticate_at_token_endpoint(credentials)
+
+
+async def _refreshing_client(
+    credentials: ClientCredentials | None, clients: Clients
+) -> ClientRecord | None:
+    """The app refreshing its session's token, or None for a first-party caller. Client
+    credentials naming no registered client were always ignored here (first-party callers
+    may send some), so they stay first-party; the token's own client claim decides."""
+    if credentials is None:
+        return None
+    if not await clients.exists(credentials.client_id):
+        return None
+    return await clients.authenticate_at_token_endpoint(credentials)
+
+
+async def _first_party_only(credentials: ClientCredentials | None, clients: Clients) -> None:
+    """RFC 9700 §2.4: the password grant is for Tollgate's own apps. A registered client
+    (another app) must not ask for the user's password: it uses authorization_code.
+    Credentials naming no registered client were always ignored here, and still are."""
+    if credentials is None:
+        return
+    if await clients.exists(credentials.client_id):
+        raise UnauthorizedClient(
+            "Registered clients sign users in with authorization_code, never the password grant."
+        )

@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 from tollgate.api.dependencies import KeyringDep, SettingsDep
 from tollgate.api.operation import operation
 from tollgate.keys.keyring import Keyring
+from tollgate.services.scopes import EVERY_USERS_SCOPES
 from tollgate.settings import Settings
 
 METADATA_CACHE = {"Cache-Control": "public, max-age=3600"}
@@ -21,23 +22,59 @@ async def jwks(keyring: KeyringDep, settings: SettingsDep) -> JSONResponse:
     return JSONResponse(body, headers={"Cache-Control": f"public, max-age={max_age}"})
 
 
+# OIDC Core §5.1 claims Tollgate releases (ID token and /userinfo), and the ID token's own.
+CLAIMS_SUPPORTED = [
+    "iss",
+    "sub",
+    "aud",
+    "exp",
+    "iat",
+    "auth_time",
+    "nonce",
+    "azp",
+    "sid",
+    "at_hash",
+    "preferred_username",
+    "email",
+    "email_verified",
+]
+
+
 async def authorization_server_metadata(settings: Settings, keyring: Keyring) -> dict[str, Any]:
-    """RFC 8414 §2. Endpoints hang off the issuer, which must be this server's public URL."""
+    """RFC 8414 §2 and OpenID Connect Discovery 1.0 §3, one document at both paths.
+    Endpoints hang off the issuer, which must be this server's public URL; the
+    authorization and end-session endpoints are /authorize and /end-session."""
     issuer = settings.issuer.rstrip("/")
     client_auth = ["client_secret_basic", "client_secret_post"]
+    scopes = set(settings.default_scope.split()) | EVERY_USERS_SCOPES
     return {
         "issuer": settings.issuer,
+        "authorization_endpoint": f"{issuer}/authorize",
         "token_endpoint": f"{issuer}/auth",
+        "userinfo_endpoint": f"{issuer}/userinfo",
+        "end_session_endpoint": f"{issuer}/end-session",
         "jwks_uri": f"{issuer}/.well-known/jwks.json",
         "revocation_endpoint": f"{issuer}/revoke",
         "introspection_endpoint": f"{issuer}/introspect",
-        "grant_types_supported": ["password", "refresh_token"],
-        # No authorization endpoint: no response types.
-        "response_types_supported": [],
-        "token_endpoint_auth_methods_supported": ["none"],
+        "grant_types_supported": [
+            "authorization_code",
+            "refresh_token",
+            "client_credentials",
+            "password",
+        ],
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        # RFC 9700 §2.1.1: S256 for every client; `plain` is refused.
+        "code_challenge_methods_supported": ["S256"],
+        "token_endpoint_auth_methods_supported": [*client_auth, "none"],
         "revocation_endpoint_auth_methods_supported": ["none", *client_auth],
         "introspection_endpoint_auth_methods_supported": client_auth,
-        "scopes_supported": sorted(set(settings.default_scope.split())),
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": await keyring.id_token_algorithms(),
+        "scopes_supported": sorted(scopes),
+        "claims_supported": CLAIMS_SUPPORTED,
+        # RFC 9207: the authorization response carries `iss`.
+        "authorization_response_iss_parameter_supported": True,
         # The algorithms access tokens may be signed with, for verifiers to pin.
         "token_signing_alg_values_supported": await keyring.algorithms(),
         "service_documentation": f"{issuer}/docs",

@@ -12,6 +12,7 @@ from tollgate.store.postgres.codes import PostgresAuthorizationCodeStore
 from tollgate.store.postgres.consents import PostgresConsentStore
 from tollgate.store.postgres.keys import PostgresKeyStore
 from tollgate.store.postgres.pool import Connections, PostgresDatabase, open_pool
+from tollgate.store.postgres.proofs import PostgresProofReplayStore
 from tollgate.store.postgres.scopes import PostgresScopeStore
 from tollgate.store.postgres.sessions import PostgresSessionStore
 from tollgate.store.postgres.users import PostgresUserStore
@@ -36,6 +37,7 @@ async def open_postgres(settings: Settings) -> Stores:
         codes=PostgresAuthorizationCodeStore(connections),
         consents=PostgresConsentStore(connections),
         scopes=PostgresScopeStore(connections),
+        proofs=PostgresProofReplayStore(connections),
         audit=PostgresAuditStore(connections),
     )
 

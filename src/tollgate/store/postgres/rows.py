@@ -47,6 +47,7 @@ SESSION = (
     "user_agent",
     "ip",
     "client_id",
+    "dpop_jkt",
 )
 TOKEN = (
     "id",
@@ -142,9 +143,20 @@ def user(row: Record, prefix: str = "") -> UserRecord:
 
 
 def session(row: Record, prefix: str = "") -> SessionRecord:
-    (id_, user_id, scope, created, last_used, expires, revoked, reason, agent, ip, client_id) = (
-        _values(row, SESSION, prefix)
-    )
+    (
+        id_,
+        user_id,
+        scope,
+        created,
+        last_used,
+        expires,
+        revoked,
+        reason,
+        agent,
+        ip,
+        client_id,
+        jkt,
+    ) = _values(row, SESSION, prefix)
     return SessionRecord(
         id=id_,
         user_id=user_id,
@@ -157,6 +169,7 @@ def session(row: Record, prefix: str = "") -> SessionRecord:
         user_agent=agent,
         ip=ip,
         client_id=client_id,
+        dpop_jkt=jkt,
     )
 
 

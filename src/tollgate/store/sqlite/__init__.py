@@ -16,6 +16,7 @@ from tollgate.store.sqlite.consents import SqliteConsentStore
 from tollgate.store.sqlite.database import SqliteDatabase
 from tollgate.store.sqlite.keys import SqliteKeyStore
 from tollgate.store.sqlite.loop import LoopConnection
+from tollgate.store.sqlite.proofs import SqliteProofReplayStore
 from tollgate.store.sqlite.scopes import SqliteScopeStore
 from tollgate.store.sqlite.sessions import SqliteSessionStore
 from tollgate.store.sqlite.users import SqliteUserStore
@@ -45,5 +46,6 @@ async def open_sqlite(settings: Settings) -> Stores:
         codes=SqliteAuthorizationCodeStore(thread, loop),
         consents=SqliteConsentStore(thread, loop),
         scopes=SqliteScopeStore(thread),
+        proofs=SqliteProofReplayStore(thread),
         audit=SqliteAuditStore(thread),
     )

@@ -106,9 +106,9 @@ def user_from_row(row: Row, at: int = 0) -> UserRecord:
 
 SESSION_COLUMNS = (
     "id, user_id, scope, created_at, last_used_at, expires_at, revoked_at, revoked_reason, "
-    "user_agent, ip, client_id"
+    "user_agent, ip, client_id, dpop_jkt"
 )
-SESSION_WIDTH = 11
+SESSION_WIDTH = 12
 
 
 def session_params(session: SessionRecord) -> Row:
@@ -124,6 +124,7 @@ def session_params(session: SessionRecord) -> Row:
         session.user_agent,
         session.ip,
         session.client_id,
+        session.dpop_jkt,
     )
 
 
@@ -140,6 +141,7 @@ def session_from_row(row: Row, at: int = 0) -> SessionRecord:
         user_agent=row[at + 8],
         ip=row[at + 9],
         client_id=row[at + 10],
+        dpop_jkt=row[at + 11],
     )
 
 

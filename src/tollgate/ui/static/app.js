@@ -168,6 +168,36 @@ function renderSessions(sessions) {
   }
 }
 
+function renderApps(apps) {
+  const list = $("allowed-apps");
+  list.replaceChildren();
+  $("apps-none").hidden = apps.length > 0;
+  for (const app of apps) {
+    const item = document.createElement("li");
+    const info = document.createElement("span");
+    info.className = "session-info";
+    const when = new Date(app.granted_at).toLocaleString();
+    const name = document.createElement("strong");
+    name.textContent = app.client_name;
+    info.append(name, ` · ${app.scope || "no scopes"} · allowed ${when}`);
+    const revoke = document.createElement("button");
+    revoke.type = "button";
+    revoke.className = "danger";
+    revoke.textContent = "Revoke";
+    revoke.setAttribute("aria-label", `Revoke ${app.client_name}`);
+    revoke.addEventListener("click", () => revokeApp(app));
+    item.append(info, revoke);
+    list.append(item);
+  }
+}
+
+async function revokeApp(app) {
+  const response = await call(`/consents/${encodeURIComponent(app.client_id)}`, { method: "DELETE" });
+  if (!response.ok && response.status !== 404) say(await explain(response));
+  else say(`${app.client_name} can no longer use your account; its sessions ended.`, true);
+  await showAccount();
+}
+
 async function showAccount() {
   const me = await call("/me");
   if (!me.ok) throw new ApiError(await explain(me));
@@ -180,6 +210,8 @@ async function showAccount() {
   $("checked-at").textContent = `at ${new Date().toLocaleTimeString()}`;
   const sessions = await call("/sessions");
   if (sessions.ok) renderSessions(await sessions.json());
+  const apps = await call("/consents");
+  if (apps.ok) renderApps(await apps.json());
   show("signed-in");
 }
 
