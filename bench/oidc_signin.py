@@ -25,7 +25,8 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.support.oidc import pkce_pair, walk_to_redirect  # noqa: E402
+from tests.support.authorize import pkce  # noqa: E402
+from tests.support.oidc import walk_to_redirect  # noqa: E402
 
 from bench.harness import (  # noqa: E402
     CORES,
@@ -113,7 +114,7 @@ def signin_env(base: str, env: dict[str, str]) -> dict[str, str]:
     """What wrk/sso_signin.lua needs: a registered app, a browser logged in and having
     allowed it (its cookies), the authorize path and the PKCE verifier."""
     client_id, secret = register_client(env)
-    verifier, challenge = pkce_pair()
+    verifier, challenge = pkce()
     cookie, path = logged_in_browser(base, client_id, challenge)
     basic = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
     return {

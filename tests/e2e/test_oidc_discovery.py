@@ -13,7 +13,8 @@ import jwt
 
 from tests.conftest import PASSWORD
 from tests.e2e.server import free_port, tollgate_process
-from tests.support.oidc import create_user, pkce_pair, query, register_client, walk_to_redirect
+from tests.support.authorize import pkce
+from tests.support.oidc import create_user, query, register_client, walk_to_redirect
 
 CALLBACK = f"http://127.0.0.1:{free_port()}/callback"
 ENDPOINTS = [
@@ -71,7 +72,7 @@ def test_discovery_is_complete_and_true(tmp_path: Path) -> None:
         jwks = httpx.get(openid["jwks_uri"]).json()
 
         # What a sign-in yields is what the documents advertise.
-        verifier, challenge = pkce_pair()
+        verifier, challenge = pkce()
         nonce = secrets.token_urlsafe(8)
         url = (
             openid["authorization_endpoint"]

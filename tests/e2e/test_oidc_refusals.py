@@ -18,11 +18,11 @@ import pytest
 
 from tests.conftest import OTHER_PASSWORD, PASSWORD
 from tests.e2e.server import free_port, tollgate_process
+from tests.support.authorize import pkce
 from tests.support.oidc import (
     Registered,
     create_user,
     forms,
-    pkce_pair,
     query,
     register_client,
     walk_to_redirect,
@@ -66,7 +66,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 def authorize_url(server: Server, client: Registered, **overrides: str) -> tuple[str, str]:
     """An authorization request done right (and its code_verifier), with overrides; a
     value of "" leaves the parameter out."""
-    verifier, challenge = pkce_pair()
+    verifier, challenge = pkce()
     params = {
         "response_type": "code",
         "client_id": client.client_id,
@@ -172,7 +172,7 @@ def test_code_injection_is_refused(server: Server) -> None:
         assert stolen.json()["error"] == "invalid_grant"
 
         code, verifier = code_for(server, http, server.app)
-        _, other_verifier = pkce_pair()
+        _, other_verifier = pkce()
         wrong = exchange(server, server.app, code, other_verifier)  # injected, no verifier
         assert wrong.status_code == 400
         assert wrong.json()["error"] == "invalid_grant"

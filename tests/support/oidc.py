@@ -1,5 +1,5 @@
 """Helpers for signing in to Tollgate from another app (issue 14), used by the tests and
-the benchmark: registering clients and users with the real CLI, PKCE, and walking
+the benchmark: registering clients and users with the real CLI, and walking
 Tollgate's login and consent pages over plain HTTP (posting the forms the pages serve).
 
 The browser tests drive the same pages with Chromium (tests/e2e/test_oidc_*.py); the HTTP
@@ -10,10 +10,7 @@ checkboxes), so it goes through the real forms too, minus what only a browser do
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import os
-import secrets
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -91,13 +88,6 @@ def create_user(
         args += ["--scope", scope]
     done = run_cli(database, *args, **settings)
     assert done.returncode == 0, done.stderr + done.stdout
-
-
-def pkce_pair() -> tuple[str, str]:
-    """A code_verifier and its S256 code_challenge (RFC 7636 §4.1, §4.2)."""
-    verifier = secrets.token_urlsafe(48)
-    digest = hashlib.sha256(verifier.encode("ascii")).digest()
-    return verifier, base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
 def query(url: str) -> dict[str, str]:
