@@ -75,19 +75,16 @@ CLAIMS_PAGE = (
 
 @dataclass
 class Apache:
-    """An Apache site: its port, base URL, pages and folder (logs in error.log). Made
-    before it runs, so that the client can be registered with its redirect URI first."""
+    """An Apache site: its port, base URL and pages, and while it runs its folder (logs
+    in error.log). Made before it runs, so that the client can be registered with its
+    redirect URI first."""
 
     port: int
-    folder: Path
+    folder: Path | None = None
 
     @classmethod
     def on_free_port(cls) -> Apache:
-        # Not under pytest's tmp folders: those are private to root, and Apache's
-        # children run as www-data.
-        folder = Path(tempfile.mkdtemp(prefix="tollgate-apache-"))
-        folder.chmod(0o755)
-        return cls(free_port(), folder)
+        return cls(free_port())
 
     @property
     def base(self) -> str:
@@ -111,8 +108,8 @@ class Apache:
         return f"{self.redirect_uri}?logout={quote(self.logged_out, safe='')}"
 
     def error_log(self) -> str:
-        path = self.folder / "error.log"
-        return path.read_text() if path.exists() else ""
+        path = self.folder / "error.log" if self.folder else None
+        return path.read_text() if path is not None and path.exists() else ""
 
 
 def apache_binary() -> str:
@@ -194,7 +191,23 @@ def running_apache(
     """Run the site with mod_auth_openidc signing in at `provider` (Tollgate's base URL)
     as that client. Its error log is copied to `keep_log` when it stops."""
     binary = apache_binary()
-    folder = apache.folder
+    # Not under pytest's tmp folders: those are private to root, and Apache's children
+    # run as www-data.
+    folder = apache.folder = Path(tempfile.mkdtemp(prefix="tollgate-apache-"))
+    folder.chmod(0o755)
+    try:
+        write_site(apache, folder, provider, client_id, client_secret, scope)
+        with serving(binary, apache, folder):
+            yield apache
+    finally:
+        keep_log.write_text(apache.error_log())
+        shutil.rmtree(folder, ignore_errors=True)
+        apache.folder = None
+
+
+def write_site(
+    apache: Apache, folder: Path, provider: str, client_id: str, client_secret: str, scope: str
+) -> None:
     htdocs = folder / "htdocs"
     (htdocs / "protected").mkdir(parents=True)
     (htdocs / "index.html").write_text("<!doctype html><title>Public</title><h1>Public page</h1>")
@@ -211,12 +224,16 @@ def running_apache(
         redirect_uri=apache.redirect_uri,
         scope=scope,
     )
-    conf = folder / "apache2.conf"
-    conf.write_text(apache_config(folder, apache.port, openidc))
+    (folder / "apache2.conf").write_text(apache_config(folder, apache.port, openidc))
+
+
+@contextmanager
+def serving(binary: str, apache: Apache, folder: Path) -> Iterator[None]:
+    """apache2 in the foreground with the folder's configuration, until it answers."""
     # Debian's apache2ctl reads /etc/apache2/envvars; run directly, apache2 needs none.
     with (folder / "stdout.log").open("wb") as output:
         process = subprocess.Popen(
-            [binary, "-f", str(conf), "-DFOREGROUND"],
+            [binary, "-f", str(folder / "apache2.conf"), "-DFOREGROUND"],
             stdout=output,
             stderr=subprocess.STDOUT,
             env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C"},
@@ -234,7 +251,7 @@ def running_apache(
                         f"Apache did not start:\n{output}\n{apache.error_log()}"
                     ) from None
                 time.sleep(0.1)
-        yield apache
+        yield
     finally:
         # SIGTERM is Apache's "stop now" (SIGINT is not one of its signals).
         if process.poll() is None:
@@ -244,5 +261,3 @@ def running_apache(
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-        keep_log.write_text(apache.error_log())
-        shutil.rmtree(folder, ignore_errors=True)
