@@ -36,6 +36,8 @@ from bench.harness import (  # noqa: E402
     wrk,
 )
 from bench.micro_verify import measure as measure_verifier  # noqa: E402
+from bench.oidc_signin import SignInsAgainstLogins  # noqa: E402
+from bench.oidc_signin import measure as measure_sso_signins  # noqa: E402
 from bench.seed import seed_users  # noqa: E402
 from tollgate.services.passwords import PasswordHasher, normalize_password  # noqa: E402
 
@@ -201,6 +203,27 @@ def b4_row(name: str, refresh: WrkResult, hello: WrkResult, target: float | None
     )
 
 
+def b7_rows(result: SignInsAgainstLogins) -> list[Row]:
+    """B7: the sign-in rate against the login rate (the target), and the server's CPU
+    per operation the other way round (steadier on a busy machine; no target)."""
+    signins, logins = result.signins, result.logins
+    return [
+        row(
+            "B7 sign-in of a logged-in user (authorize → code → token) ÷ POST /login",
+            f"{signins.per_second:,.1f} ÷ {logins.per_second:,.1f} per s",
+            signins.per_second / logins.per_second,
+            10,
+            loads=[signins.load, logins.load],
+        ),
+        row(
+            "B7 server CPU per POST /login ÷ per sign-in of a logged-in user",
+            f"{logins.cpu_per_operation * 1000:,.2f} ÷ {signins.cpu_per_operation * 1000:,.2f} ms",
+            logins.cpu_per_operation / signins.cpu_per_operation,
+            None,
+        ),
+    ]
+
+
 def main() -> list[Row]:
     rows: list[Row] = []
     folder = Path(tempfile.mkdtemp(prefix="tollgate-bench-"))
@@ -289,6 +312,11 @@ def main() -> list[Row]:
                 loads=[busy, flooded],
             )
         )
+
+    # B7 (issue 14): another app signs in a user already logged in to Tollgate in the
+    # browser (authorize with the SSO cookie -> code -> token exchange), against password
+    # logins of the same user on the same server, one load after the other.
+    rows.extend(b7_rows(measure_sso_signins(sqlite_env(folder, "sso.db"), SECONDS + 3)))
 
     # B1 and B2 at scale: many users' tokens, each check verified in full (cache off):
     # the signature, and the session read from the database.

@@ -156,7 +156,16 @@ class Keyring:
 
     async def reload(self) -> None:
         rows = await self._store.usable()
-        self._keys = {row.kid: load_key(row, self._secret) for row in rows}
+        # A key already loaded from the same stored material is kept, not parsed again:
+        # parsing an RSA private key (the ID-token key) costs ~30 ms of CPU (cryptography
+        # checks the key), on the event loop, at every reload of every process.
+        known = {row.kid: row.private_key for row in self._rows}
+        self._keys = {
+            row.kid: self._keys[row.kid]
+            if known.get(row.kid) == row.private_key and row.kid in self._keys
+            else load_key(row, self._secret)
+            for row in rows
+        }
         self._rows = rows
         self._loaded_at = time.monotonic()
 
