@@ -26,7 +26,7 @@ from tollgate.services.sessions import Sessions
 from tollgate.services.throttle import Throttle
 from tollgate.services.token_control import TokenControl
 from tollgate.settings import Settings
-from tollgate.store.interfaces import Database
+from tollgate.store.interfaces import Database, ScopeStore
 from tollgate.tokens.claims import AccessClaims
 from tollgate.verify.bearer import bearer_token
 
@@ -57,6 +57,7 @@ SettingsDep = Annotated[Settings, provided(lambda s: s.settings)]
 MetricsDep = Annotated[Metrics, provided(lambda s: s.metrics)]
 DatabaseDep = Annotated[Database, provided(lambda s: s.stores.database)]
 ConsentsDep = Annotated[Consents, provided(lambda s: s.consents)]
+ScopeStoreDep = Annotated[ScopeStore, provided(lambda s: s.stores.scopes)]
 SchemaHeadDep = Annotated[str | None, provided(lambda s: s.schema_head)]
 
 

@@ -21,6 +21,7 @@ from tests.conftest import ISSUER, PASSWORD, bearer
 from tests.support.codes import issue_code, register
 from tollgate.services.clients import NewClient
 from tollgate.services.container import Services
+from tollgate.store.records import ScopeDescription
 from tollgate.tokens.signing import sign
 from tollgate.verify import InvalidToken, Verifier
 
@@ -74,6 +75,18 @@ async def test_discovery_carries_every_contract_field(client: httpx.AsyncClient,
     )
     # Access tokens stay on the configured algorithm; the RS256 key is for ID tokens.
     assert meta["token_signing_alg_values_supported"] == ["ES256"]
+
+
+async def test_described_scopes_are_advertised(
+    client: httpx.AsyncClient, services: Services
+) -> None:
+    before = (await client.get("/.well-known/openid-configuration")).json()["scopes_supported"]
+    assert "notes:read" not in before
+    await services.stores.scopes.describe(
+        ScopeDescription("notes:read", "Read your notes.", services.clock.now())
+    )
+    after = (await client.get("/.well-known/openid-configuration")).json()["scopes_supported"]
+    assert after == sorted([*before, "notes:read"])
 
 
 async def test_userinfo_gives_sub_and_the_claims_of_the_granted_scopes(

@@ -6,11 +6,12 @@ from typing import Any
 
 from fastapi.responses import JSONResponse
 
-from tollgate.api.dependencies import KeyringDep, SettingsDep
+from tollgate.api.dependencies import KeyringDep, ScopeStoreDep, SettingsDep
 from tollgate.api.operation import operation
 from tollgate.keys.keyring import Keyring
 from tollgate.services.scopes import EVERY_USERS_SCOPES
 from tollgate.settings import Settings
+from tollgate.store.interfaces import ScopeStore
 
 METADATA_CACHE = {"Cache-Control": "public, max-age=3600"}
 
@@ -40,13 +41,18 @@ CLAIMS_SUPPORTED = [
 ]
 
 
-async def authorization_server_metadata(settings: Settings, keyring: Keyring) -> dict[str, Any]:
+async def authorization_server_metadata(
+    settings: Settings, keyring: Keyring, scope_store: ScopeStore
+) -> dict[str, Any]:
     """RFC 8414 §2 and OpenID Connect Discovery 1.0 §3, one document at both paths.
     Endpoints hang off the issuer, which must be this server's public URL; the
     authorization and end-session endpoints are /authorize and /end-session."""
     issuer = settings.issuer.rstrip("/")
     client_auth = ["client_secret_basic", "client_secret_post"]
-    scopes = set(settings.default_scope.split()) | EVERY_USERS_SCOPES
+    # The OpenID Connect scopes, the default one, and those the operator described
+    # (`tollgate scopes describe`): the scopes apps are told about.
+    described = {scope.name for scope in await scope_store.list()}
+    scopes = set(settings.default_scope.split()) | EVERY_USERS_SCOPES | described
     return {
         "issuer": settings.issuer,
         "authorization_endpoint": f"{issuer}/authorize",
@@ -85,12 +91,16 @@ METADATA_SUMMARY = "Authorization server metadata (RFC 8414)"
 
 
 @operation(summary=METADATA_SUMMARY)
-async def oauth_metadata(settings: SettingsDep, keyring: KeyringDep) -> JSONResponse:
-    metadata = await authorization_server_metadata(settings, keyring)
+async def oauth_metadata(
+    settings: SettingsDep, keyring: KeyringDep, scope_store: ScopeStoreDep
+) -> JSONResponse:
+    metadata = await authorization_server_metadata(settings, keyring, scope_store)
     return JSONResponse(metadata, headers=METADATA_CACHE)
 
 
 @operation(summary=METADATA_SUMMARY + ", OIDC path")
-async def openid_configuration(settings: SettingsDep, keyring: KeyringDep) -> JSONResponse:
-    metadata = await authorization_server_metadata(settings, keyring)
+async def openid_configuration(
+    settings: SettingsDep, keyring: KeyringDep, scope_store: ScopeStoreDep
+) -> JSONResponse:
+    metadata = await authorization_server_metadata(settings, keyring, scope_store)
     return JSONResponse(metadata, headers=METADATA_CACHE)
