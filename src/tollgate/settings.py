@@ -107,6 +107,9 @@ class Settings(BaseSettings):
     # and whether proofs must carry a server nonce (§8; `use_dpop_nonce` hands it out).
     dpop_proof_max_age: int = Field(default=60, ge=5, le=600)
     dpop_nonce: bool = False
+    # The proxies whose X-Forwarded-For/-Proto/-Host are believed: uvicorn's variable and
+    # default, read here once (api/forwarded.py applies it).
+    forwarded_allow_ips: str = Field(default="127.0.0.1", validation_alias="FORWARDED_ALLOW_IPS")
 
     # How long a verified access token (and its session being live) is trusted without
     # asking the database again. Revocations by this process apply at once; by other

@@ -7,7 +7,7 @@ import pytest
 from tests.support.dpop import ProofKey
 from tollgate.clock import MovableClock
 from tollgate.services.container import Services
-from tollgate.services.dpop import Nonces, ProofGate
+from tollgate.services.dpop import ProofGate
 from tollgate.store.stores import Stores
 from tollgate.verify.dpop import InvalidDPoPProof, ProofChecker, UseDPoPNonce
 
@@ -19,12 +19,16 @@ def stores(services: Services) -> Stores:
     return services.stores  # SQLite and PostgreSQL (tests/services/conftest.py)
 
 
+async def fixed_key() -> bytes:
+    return b"k" * 32
+
+
 def gate(stores: Stores, clock: MovableClock, *, nonces: bool = False) -> ProofGate:
     return ProofGate(
         ProofChecker(clock=clock.timestamp),
         stores.proofs,
         clock,
-        Nonces(b"k" * 32, clock) if nonces else None,
+        fixed_key if nonces else None,
     )
 
 

@@ -14,11 +14,12 @@ import json
 import time
 from typing import Annotated
 
-from fastapi import FastAPI, Query, Response
+from fastapi import FastAPI, Query, Request, Response
 from starlette.types import Receive, Scope, Send
 
 from tollgate.api.access_log import AccessLog
-from tollgate.api.dependencies import BearerDep, SessionsDep
+from tollgate.api.dependencies import ProofsDep, SessionsDep, SettingsDep
+from tollgate.api.dpop import authorized, original_request
 from tollgate.api.observability import SAFE_REQUEST_ID, new_request_id
 from tollgate.api.operation import operation
 from tollgate.api.responses import errors, header_safe
@@ -90,6 +91,10 @@ class FastAuth:
             await self.app(scope, receive, send)
             return
         entry = self.cache.get(token)
+        if entry is not None and entry.claims.jkt is not None:
+            # Sent as Bearer: the full route refuses it (a bound token needs its proof).
+            await self.app(scope, receive, send)
+            return
         if entry is not None:
             if entry.rendered is None:
                 entry.rendered = render(entry.claims)
@@ -99,6 +104,9 @@ class FastAuth:
                 # The route's own check (it fills the cache when that is on).
                 claims = await self.app.state.services.sessions.authorize(token)
             except Exception:  # the full route checks again and answers the refusal
+                await self.app(scope, receive, send)
+                return
+            if claims.jkt is not None:  # sent as Bearer: the full route refuses it
                 await self.app(scope, receive, send)
                 return
             body, headers = render(claims)
@@ -122,13 +130,19 @@ class FastAuth:
     summary="Check a bearer token (nginx auth_request, Traefik ForwardAuth)",
 )
 async def check(
+    request: Request,
     response: Response,
-    token: BearerDep,
     sessions: SessionsDep,
+    proofs: ProofsDep,
+    settings: SettingsDep,
     scope: Annotated[str | None, Query(max_length=1024)] = None,
 ) -> AuthCheck:
     required = " ".join(parse_scope(scope)) if scope else ""
-    claims = await sessions.authorize(token, required)
+    # A DPoP-bound token is checked with its proof of the original request (RFC 9449).
+    method, urls = original_request(request, settings)
+    claims = await authorized(
+        request, sessions, proofs, method=method, urls=urls, required_scope=required
+    )
     response.headers["X-Auth-User"] = header_safe(claims.username)
     response.headers["X-Auth-Subject"] = str(claims.sub)
     response.headers["X-Auth-Scope"] = claims.scope

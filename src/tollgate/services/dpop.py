@@ -10,11 +10,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
+
 from tollgate.clock import Clock
+from tollgate.keys.keyring import Keyring
 from tollgate.store.interfaces import ProofReplayStore
 from tollgate.verify.dpop import InvalidDPoPProof, Proof, ProofChecker, UseDPoPNonce
 
@@ -30,14 +33,21 @@ class ProofGate:
     checker: ProofChecker
     replays: ProofReplayStore
     clock: Clock
-    nonces: Nonces | None = None  # TOLLGATE_DPOP_NONCE: proofs must carry a fresh one
+    # TOLLGATE_DPOP_NONCE: proofs must carry a fresh nonce, MACed with this key.
+    nonce_key: Callable[[], Awaitable[bytes]] | None = None
+
+    async def nonce(self) -> str | None:
+        """The nonce to hand out now (the DPoP-Nonce header), None when nonces are off."""
+        if self.nonce_key is None:
+            return None
+        return Nonces(await self.nonce_key(), self.clock).current()
 
     async def check(
         self,
         values: Sequence[str],
         *,
         method: str,
-        url: str,
+        url: str | Sequence[str],
         access_token: str | None = None,
         jkt: str | None = None,
     ) -> Proof | None:
@@ -52,8 +62,10 @@ class ProofGate:
         proof = self.checker.check(
             values[0], method=method, url=url, access_token=access_token, jkt=jkt
         )
-        if self.nonces is not None and not (proof.nonce and self.nonces.valid(proof.nonce)):
-            raise UseDPoPNonce(self.nonces.current())
+        if self.nonce_key is not None:
+            nonces = Nonces(await self.nonce_key(), self.clock)
+            if not (proof.nonce and nonces.valid(proof.nonce)):
+                raise UseDPoPNonce(nonces.current())
         expires = datetime.fromtimestamp(proof.expires_at, UTC)
         if not await self.replays.first_use(proof_id(proof), expires, self.clock.now()):
             raise InvalidDPoPProof("The DPoP proof was used before.")
@@ -88,3 +100,23 @@ class Nonces:
         stamp = window.to_bytes(8, "big")
         mac = hmac.new(self.key, b"dpop-nonce" + stamp, hashlib.sha256).digest()[:16]
         return base64.urlsafe_b64encode(stamp + mac).rstrip(b"=").decode("ascii")
+
+
+def nonce_key_source(keyring: Keyring, secret_key: str | None) -> Callable[[], Awaitable[bytes]]:
+    """Where every replica finds the same nonce key: TOLLGATE_SECRET_KEY when set, else
+    the current signing key in the shared database (a rotation changes the nonces; a
+    client then retries once with the new one, as §8 expects)."""
+
+    async def key() -> bytes:
+        if secret_key:
+            material = secret_key.encode()
+        else:
+            signing = (await keyring.signer()).signing_key
+            material = (
+                signing
+                if isinstance(signing, bytes)
+                else signing.private_bytes(Encoding.DER, PrivateFormat.PKCS8, NoEncryption())
+            )
+        return hmac.new(material, b"tollgate dpop nonce key", hashlib.sha256).digest()
+
+    return key

@@ -17,7 +17,7 @@ import hmac
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import unquote, urlsplit
@@ -133,12 +133,14 @@ class ProofChecker:
         proof: str,
         *,
         method: str,
-        url: str,
+        url: str | Sequence[str],
         access_token: str | None = None,
         jkt: str | None = None,
         nonce: str | None = None,
     ) -> Proof:
-        """The checked proof, or InvalidDPoPProof. With `access_token`, the proof must carry
+        """The checked proof, or InvalidDPoPProof. `url`: the request's URL, or the names
+        it may go by (a server knows its public URL and the one it was reached at). With
+        `access_token`, the proof must carry
         its `ath`; with `jkt` (the token's `cnf.jkt`), its key must be that one; with
         `nonce`, it must carry that nonce (UseDPoPNonce otherwise)."""
         if len(proof) > MAX_PROOF_LENGTH:
@@ -159,7 +161,7 @@ class ProofChecker:
             raise InvalidDPoPProof("The DPoP proof's signature is invalid.") from exc
         _check_required(claims)
         _check_method(claims, method)
-        _check_url(claims, url)
+        _check_url(claims, (url,) if isinstance(url, str) else url)
         iat = self._check_iat(claims)
         _check_nonce(claims, nonce)
         if access_token is not None:
@@ -230,9 +232,10 @@ def _check_method(claims: dict[str, Any], method: str) -> None:
         raise InvalidDPoPProof("The DPoP proof was made for another HTTP method.")
 
 
-def _check_url(claims: dict[str, Any], url: str) -> None:
+def _check_url(claims: dict[str, Any], urls: Sequence[str]) -> None:
     try:
-        matches = normalized_url(claims["htu"]) == normalized_url(url)
+        htu = normalized_url(claims["htu"])
+        matches = any(htu == normalized_url(url) for url in urls)
     except ValueError:  # urlsplit: a bad port or IPv6 literal
         matches = False
     if not matches:
