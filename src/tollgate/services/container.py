@@ -35,6 +35,8 @@ from tollgate.services.token_control import TokenControl
 from tollgate.settings import Settings
 from tollgate.store import migrate
 from tollgate.store.engine import create_engine
+from tollgate.store.interfaces import ProofReplayStore
+from tollgate.store.memory import MemoryProofReplayStore
 from tollgate.store.redis.proofs import RedisProofReplayStore
 from tollgate.store.stores import Stores, open_stores
 from tollgate.tokens.browser import BrowserTokens
@@ -183,9 +185,7 @@ class Services:
                     leeway=settings.clock_leeway,
                     clock=clock.timestamp,
                 ),
-                RedisProofReplayStore.from_url(settings.redis_url)
-                if settings.redis_url
-                else stores.proofs,
+                proof_replays(settings, stores),
                 clock,
                 nonce_key_source(keyring, settings.secret_key) if settings.dpop_nonce else None,
             ),
@@ -199,6 +199,17 @@ class Services:
         if isinstance(self.proofs.replays, RedisProofReplayStore):
             await self.proofs.replays.close()
         await self.stores.close()
+
+
+def proof_replays(settings: Settings, stores: Stores) -> ProofReplayStore:
+    """Where the DPoP proofs seen are kept (RFC 9449 §11.1), shared by every process that
+    serves this database: Redis when configured; else this process's memory on SQLite
+    (one process: several workers need Redis) and the database on PostgreSQL (replicas)."""
+    if settings.redis_url:
+        return RedisProofReplayStore.from_url(settings.redis_url)
+    if settings.is_sqlite:
+        return MemoryProofReplayStore()
+    return stores.proofs
 
 
 def authorize_audience(settings: Settings) -> str:
