@@ -110,6 +110,8 @@ class Settings(BaseSettings):
     # The proxies whose X-Forwarded-For/-Proto/-Host are believed: uvicorn's variable and
     # default, read here once (api/forwarded.py applies it).
     forwarded_allow_ips: str = Field(default="127.0.0.1", validation_alias="FORWARDED_ALLOW_IPS")
+    # Worker processes of this server (`tollgate serve --workers N` sets uvicorn's name).
+    web_concurrency: int = Field(default=1, ge=1, validation_alias="WEB_CONCURRENCY")
 
     # How long a verified access token (and its session being live) is trusted without
     # asking the database again. Revocations by this process apply at once; by other

@@ -126,3 +126,30 @@ def test_a_proof_works_once_across_replicas(replicas: tuple[str, str]) -> None:
     )
     assert rotated.status_code == 200, rotated.text
     assert rotated.json()["token_type"] == "DPoP"
+
+
+@pytest.mark.parametrize("redis", [False, True])
+def test_a_proof_works_once_across_two_workers(tmp_path: Path, redis: bool) -> None:
+    with ExitStack() as stack:
+        settings = {"rate_limit_enabled": "false"}  # two workers without Redis: load tests
+        if redis:
+            settings = {"redis_url": stack.enter_context(running_redis(tmp_path))}
+        base = stack.enter_context(
+            running_server(tmp_path / "tollgate.db", "--workers", "2", **settings)
+        )
+        join(base, "minsu")
+        key = ProofKey()
+        login = httpx.post(
+            f"{base}/login",
+            json={"username": "minsu", "password": PASSWORD},
+            headers={"DPoP": key.proof("POST", f"{base}/login")},
+        )
+        access = login.json()["access_token"]
+        for _ in range(4):
+            headers = {
+                "Authorization": f"DPoP {access}",
+                "DPoP": key.proof("GET", f"{base}/me", access_token=access),
+            }
+            # Each on a new connection, so the two workers both get some of them.
+            statuses = [httpx.get(f"{base}/me", headers=headers).status_code for _ in range(6)]
+            assert statuses == [200] + [401] * 5

@@ -204,10 +204,10 @@ class Services:
 def proof_replays(settings: Settings, stores: Stores) -> ProofReplayStore:
     """Where the DPoP proofs seen are kept (RFC 9449 §11.1), shared by every process that
     serves this database: Redis when configured; else this process's memory on SQLite
-    (one process: several workers need Redis) and the database on PostgreSQL (replicas)."""
+    when it is the only process, else the database (workers, replicas)."""
     if settings.redis_url:
         return RedisProofReplayStore.from_url(settings.redis_url)
-    if settings.is_sqlite:
+    if settings.is_sqlite and settings.web_concurrency == 1:
         return MemoryProofReplayStore()
     return stores.proofs
 
