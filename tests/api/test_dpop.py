@@ -262,3 +262,27 @@ async def test_nonces_when_on(make_settings: Any, hasher: Any) -> None:
                 "/me", headers=dpop(access, key.proof("GET", ME, access_token=access, nonce=nonce))
             )
             assert ok.status_code == 200
+
+
+async def test_the_lean_gate_answers_a_bound_token_as_the_route_does(
+    client: httpx.AsyncClient,
+) -> None:
+    key = ProofKey()
+    access = (await bound_login(client, key))["access_token"]
+    url = f"{ISSUER}/auth"
+    lean = await client.get(
+        "/auth", headers=dpop(access, key.proof("GET", url, access_token=access))
+    )
+    # `?scope=` always takes the full route.
+    full = await client.get(
+        "/auth?scope=profile", headers=dpop(access, key.proof("GET", url, access_token=access))
+    )
+    assert lean.status_code == full.status_code == 200
+    assert lean.json() == full.json()
+    for header in ("x-auth-user", "x-auth-subject", "x-auth-scope", "cache-control"):
+        assert lean.headers[header] == full.headers[header], header
+    # The lean gate remembers proofs as the route does: its proof is spent.
+    replay = await client.get(
+        "/auth?scope=profile", headers=dpop(access, lean.request.headers["dpop"])
+    )
+    refused_401(replay)

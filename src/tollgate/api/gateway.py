@@ -78,9 +78,12 @@ class FastAuth:
             return
         started = time.perf_counter()
         token = request_id = None
+        bound = False  # `Authorization: DPoP`: a bound token, checked with its proof
         for name, value in scope["headers"]:
             if name == b"authorization" and value[:7].lower() == b"bearer ":
                 token = value[7:].strip().decode("latin-1")
+            elif name == b"authorization" and value[:5].lower() == b"dpop ":
+                token, bound = value[5:].strip().decode("latin-1"), True
             elif name == b"x-request-id":
                 offered = value.decode("latin-1")
                 request_id = offered if SAFE_REQUEST_ID.fullmatch(offered) else None
@@ -91,14 +94,8 @@ class FastAuth:
             await self.app(scope, receive, send)
             return
         entry = self.cache.get(token)
-        if entry is not None and entry.claims.jkt is not None:
-            # Sent as Bearer: the full route refuses it (a bound token needs its proof).
-            await self.app(scope, receive, send)
-            return
         if entry is not None:
-            if entry.rendered is None:
-                entry.rendered = render(entry.claims)
-            body, headers = entry.rendered
+            claims = entry.claims
         else:
             try:
                 # The route's own check (it fills the cache when that is on).
@@ -106,9 +103,18 @@ class FastAuth:
             except Exception:  # the full route checks again and answers the refusal
                 await self.app(scope, receive, send)
                 return
-            if claims.jkt is not None:  # sent as Bearer: the full route refuses it
-                await self.app(scope, receive, send)
-                return
+        # A bound token sent as Bearer, an unbound one as DPoP, or a proof refused before
+        # it was remembered: the full route answers (the same checks, nothing used up).
+        if (claims.jkt is not None) != bound or (
+            bound and not await self._proven(scope, token, claims)
+        ):
+            await self.app(scope, receive, send)
+            return
+        if entry is not None:
+            if entry.rendered is None:
+                entry.rendered = render(entry.claims)
+            body, headers = entry.rendered
+        else:
             body, headers = render(claims)
         request_id = request_id or new_request_id()
         extra = [(b"x-request-id", request_id.encode())]
@@ -120,6 +126,23 @@ class FastAuth:
         self.observe(elapsed)
         if self.access_log is not None:
             self.access_log.auth_hit(request_id, elapsed, scope.get("client"))
+
+    async def _proven(self, scope: Scope, token: str, claims: AccessClaims) -> bool:
+        """The request's DPoP proof, checked against the original request and used once."""
+        services = self.app.state.services
+        request = Request(scope)
+        method, urls = original_request(request, services.settings)
+        try:
+            await services.proofs.check(
+                request.headers.getlist("dpop"),
+                method=method,
+                url=urls,
+                access_token=token,
+                jkt=claims.jkt,
+            )
+        except Exception:  # refused, or the replay cache unreachable: the route answers
+            return False
+        return True
 
 
 # The full route: what the lean path leaves to it (a first check it refused, ?scope=,
