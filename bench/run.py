@@ -26,6 +26,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.cluster import replicas_behind_nginx  # noqa: E402
+from bench.dpop import gateway_load  # noqa: E402
+from bench.dpop import measure_verify as measure_dpop_verify  # noqa: E402
 from bench.harness import (  # noqa: E402
     CORES,
     WrkResult,
@@ -230,6 +232,7 @@ def main() -> list[Row]:
 
     # B5 first, in-process, while the machine is otherwise idle.
     verify = measure_verifier()
+    dpop_verify = measure_dpop_verify()
 
     wrk_auth = {"script": "bearer.lua", "seconds": SECONDS}
 
@@ -312,6 +315,28 @@ def main() -> list[Row]:
                 loads=[busy, flooded],
             )
         )
+
+    # B8 (issue 15): DPoP-bound tokens. At GET /auth every request brings a new proof
+    # (verified, and remembered once in Redis); in tollgate.verify, two signatures.
+    bound = gateway_load(folder, sqlite_env(folder, "dpop.db"), SECONDS, PASSWORD)
+    rows.append(
+        row(
+            "B8 GET /auth, DPoP-bound token, a new proof each ÷ bare ASGI hello",
+            f"{bound.rps:,.0f} ÷ {bare.rps:,.0f} r/s",
+            bound.rps / bare.rps,
+            0.4,
+            loads=[bound, bare],
+        )
+    )
+    rows.append(
+        row(
+            "B8 tollgate.verify uncached DPoP check ÷ bare ECDSA verify",
+            f"{dpop_verify['dpop_us']:.1f} ÷ {dpop_verify['bare_us']:.1f} µs",
+            dpop_verify["dpop_us"] / dpop_verify["bare_us"],
+            2.5,
+            at_most=True,
+        )
+    )
 
     # B7 (issue 14): another app signs in a user already logged in to Tollgate in the
     # browser (authorize with the SSO cookie -> code -> token exchange), against password

@@ -15,6 +15,7 @@ from tollgate.api import errors, openapi, router
 from tollgate.api.access_log import AccessLog
 from tollgate.api.body_limit import BodyLimit
 from tollgate.api.cookies import CSRF_HEADER, DELIVERY_HEADER
+from tollgate.api.forwarded import ForwardedHeaders
 from tollgate.api.gateway import FastAuth
 from tollgate.api.head import HeadAsGet
 from tollgate.api.lean_refresh import LeanRefresh
@@ -99,5 +100,7 @@ def create_app(
 
 def create_server(settings: Settings | None = None) -> ASGIApp:
     """The ASGI app to serve (uvicorn factory): create_app's app behind the fast path."""
+    settings = settings or Settings()
     asgi: ASGIApp = create_app(settings).state.asgi
-    return asgi
+    # Instead of uvicorn's own (`tollgate serve` turns it off): see api/forwarded.py.
+    return ForwardedHeaders(asgi, settings.forwarded_allow_ips)

@@ -103,6 +103,16 @@ class Settings(BaseSettings):
     ui: bool = True
     secret_key: str | None = None
 
+    # DPoP (RFC 9449): how old a proof's `iat` may be (plus 5 s of clock skew either way),
+    # and whether proofs must carry a server nonce (§8; `use_dpop_nonce` hands it out).
+    dpop_proof_max_age: int = Field(default=60, ge=5, le=600)
+    dpop_nonce: bool = False
+    # The proxies whose X-Forwarded-For/-Proto/-Host are believed: uvicorn's variable and
+    # default, read here once (api/forwarded.py applies it).
+    forwarded_allow_ips: str = Field(default="127.0.0.1", validation_alias="FORWARDED_ALLOW_IPS")
+    # Worker processes of this server (`tollgate serve --workers N` sets uvicorn's name).
+    web_concurrency: int = Field(default=1, ge=1, validation_alias="WEB_CONCURRENCY")
+
     # How long a verified access token (and its session being live) is trusted without
     # asking the database again. Revocations by this process apply at once; by other
     # processes within this many seconds. 0 turns the cache off.

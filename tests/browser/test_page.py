@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+import jwt
 from playwright.sync_api import Browser, Page, expect
 
 from tests.conftest import OTHER_PASSWORD, PASSWORD, bearer
@@ -222,3 +223,41 @@ def test_page_can_be_turned_off(tmp_path: Path) -> None:
     with running_server(tmp_path / "noui.db", ui="false") as base:
         assert httpx.get(f"{base}/").status_code == 404
         assert httpx.get(f"{base}/ui/app.js").status_code == 404
+
+
+def test_the_page_binds_its_tokens_to_a_key_of_this_browser(browser: Browser, site: str) -> None:
+    context = browser.new_context()
+    page = context.new_page()
+    sent: list[dict[str, str]] = []
+    page.on("request", lambda r: sent.append(r.headers) if r.url.endswith("/me") else None)
+    sign_up(page, site, "dora")
+    wait_until(page, lambda: bool(sent), "the account read with the access token")
+    scheme, access = sent[-1]["authorization"].split(" ", 1)
+    assert scheme == "DPoP"
+    assert "dpop" in sent[-1]
+    jkt = jwt.decode(access, options={"verify_signature": False})["cnf"]["jkt"]
+    assert jkt
+    # The private key stays inside WebCrypto: IndexedDB holds it non-extractable.
+    extractable = page.evaluate(
+        """() => new Promise((resolve) => {
+            const opening = indexedDB.open("tollgate-dpop", 1);
+            opening.onsuccess = () => {
+                const get = opening.result.transaction("keys").objectStore("keys").get("dpop");
+                get.onsuccess = () => resolve(get.result.privateKey.extractable);
+            };
+        })"""
+    )
+    assert extractable is False
+    # A copy of the token is useless outside this browser.
+    assert httpx.get(f"{site}/me", headers=bearer(access)).status_code == 401
+    # Reloads and other tabs use the same key and stay signed in.
+    page.reload()
+    expect(page.locator("#who")).to_have_text("Signed in as dora")
+    other = context.new_page()
+    other_sent: list[dict[str, str]] = []
+    other.on("request", lambda r: other_sent.append(r.headers) if r.url.endswith("/me") else None)
+    other.goto(site + "/")
+    expect(other.locator("#who")).to_have_text("Signed in as dora")
+    other_access = other_sent[-1]["authorization"].split(" ", 1)[1]
+    assert jwt.decode(other_access, options={"verify_signature": False})["cnf"]["jkt"] == jkt
+    context.close()

@@ -61,8 +61,17 @@ def test_refreshes_after_a_401(short_lived: str) -> None:
         first = auth.access_token
         assert first is not None
         # Wait until the server itself refuses that token (it expired), then call again.
+        # The token is bound to the client's key (DPoP): each probe carries a proof.
+        assert auth.dpop_key is not None
+        key, me = auth.dpop_key, f"{short_lived}/me"
+
+        def probe() -> int:
+            proof = key.proof("GET", me, access_token=first)
+            headers = {"Authorization": f"DPoP {first}", "DPoP": proof}
+            return httpx.get(me, headers=headers).status_code
+
         deadline = time.monotonic() + 60
-        while httpx.get(f"{short_lived}/me", headers=bearer(first)).status_code != 401:
+        while probe() != 401:
             assert time.monotonic() < deadline, "the 2-second token never expired"
             time.sleep(0.2)
         assert http.get("/me").status_code == 200

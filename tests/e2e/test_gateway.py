@@ -12,6 +12,7 @@ import pytest
 
 from tests.conftest import PASSWORD, bearer
 from tests.e2e.server import free_port, run_cli, running_process, running_server
+from tests.support.dpop import ProofKey
 from tests.support.nginx import example, running_nginx
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -90,3 +91,39 @@ def test_nginx_auth_request(gateway: tuple[str, str], tmp_path: Path) -> None:
 
     httpx.post(f"{tollgate}/logout", headers=bearer(access))
     assert httpx.get(f"{nginx}/hello", headers=bearer(access)).status_code == 401
+
+
+def test_nginx_auth_request_with_dpop(gateway: tuple[str, str]) -> None:
+    """A DPoP-bound token through nginx: the proof names the request nginx received, which
+    Tollgate rebuilds from X-Original-Method/-URI and X-Forwarded-Proto/-Host."""
+    nginx, tollgate = gateway
+    httpx.post(f"{tollgate}/join", json={"username": "jun", "password": PASSWORD})
+    key = ProofKey()
+    login = httpx.post(
+        f"{tollgate}/login",
+        json={"username": "jun", "password": PASSWORD},
+        headers={"DPoP": key.proof("POST", f"{tollgate}/login")},
+    )
+    access = login.json()["access_token"]
+    assert login.json()["token_type"] == "DPoP"
+
+    def call(method: str, path: str, proof: str) -> httpx.Response:
+        headers = {"Authorization": f"DPoP {access}", "DPoP": proof}
+        return httpx.request(method, f"{nginx}{path}", headers=headers)
+
+    proof = key.proof("POST", f"{nginx}/notes", access_token=access)
+    allowed = call("POST", "/notes?draft=1", proof)
+    assert allowed.status_code == 200
+    assert allowed.json()["headers"]["x-auth-user"] == "jun"
+    assert call("POST", "/notes", proof).status_code == 401  # replayed
+    assert (
+        call("GET", "/notes", key.proof("POST", f"{nginx}/notes", access_token=access)).status_code
+        == 401
+    )
+    assert (
+        call("POST", "/other", key.proof("POST", f"{nginx}/notes", access_token=access)).status_code
+        == 401
+    )
+    thief = httpx.get(f"{nginx}/notes", headers=bearer(access))
+    assert thief.status_code == 401
+    assert thief.headers["www-authenticate"].startswith("DPoP ")

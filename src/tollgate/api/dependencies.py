@@ -12,6 +12,7 @@ from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
 
+from tollgate.api.dpop import authorized, public_urls, token_request_proof
 from tollgate.keys.keyring import Keyring
 from tollgate.metrics import Metrics
 from tollgate.services.accounts import Accounts
@@ -20,6 +21,7 @@ from tollgate.services.clients import Clients
 from tollgate.services.code_grant import CodeGrant
 from tollgate.services.consents import Consents
 from tollgate.services.container import Services
+from tollgate.services.dpop import ProofGate
 from tollgate.services.grants import ClientInfo, Grants
 from tollgate.services.login import Login
 from tollgate.services.sessions import Sessions
@@ -28,7 +30,7 @@ from tollgate.services.token_control import TokenControl
 from tollgate.settings import Settings
 from tollgate.store.interfaces import Database, ScopeStore
 from tollgate.tokens.claims import AccessClaims
-from tollgate.verify.bearer import bearer_token
+from tollgate.verify.dpop import Proof
 
 T = TypeVar("T")
 
@@ -61,23 +63,41 @@ ScopeStoreDep = Annotated[ScopeStore, provided(lambda s: s.stores.scopes)]
 SchemaHeadDep = Annotated[str | None, provided(lambda s: s.schema_head)]
 
 
-async def request_token(request: Request) -> str:
-    """RFC 6750 §2.1: the Authorization header only, never the query string."""
-    return bearer_token(request.headers.get("authorization"))
+ProofsDep = Annotated[ProofGate, provided(lambda s: s.proofs)]
 
 
-BearerDep = Annotated[str, Depends(request_token)]
+async def current_claims(
+    request: Request, sessions: SessionsDep, proofs: ProofsDep, settings: SettingsDep
+) -> AccessClaims:
+    """RFC 6750 §2.1 (the Authorization header only, never the query string), or RFC 9449
+    §7.1 (`DPoP` with the request's proof for a token bound to a key)."""
+    return await authorized(
+        request, sessions, proofs, method=request.method, urls=public_urls(request, settings)
+    )
 
 
-async def current_claims(token: BearerDep, sessions: SessionsDep) -> AccessClaims:
-    return await sessions.authorize(token)
-
-
-async def optional_claims(request: Request, sessions: SessionsDep) -> AccessClaims | None:
-    """The caller when a bearer token is sent; None when no Authorization header is."""
+async def optional_claims(
+    request: Request, sessions: SessionsDep, proofs: ProofsDep, settings: SettingsDep
+) -> AccessClaims | None:
+    """The caller when a token is sent; None when no Authorization header is."""
     if "authorization" not in request.headers:
         return None
-    return await sessions.authorize(await request_token(request))
+    return await current_claims(request, sessions, proofs, settings)
+
+
+async def token_proof(request: Request, proofs: ProofsDep, settings: SettingsDep) -> Proof | None:
+    """The DPoP proof of a request for tokens (400 invalid_dpop_proof when bad)."""
+    return await token_request_proof(request, proofs, settings)
+
+
+async def refresh_proof(request: Request, proofs: ProofsDep, settings: SettingsDep) -> Proof | None:
+    """The DPoP proof of POST /refresh (401 invalid_dpop_proof when bad, as its other
+    refusals are)."""
+    return await token_request_proof(request, proofs, settings, status=401)
+
+
+TokenProofDep = Annotated[Proof | None, Depends(token_proof)]
+RefreshProofDep = Annotated[Proof | None, Depends(refresh_proof)]
 
 
 async def client_info(request: Request) -> ClientInfo:

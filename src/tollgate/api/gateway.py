@@ -14,11 +14,12 @@ import json
 import time
 from typing import Annotated
 
-from fastapi import FastAPI, Query, Response
+from fastapi import FastAPI, Query, Request, Response
 from starlette.types import Receive, Scope, Send
 
 from tollgate.api.access_log import AccessLog
-from tollgate.api.dependencies import BearerDep, SessionsDep
+from tollgate.api.dependencies import ProofsDep, SessionsDep, SettingsDep
+from tollgate.api.dpop import authorized, original_request
 from tollgate.api.observability import SAFE_REQUEST_ID, new_request_id
 from tollgate.api.operation import operation
 from tollgate.api.responses import errors, header_safe
@@ -77,9 +78,12 @@ class FastAuth:
             return
         started = time.perf_counter()
         token = request_id = None
+        bound = False  # `Authorization: DPoP`: a bound token, checked with its proof
         for name, value in scope["headers"]:
             if name == b"authorization" and value[:7].lower() == b"bearer ":
                 token = value[7:].strip().decode("latin-1")
+            elif name == b"authorization" and value[:5].lower() == b"dpop ":
+                token, bound = value[5:].strip().decode("latin-1"), True
             elif name == b"x-request-id":
                 offered = value.decode("latin-1")
                 request_id = offered if SAFE_REQUEST_ID.fullmatch(offered) else None
@@ -91,9 +95,7 @@ class FastAuth:
             return
         entry = self.cache.get(token)
         if entry is not None:
-            if entry.rendered is None:
-                entry.rendered = render(entry.claims)
-            body, headers = entry.rendered
+            claims = entry.claims
         else:
             try:
                 # The route's own check (it fills the cache when that is on).
@@ -101,6 +103,18 @@ class FastAuth:
             except Exception:  # the full route checks again and answers the refusal
                 await self.app(scope, receive, send)
                 return
+        # A bound token sent as Bearer, an unbound one as DPoP, or a proof refused before
+        # it was remembered: the full route answers (the same checks, nothing used up).
+        if (claims.jkt is not None) != bound or (
+            bound and not await self._proven(scope, token, claims)
+        ):
+            await self.app(scope, receive, send)
+            return
+        if entry is not None:
+            if entry.rendered is None:
+                entry.rendered = render(entry.claims)
+            body, headers = entry.rendered
+        else:
             body, headers = render(claims)
         request_id = request_id or new_request_id()
         extra = [(b"x-request-id", request_id.encode())]
@@ -113,6 +127,23 @@ class FastAuth:
         if self.access_log is not None:
             self.access_log.auth_hit(request_id, elapsed, scope.get("client"))
 
+    async def _proven(self, scope: Scope, token: str, claims: AccessClaims) -> bool:
+        """The request's DPoP proof, checked against the original request and used once."""
+        services = self.app.state.services
+        request = Request(scope)
+        method, urls = original_request(request, services.settings)
+        try:
+            await services.proofs.check(
+                request.headers.getlist("dpop"),
+                method=method,
+                url=urls,
+                access_token=token,
+                jkt=claims.jkt,
+            )
+        except Exception:  # refused, or the replay cache unreachable: the route answers
+            return False
+        return True
+
 
 # The full route: what the lean path leaves to it (a first check it refused, ?scope=,
 # a browser's CORS request) and the answer it must equal.
@@ -122,13 +153,19 @@ class FastAuth:
     summary="Check a bearer token (nginx auth_request, Traefik ForwardAuth)",
 )
 async def check(
+    request: Request,
     response: Response,
-    token: BearerDep,
     sessions: SessionsDep,
+    proofs: ProofsDep,
+    settings: SettingsDep,
     scope: Annotated[str | None, Query(max_length=1024)] = None,
 ) -> AuthCheck:
     required = " ".join(parse_scope(scope)) if scope else ""
-    claims = await sessions.authorize(token, required)
+    # A DPoP-bound token is checked with its proof of the original request (RFC 9449).
+    method, urls = original_request(request, settings)
+    claims = await authorized(
+        request, sessions, proofs, method=method, urls=urls, required_scope=required
+    )
     response.headers["X-Auth-User"] = header_safe(claims.username)
     response.headers["X-Auth-Subject"] = str(claims.sub)
     response.headers["X-Auth-Scope"] = claims.scope

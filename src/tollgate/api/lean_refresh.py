@@ -45,8 +45,9 @@ ROUTE = "/refresh"
 # validation names the problem.
 TOKEN = re.compile(r"[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+")
 MAX_TOKEN = 8192
-# Headers that make a request one the full route must answer.
-BROWSER_HEADERS = frozenset({b"origin", b"cookie", b"x-token-delivery"})
+# Headers that make a request one the full route must answer (a browser's, or one with a
+# DPoP proof to check).
+BROWSER_HEADERS = frozenset({b"origin", b"cookie", b"x-token-delivery", b"dpop"})
 Headers = list[tuple[bytes, bytes]]
 Answer = tuple[int, Headers, bytes]
 # The full route's 200 headers around the body's length, as its JSONResponse makes them.

@@ -79,7 +79,7 @@ class AccountDeleteRequest(Body):
 
 class TokenResponse(BaseModel):
     access_token: str
-    token_type: Literal["Bearer"] = "Bearer"  # noqa: S105 - not a secret
+    token_type: Literal["Bearer", "DPoP"] = "Bearer"  # noqa: S105 - not a secret
     expires_in: int
     # Absent in cookie mode, where it travels only in the HttpOnly cookie.
     refresh_token: str | None = None

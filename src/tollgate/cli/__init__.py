@@ -82,6 +82,8 @@ def serve(
         "log_config": server_logging(),
         "access_log": False,  # Tollgate writes its own JSON access lines with request ids
         "timeout_graceful_shutdown": graceful_timeout,
+        # The app reads proxy headers itself (api/forwarded.py), once.
+        "proxy_headers": False,
     }
     if workers == 1:
         uvicorn.run(create_server(settings), **options)

@@ -26,7 +26,11 @@ class ClientCredentialsGrant:
     _clock: Clock = field(default_factory=SystemClock)
 
     async def issue(
-        self, client: ClientRecord, requested_scope: str | None, info: ClientInfo
+        self,
+        client: ClientRecord,
+        requested_scope: str | None,
+        info: ClientInfo,
+        jkt: str | None = None,
     ) -> IssuedTokens:
         """RFC 6749 §4.4: a confidential client's own access token, within its registered
         scopes (all of them when none is asked), without a refresh token (§4.4.3)."""
@@ -43,7 +47,7 @@ class ClientCredentialsGrant:
             scope = format_scope(wanted)
         now = self._clock.now()
         token = await self._issuer.client_access_token(
-            client_id=client.client_id, scope=scope, now=int(now.timestamp())
+            client_id=client.client_id, scope=scope, now=int(now.timestamp()), jkt=jkt
         )
         await self._audit.record(
             Event(
@@ -53,4 +57,9 @@ class ClientCredentialsGrant:
                 detail=f"client {client.client_id}, scope {scope!r}",
             )
         )
-        return IssuedTokens(access_token=token, expires_in=self._settings.access_ttl, scope=scope)
+        return IssuedTokens(
+            access_token=token,
+            expires_in=self._settings.access_ttl,
+            scope=scope,
+            token_type="DPoP" if jkt else "Bearer",
+        )

@@ -63,11 +63,12 @@ class IssuedTokens:
     refresh_token: str | None = None
     refresh_expires_in: int | None = None
     id_token: str | None = None
+    token_type: str = "Bearer"  # noqa: S105  ("DPoP" when bound to the client's key)
 
     def body(self) -> dict[str, Any]:
         body: dict[str, Any] = {
             "access_token": self.access_token,
-            "token_type": "Bearer",
+            "token_type": self.token_type,
             "expires_in": self.expires_in,
             "scope": self.scope,
         }
@@ -105,9 +106,13 @@ class CodeGrant:
         redirect_uri: str,
         code_verifier: str | None,
         info: ClientInfo,
+        jkt: str | None = None,
     ) -> IssuedTokens:
         """Use an authorization code once: a new session of `client`, its tokens, and an
-        ID token when `openid` was granted. A code used before revokes what it issued."""
+        ID token when `openid` was granted. A code used before revokes what it issued.
+        `jkt`: the DPoP key of the request's proof; the access tokens are bound to it,
+        and so are a public client's refresh tokens (RFC 9449 §5: a confidential client
+        proves itself at every refresh anyway)."""
         if AUTHORIZATION_CODE not in client.grant_types:
             raise UnauthorizedClient("This client is not registered for authorization_code.")
         # RFC 9700 §2.1.1: PKCE for every client; every code has an S256 challenge.
@@ -125,6 +130,8 @@ class CodeGrant:
         # The scopes in one order, as every other token response has them.
         stored = replace(stored, scope=format_scope(set(stored.scope.split())))
         session, first_token, jti = self._new_session(client, stored, info, now)
+        if client.public:
+            session = replace(session, dpop_jkt=jkt)
         audit = Event(
             "code.exchanged",
             now,
@@ -152,7 +159,7 @@ class CodeGrant:
         if not isinstance(outcome, Consumed):
             await self._refused(client, outcome.reason, outcome.code, info, now)
         await self._events.publish(audit)
-        return await self._tokens(client, user, stored, session, first_token, jti, now)
+        return await self._tokens(client, user, stored, session, first_token, jti, now, jkt)
 
     def _new_session(
         self,
@@ -192,6 +199,7 @@ class CodeGrant:
         first_token: RefreshTokenRecord | None,
         jti: str | None,
         now: datetime,
+        jkt: str | None,
     ) -> IssuedTokens:
         now_ts = int(now.timestamp())
         access = await self._issuer.access_token(
@@ -201,9 +209,13 @@ class CodeGrant:
             scope=code.scope,
             now=now_ts,
             client_id=client.client_id,
+            jkt=jkt,
         )
         issued = IssuedTokens(
-            access_token=access, expires_in=self._settings.access_ttl, scope=code.scope
+            access_token=access,
+            expires_in=self._settings.access_ttl,
+            scope=code.scope,
+            token_type="DPoP" if jkt else "Bearer",
         )
         if first_token is not None and jti is not None:
             refresh_exp = int(first_token.expires_at.timestamp())
@@ -214,6 +226,7 @@ class CodeGrant:
                 iat=now_ts,
                 exp=refresh_exp,
                 client_id=client.client_id,
+                jkt=session.dpop_jkt,
             )
             issued = replace(
                 issued, refresh_token=refresh, refresh_expires_in=max(0, refresh_exp - now_ts)

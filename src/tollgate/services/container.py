@@ -22,6 +22,7 @@ from tollgate.services.client_credentials import ClientCredentialsGrant
 from tollgate.services.clients import Clients
 from tollgate.services.code_grant import CodeGrant
 from tollgate.services.consents import Consents
+from tollgate.services.dpop import ProofGate, nonce_key_source
 from tollgate.services.end_session import EndSession
 from tollgate.services.grants import Grants
 from tollgate.services.login import Login
@@ -34,11 +35,15 @@ from tollgate.services.token_control import TokenControl
 from tollgate.settings import Settings
 from tollgate.store import migrate
 from tollgate.store.engine import create_engine
+from tollgate.store.interfaces import ProofReplayStore
+from tollgate.store.memory import MemoryProofReplayStore
+from tollgate.store.redis.proofs import RedisProofReplayStore
 from tollgate.store.stores import Stores, open_stores
 from tollgate.tokens.browser import BrowserTokens
 from tollgate.tokens.checking import TokenChecker
 from tollgate.tokens.id_tokens import IdTokenIssuer
 from tollgate.tokens.issuing import TokenIssuer
+from tollgate.verify.dpop import ProofChecker
 
 
 @dataclass
@@ -67,6 +72,8 @@ class Services:
     consents: Consents
     end_session: EndSession
     code_grant: CodeGrant
+    # DPoP proofs (RFC 9449), remembered once in the replay cache every replica shares.
+    proofs: ProofGate
     client_credentials: ClientCredentialsGrant
 
     @classmethod
@@ -172,6 +179,16 @@ class Services:
             end_session=EndSession(stores.clients, browser_tokens),
             code_grant=code_grant,
             client_credentials=ClientCredentialsGrant(issuer, audit, settings, clock),
+            proofs=ProofGate(
+                ProofChecker(
+                    max_age=settings.dpop_proof_max_age,
+                    leeway=settings.clock_leeway,
+                    clock=clock.timestamp,
+                ),
+                proof_replays(settings, stores),
+                clock,
+                nonce_key_source(keyring, settings.secret_key) if settings.dpop_nonce else None,
+            ),
         )
 
     async def start(self) -> None:
@@ -179,7 +196,20 @@ class Services:
         await self.keyring.ensure_signing_key()
 
     async def close(self) -> None:
+        if isinstance(self.proofs.replays, RedisProofReplayStore):
+            await self.proofs.replays.close()
         await self.stores.close()
+
+
+def proof_replays(settings: Settings, stores: Stores) -> ProofReplayStore:
+    """Where the DPoP proofs seen are kept (RFC 9449 §11.1), shared by every process that
+    serves this database: Redis when configured; else this process's memory on SQLite
+    when it is the only process, else the database (workers, replicas)."""
+    if settings.redis_url:
+        return RedisProofReplayStore.from_url(settings.redis_url)
+    if settings.is_sqlite and settings.web_concurrency == 1:
+        return MemoryProofReplayStore()
+    return stores.proofs
 
 
 def authorize_audience(settings: Settings) -> str:

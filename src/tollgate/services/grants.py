@@ -41,6 +41,7 @@ from tollgate.store.records import (
 )
 from tollgate.tokens.checking import TokenChecker
 from tollgate.tokens.issuing import TokenIssuer, new_jti
+from tollgate.verify.dpop import InvalidDPoPProof
 
 __all__ = ["NO_CLIENT", "ClientInfo", "Grants", "TokenPair", "child_jti", "token_id"]
 
@@ -56,6 +57,8 @@ class TokenPair:
     refresh_token: str
     refresh_expires_in: int
     scope: str
+    # RFC 9449 §5: "DPoP" when the access token is bound to the client's key.
+    token_type: str = "Bearer"  # noqa: S105  (a scheme, not a secret)
 
 
 def token_id(jti: str) -> str:
@@ -86,9 +89,11 @@ class Grants:
         client: ClientInfo,
         *,
         records: tuple[str, ...] = (),
+        jkt: str | None = None,
     ) -> TokenPair:
         """A new session and its first pair. `records`: names of audit events stored
-        with the session (e.g. "login_succeeded") and published once it is."""
+        with the session (e.g. "login_succeeded") and published once it is. `jkt`: the
+        DPoP key of the request's proof: the session's tokens are bound to it."""
         scope = narrow(user.scope, requested_scope)
         now = self._clock.now()
         session = SessionRecord(
@@ -100,6 +105,7 @@ class Grants:
             expires_at=now + timedelta(seconds=self._settings.session_max_age),
             user_agent=(client.user_agent or "")[:MAX_USER_AGENT] or None,
             ip=client.ip,
+            dpop_jkt=jkt,
         )
         jti = new_jti()
         record = RefreshTokenRecord(
@@ -131,12 +137,14 @@ class Grants:
         client: ClientInfo = NO_CLIENT,
         *,
         client_id: str | None = None,
+        jkt: str | None = None,
     ) -> TokenPair:
         """Rotate a refresh token. `client_id`: the authenticated client presenting it at
         the token endpoint; None for first-party callers (/refresh, the password grant's
         clients). A token of an app's session (issue 14) is usable only by that app, and
         an app never uses a first-party token (RFC 6749 §6: the refresh token is bound to
-        the client it was issued to)."""
+        the client it was issued to). `jkt`: the DPoP key of the request's proof, None
+        without one; a bound token needs its own key's (RFC 9449 §5)."""
         try:
             claims = await self._checker.refresh(refresh_token)
         except InvalidToken as exc:
@@ -146,6 +154,13 @@ class Grants:
             # Checked before the rotation, from the signed claim: nothing is used up.
             await self._events.publish(Counted("refresh_refused"))
             raise InvalidGrant("The refresh token was not issued to this client.")
+        if claims.jkt is not None and claims.jkt != jkt:
+            # Checked from the signed claim before the rotation: a thief's attempt, with
+            # no proof or another key's, uses nothing up and ends nothing (RFC 9449 §5).
+            await self._events.publish(Counted("refresh_refused"))
+            raise InvalidDPoPProof(
+                "The refresh token is bound to a key: send a DPoP proof made with it."
+            )
         now = self._clock.now()
         salt = secrets.token_bytes(16)
         child = child_jti(claims.jti, salt)
@@ -180,7 +195,9 @@ class Grants:
         held = set(user.scope.split()) | (EVERY_USERS_SCOPES if session.client_id else set())
         granted = " ".join(s for s in granted.split() if s in held)
         scope = narrow(granted, requested_scope)
-        return await self._pair(user, session, scope, jti, record, now)
+        # An unbound session stays unbound, but a proof sent with its refresh binds the
+        # new access token (RFC 9449 §5, as for a confidential client).
+        return await self._pair(user, session, scope, jti, record, now, jkt)
 
     def _replayed_child(
         self, outcome: AlreadyUsed, jti: str, now: datetime
@@ -226,8 +243,10 @@ class Grants:
         jti: str,
         record: RefreshTokenRecord,
         now: datetime,
+        proof_jkt: str | None = None,
     ) -> TokenPair:
         now_ts = int(now.timestamp())
+        access_jkt = session.dpop_jkt or proof_jkt
         refresh_exp = int(record.expires_at.timestamp())
         access = await self._issuer.access_token(
             user_id=user.id,
@@ -236,6 +255,7 @@ class Grants:
             scope=scope,
             now=now_ts,
             client_id=session.client_id,
+            jkt=access_jkt,
         )
         refresh = await self._issuer.refresh_token(
             user_id=user.id,
@@ -244,6 +264,7 @@ class Grants:
             iat=int(record.issued_at.timestamp()),
             exp=refresh_exp,
             client_id=session.client_id,
+            jkt=session.dpop_jkt,
         )
         return TokenPair(
             session_id=session.id,
@@ -252,4 +273,5 @@ class Grants:
             refresh_token=refresh,
             refresh_expires_in=max(0, refresh_exp - now_ts),
             scope=scope,
+            token_type="DPoP" if access_jkt else "Bearer",
         )

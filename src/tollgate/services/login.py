@@ -31,8 +31,14 @@ class Login:
     _clock: Clock = field(default_factory=SystemClock)
 
     async def with_password(
-        self, username: str, password: str, scope: str | None, client: ClientInfo
+        self,
+        username: str,
+        password: str,
+        scope: str | None,
+        client: ClientInfo,
+        jkt: str | None = None,
     ) -> TokenPair:
+        """`jkt`: the DPoP key of the request's proof; the session is bound to it."""
         account = username_key(username)
         ip = client.ip or "unknown"
 
@@ -76,4 +82,6 @@ class Login:
             raise
         await self._throttle.login_succeeded(account, ip)
         # The audit row goes in with the session, in one transaction.
-        return await self._grants.start_session(user, scope, client, records=("login_succeeded",))
+        return await self._grants.start_session(
+            user, scope, client, records=("login_succeeded",), jkt=jkt
+        )

@@ -54,6 +54,7 @@ class TokenChecker:
             scope=_str(c["scope"]),
             iat=c["iat"],
             exp=c["exp"],
+            jkt=_jkt(c),
         )
 
     async def refresh(self, token: str) -> RefreshClaims:
@@ -66,6 +67,7 @@ class TokenChecker:
             iat=c["iat"],
             exp=c["exp"],
             client_id=None if client_id is None else _str(client_id),
+            jkt=_jkt(c),
         )
 
     async def _decode(self, token: str, typ: str) -> dict[str, Any]:
@@ -109,3 +111,13 @@ def _uuid(value: object) -> uuid.UUID:
         return uuid.UUID(_str(value))
     except ValueError as exc:
         raise InvalidToken("The token has a malformed identifier.") from exc
+
+
+def _jkt(claims: dict[str, Any]) -> str | None:
+    """RFC 9449 §6.1: the thumbprint in `cnf.jkt`, or None for an unbound token."""
+    cnf = claims.get("cnf")
+    if cnf is None:
+        return None
+    if not isinstance(cnf, dict):
+        raise InvalidToken("The token has a claim of the wrong type.")
+    return _str(cnf.get("jkt"))

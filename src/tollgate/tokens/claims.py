@@ -21,6 +21,8 @@ class AccessClaims:
     scope: str
     iat: int
     exp: int
+    # RFC 9449 §6.1 `cnf.jkt`: the DPoP key the token is bound to; None for a Bearer token.
+    jkt: str | None = None
 
     @property
     def scopes(self) -> frozenset[str]:
@@ -37,3 +39,5 @@ class RefreshClaims:
     # The client a session of the authorization code flow belongs to (issue 14): only it
     # may present the token. None for first-party sessions.
     client_id: str | None = None
+    # The DPoP key the session's refresh tokens are bound to (RFC 9449 §5); None: unbound.
+    jkt: str | None = None

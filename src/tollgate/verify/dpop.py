@@ -12,12 +12,13 @@ checked by the same strict code as access tokens (`jws.py`).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import unquote, urlsplit
@@ -25,7 +26,7 @@ from urllib.parse import unquote, urlsplit
 import jwt
 
 from tollgate.verify.errors import _UNSAFE, InvalidToken, OAuthError, VerificationError
-from tollgate.verify.jws import json_object, parse, verify_signature
+from tollgate.verify.jws import HEADER_MEMO_SIZE, json_object, parse, verify_signature
 from tollgate.verify.thumbprint import b64url, thumbprint
 
 # The proof algorithms: asymmetric only (§4.2: never `none` or a MAC); the two the
@@ -101,6 +102,7 @@ def access_token_hash(access_token: str) -> str:
     return b64url(hashlib.sha256(access_token.encode("ascii")).digest())
 
 
+@functools.lru_cache(maxsize=1024)
 def normalized_url(url: str) -> tuple[str, str, int | None, str]:
     """Scheme, host, port and path, normalized as RFC 3986 §6.2.2-6.2.3 says (case,
     percent-encoding, default port, empty path); query and fragment left out (§4.3)."""
@@ -125,20 +127,24 @@ class ProofChecker:
     leeway: float = 5.0
     algorithms: tuple[str, ...] = PROOF_ALGORITHMS
     clock: Callable[[], float] = time.time
-    # Proofs of one key share one header: parsed once (bounded; see jws.HEADER_MEMO_SIZE).
+    # Proofs of one key share one header: parsed once (bounded; see jws.HEADER_MEMO_SIZE),
+    # and its checked key (algorithm, public key, thumbprint) built once.
     _header_memo: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
+    _keys: dict[str, tuple[str, Any, str]] = field(default_factory=dict, repr=False)
 
     def check(
         self,
         proof: str,
         *,
         method: str,
-        url: str,
+        url: str | Sequence[str],
         access_token: str | None = None,
         jkt: str | None = None,
         nonce: str | None = None,
     ) -> Proof:
-        """The checked proof, or InvalidDPoPProof. With `access_token`, the proof must carry
+        """The checked proof, or InvalidDPoPProof. `url`: the request's URL, or the names
+        it may go by (a server knows its public URL and the one it was reached at). With
+        `access_token`, the proof must carry
         its `ath`; with `jkt` (the token's `cnf.jkt`), its key must be that one; with
         `nonce`, it must carry that nonce (UseDPoPNonce otherwise)."""
         if len(proof) > MAX_PROOF_LENGTH:
@@ -148,23 +154,18 @@ class ProofChecker:
             claims = json_object(parsed.payload_segment)
         except OAuthError as exc:
             raise InvalidDPoPProof("The DPoP proof is not a well-formed JWT.") from exc
-        header = parsed.header
-        _check_type(header)
-        alg = self._check_algorithm(header)
-        key_jwk = _check_public_key(header, alg)
+        alg, key, proof_jkt = self._key(proof[: proof.index(".")], parsed.header)
         try:
-            key = jwt.PyJWK(key_jwk, algorithm=alg).key
             verify_signature(alg, key, parsed.signing_input, parsed.signature)
-        except (jwt.PyJWTError, OAuthError) as exc:
+        except OAuthError as exc:
             raise InvalidDPoPProof("The DPoP proof's signature is invalid.") from exc
         _check_required(claims)
         _check_method(claims, method)
-        _check_url(claims, url)
+        _check_url(claims, (url,) if isinstance(url, str) else url)
         iat = self._check_iat(claims)
         _check_nonce(claims, nonce)
         if access_token is not None:
             _check_ath(claims, access_token)
-        proof_jkt = thumbprint(key_jwk)
         if jkt is not None and not hmac.compare_digest(proof_jkt, jkt):
             raise InvalidDPoPProof("The DPoP proof's key is not the one the token is bound to.")
         raw_nonce = claims.get("nonce")
@@ -175,6 +176,25 @@ class ProofChecker:
             nonce=raw_nonce if isinstance(raw_nonce, str) else None,
             expires_at=iat + self.max_age + self.leeway,
         )
+
+    def _key(self, segment: str, header: dict[str, Any]) -> tuple[str, Any, str]:
+        """The header's algorithm, public key and thumbprint, each checked (§4.3 steps 4-7),
+        once per distinct header segment."""
+        known = self._keys.get(segment)
+        if known is not None:
+            return known
+        _check_type(header)
+        alg = self._check_algorithm(header)
+        key_jwk = _check_public_key(header, alg)
+        try:
+            key = jwt.PyJWK(key_jwk, algorithm=alg).key
+            checked = (alg, key, thumbprint(key_jwk))
+        except (jwt.PyJWTError, KeyError, TypeError, ValueError) as exc:
+            raise InvalidDPoPProof("The DPoP proof's key is malformed.") from exc
+        if len(self._keys) >= HEADER_MEMO_SIZE:
+            self._keys.clear()
+        self._keys[segment] = checked
+        return checked
 
     def _check_algorithm(self, header: dict[str, Any]) -> str:
         alg = header.get("alg")
@@ -230,9 +250,10 @@ def _check_method(claims: dict[str, Any], method: str) -> None:
         raise InvalidDPoPProof("The DPoP proof was made for another HTTP method.")
 
 
-def _check_url(claims: dict[str, Any], url: str) -> None:
+def _check_url(claims: dict[str, Any], urls: Sequence[str]) -> None:
     try:
-        matches = normalized_url(claims["htu"]) == normalized_url(url)
+        htu = normalized_url(claims["htu"])
+        matches = any(htu == normalized_url(url) for url in urls)
     except ValueError:  # urlsplit: a bad port or IPv6 literal
         matches = False
     if not matches:

@@ -25,7 +25,8 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from tollgate.verify.errors import InvalidToken
 
-SEGMENT = re.compile(r"[A-Za-z0-9_-]+")
+# Three segments at once: one match instead of a split and three.
+COMPACT = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 
 
 @dataclass(frozen=True)
@@ -65,10 +66,9 @@ HEADER_MEMO_SIZE = 64
 
 
 def parse(token: str, memo: dict[str, dict[str, Any]]) -> Parsed:
-    segments = token.split(".")
-    if len(segments) != 3 or not all(SEGMENT.fullmatch(s) for s in segments):
+    if not COMPACT.fullmatch(token):
         raise InvalidToken("The token is malformed.")
-    head, body, signature = segments
+    head, body, signature = token.split(".")
     try:
         raw_signature = _b64(signature)
     except binascii.Error as exc:

@@ -17,7 +17,9 @@ from tollgate.api.dependencies import (
     CodeGrantDep,
     GrantsDep,
     LoginDep,
+    RefreshProofDep,
     RegisteredClientsDep,
+    TokenProofDep,
 )
 from tollgate.api.operation import operation
 from tollgate.api.params import FORM, oauth_params, token_client
@@ -40,6 +42,7 @@ from tollgate.errors import (
 )
 from tollgate.services.clients import ClientCredentials, Clients
 from tollgate.store.records import ClientRecord
+from tollgate.verify.dpop import Proof
 
 TOKEN_REQUEST_BODY = {
     "required": True,
@@ -62,9 +65,10 @@ async def join(
     accounts: AccountsDep,
     grants: GrantsDep,
     client: ClientDep,
+    proof: TokenProofDep,
 ) -> JSONResponse:
     user = await accounts.join(body.username, body.password, body.email, client=client)
-    pair = await grants.start_session(user, None, client)
+    pair = await grants.start_session(user, None, client, jkt=_jkt(proof))
     response = JoinResponse(
         **token_body(pair).model_dump(), user=UserOut.model_validate(user, from_attributes=True)
     )
@@ -77,9 +81,11 @@ async def join(
     summary="Exchange a username and password for a token pair",
 )
 async def login(
-    request: Request, body: LoginRequest, login: LoginDep, client: ClientDep
+    request: Request, body: LoginRequest, login: LoginDep, client: ClientDep, proof: TokenProofDep
 ) -> JSONResponse:
-    pair = await login.with_password(body.username, body.password, body.scope, client)
+    pair = await login.with_password(
+        body.username, body.password, body.scope, client, jkt=_jkt(proof)
+    )
     return token_answer(token_body(pair), pair, uses_cookies(request))
 
 
@@ -100,8 +106,10 @@ async def token_endpoint(
     client_credentials: ClientCredentialsDep,
     clients: RegisteredClientsDep,
     client: ClientDep,
+    proof: TokenProofDep,
 ) -> JSONResponse:
     params = await oauth_params(request)
+    jkt = _jkt(proof)
     try:
         grant = TokenRequest.model_validate(params)
     except ValidationError as exc:
@@ -113,7 +121,9 @@ async def token_endpoint(
         if grant.username is None or grant.password is None:
             raise InvalidRequest("The password grant needs username and password.")
         await _first_party_only(credentials, clients)
-        pair = await login.with_password(grant.username, grant.password, grant.scope, client)
+        pair = await login.with_password(
+            grant.username, grant.password, grant.scope, client, jkt=jkt
+        )
     elif grant.grant_type == "refresh_token":
         if grant.refresh_token is None:
             raise InvalidRequest("The refresh_token grant needs refresh_token.")
@@ -123,20 +133,21 @@ async def token_endpoint(
             grant.scope,
             client,
             client_id=app.client_id if app is not None else None,
+            jkt=jkt,
         )
     elif grant.grant_type == "authorization_code":
         if grant.code is None or grant.redirect_uri is None:
             raise InvalidRequest("The authorization_code grant needs code and redirect_uri.")
         app = await _authenticated(credentials, clients)
         issued = await code_grant.exchange(
-            app, grant.code, grant.redirect_uri, grant.code_verifier, client
+            app, grant.code, grant.redirect_uri, grant.code_verifier, client, jkt=jkt
         )
         return no_store_json(issued.body())
     elif grant.grant_type == "client_credentials":
         if credentials is None or credentials.secret is None:
             raise InvalidClient("client_credentials needs the client's id and secret.")
         app = await _authenticated(credentials, clients)
-        issued = await client_credentials.issue(app, grant.scope, client)
+        issued = await client_credentials.issue(app, grant.scope, client, jkt=jkt)
         return no_store_json(issued.body())
     else:
         raise UnsupportedGrantType()
@@ -154,6 +165,7 @@ async def refresh(
     grants: GrantsDep,
     client: ClientDep,
     cookie_token: Annotated[str | None, Depends(refresh_cookie)],
+    proof: RefreshProofDep,
     body: RefreshRequest | None = None,
 ) -> JSONResponse:
     if cookie_token is not None:
@@ -164,7 +176,7 @@ async def refresh(
         raise InvalidInput({"refresh_token": field_messages.required("refresh_token")})
     else:
         token = body.refresh_token
-    pair = await grants.refresh(token, None, client)
+    pair = await grants.refresh(token, None, client, jkt=_jkt(proof))
     return token_answer(token_body(pair), pair, uses_cookies(request))
 
 
@@ -197,3 +209,8 @@ async def _first_party_only(credentials: ClientCredentials | None, clients: Clie
         raise UnauthorizedClient(
             "Registered clients sign users in with authorization_code, never the password grant."
         )
+
+
+def _jkt(proof: Proof | None) -> str | None:
+    """The key a request's tokens are bound to: its DPoP proof's (RFC 9449 §5)."""
+    return proof.jkt if proof is not None else None

@@ -3,9 +3,11 @@ granted scopes allow."""
 
 from __future__ import annotations
 
+from fastapi import Request
 from fastapi.responses import JSONResponse
 
-from tollgate.api.dependencies import AccountsDep, BearerDep, SessionsDep
+from tollgate.api.dependencies import AccountsDep, ProofsDep, SessionsDep, SettingsDep
+from tollgate.api.dpop import authorized, public_urls
 from tollgate.api.operation import operation
 from tollgate.api.responses import NO_STORE, errors
 from tollgate.errors import InvalidToken, NotFound
@@ -24,9 +26,23 @@ OPENID = "openid"
         "`insufficient_scope`."
     ),
 )
-async def userinfo(token: BearerDep, sessions: SessionsDep, accounts: AccountsDep) -> JSONResponse:
-    # Revoked sessions are refused, as at /me (Sessions.authorize).
-    claims = await sessions.authorize(token, OPENID)
+async def userinfo(
+    request: Request,
+    sessions: SessionsDep,
+    proofs: ProofsDep,
+    settings: SettingsDep,
+    accounts: AccountsDep,
+) -> JSONResponse:
+    # Revoked sessions are refused, as at /me (Sessions.authorize); a bound token needs
+    # its DPoP proof.
+    claims = await authorized(
+        request,
+        sessions,
+        proofs,
+        method=request.method,
+        urls=public_urls(request, settings),
+        required_scope=OPENID,
+    )
     try:
         user = await accounts.get(claims.sub)
     except NotFound as exc:

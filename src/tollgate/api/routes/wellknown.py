@@ -12,6 +12,7 @@ from tollgate.keys.keyring import Keyring
 from tollgate.services.scopes import EVERY_USERS_SCOPES
 from tollgate.settings import Settings
 from tollgate.store.interfaces import ScopeStore
+from tollgate.verify.dpop import PROOF_ALGORITHMS
 
 METADATA_CACHE = {"Cache-Control": "public, max-age=3600"}
 
@@ -79,6 +80,8 @@ async def authorization_server_metadata(
         "id_token_signing_alg_values_supported": await keyring.id_token_algorithms(),
         "scopes_supported": sorted(scopes),
         "claims_supported": CLAIMS_SUPPORTED,
+        # RFC 9449 §5.1: the algorithms a DPoP proof may be signed with.
+        "dpop_signing_alg_values_supported": list(PROOF_ALGORITHMS),
         # RFC 9207: the authorization response carries `iss`.
         "authorization_response_iss_parameter_supported": True,
         # The algorithms access tokens may be signed with, for verifiers to pin.

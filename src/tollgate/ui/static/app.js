@@ -2,11 +2,25 @@
 // token lives in an HttpOnly cookie this script can never read. The page refreshes
 // shortly before the access token expires, after a 401, and on load (so a reload keeps
 // you logged in).
+//
+// Both are bound to a key of this browser (DPoP, RFC 9449): a P-256 key made by WebCrypto
+// as non-extractable, kept in IndexedDB, shared by every tab of this origin. Every token
+// request and every call with the access token carries a fresh proof signed by it, so a
+// token copied out of this page (or the cookie out of the browser) is useless elsewhere.
+// Where WebCrypto is missing (plain http on a non-local host) the page falls back to
+// unbound tokens.
 
 const DELIVERY = { "X-Token-Delivery": "cookie" };
 const CSRF_COOKIE = "__Host-tollgate-csrf";
 
-const state = { access: null, sessionId: null, timer: null, refreshing: null };
+const state = {
+  access: null,
+  tokenType: "Bearer",
+  sessionId: null,
+  timer: null,
+  refreshing: null,
+  nonce: null,
+};
 const $ = (id) => document.getElementById(id);
 
 class ApiError extends Error {}
@@ -53,8 +67,105 @@ function say(text, ok = false) {
   box.hidden = !text;
 }
 
+// -- DPoP: this browser's key and the proofs it signs --------------------------------
+
+let dpopKey = null; // a promise of the key (or of null without WebCrypto)
+
+function b64url(bytes) {
+  let text = "";
+  for (const byte of new Uint8Array(bytes)) text += String.fromCharCode(byte);
+  return btoa(text).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+const encoded = (value) => b64url(new TextEncoder().encode(JSON.stringify(value)));
+
+function idb(store, mode, act) {
+  return new Promise((resolve, reject) => {
+    const opening = indexedDB.open("tollgate-dpop", 1);
+    opening.onupgradeneeded = () => opening.result.createObjectStore("keys");
+    opening.onerror = () => reject(opening.error);
+    opening.onsuccess = () => {
+      const request = act(opening.result.transaction(store, mode).objectStore(store));
+      request.onsuccess = () => resolve(request.result);
+      request.onerror = () => reject(request.error);
+    };
+  });
+}
+
+async function loadOrMakeKey() {
+  let pair = await idb("keys", "readonly", (keys) => keys.get("dpop"));
+  if (!pair) {
+    // Non-extractable: the private key can sign, but never leave WebCrypto.
+    pair = await crypto.subtle.generateKey(
+      { name: "ECDSA", namedCurve: "P-256" }, false, ["sign", "verify"]);
+    await idb("keys", "readwrite", (keys) => keys.put(pair, "dpop"));
+  }
+  const { kty, crv, x, y } = await crypto.subtle.exportKey("jwk", pair.publicKey);
+  return { privateKey: pair.privateKey, jwk: { kty, crv, x, y } };
+}
+
+function browserKey() {
+  if (dpopKey === null) {
+    if (!window.crypto || !crypto.subtle || !window.indexedDB) {
+      dpopKey = Promise.resolve(null);
+    } else {
+      // One key for every tab: the first tab makes it, the others wait and read it.
+      const made = navigator.locks
+        ? navigator.locks.request("tollgate-dpop-key", loadOrMakeKey)
+        : loadOrMakeKey();
+      dpopKey = made.catch(() => null);
+    }
+  }
+  return dpopKey;
+}
+
+async function proof(method, path, accessToken) {
+  const key = await browserKey();
+  if (!key) return null;
+  const claims = {
+    jti: crypto.randomUUID ? crypto.randomUUID() : b64url(crypto.getRandomValues(new Uint8Array(16))),
+    htm: method,
+    htu: location.origin + path.split("?")[0],
+    iat: Math.floor(Date.now() / 1000),
+  };
+  if (accessToken) {
+    claims.ath = b64url(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(accessToken)));
+  }
+  if (state.nonce) claims.nonce = state.nonce;
+  const input = `${encoded({ typ: "dpop+jwt", alg: "ES256", jwk: key.jwk })}.${encoded(claims)}`;
+  const signature = await crypto.subtle.sign(
+    { name: "ECDSA", hash: "SHA-256" }, key.privateKey, new TextEncoder().encode(input));
+  return `${input}.${b64url(signature)}`;
+}
+
+async function wantsNonce(response) {
+  // RFC 9449 §8: remember the server's nonce; retry once when a proof lacked it.
+  const nonce = response.headers.get("DPoP-Nonce");
+  if (!nonce) return false;
+  state.nonce = nonce;
+  if (response.status === 401) {
+    return (response.headers.get("WWW-Authenticate") || "").includes('error="use_dpop_nonce"');
+  }
+  if (response.status !== 400) return false;
+  const body = await response.clone().json().catch(() => ({}));
+  return body.error === "use_dpop_nonce";
+}
+
+// fetch() with a DPoP proof (and the access token, when `access` is given).
+async function send(path, init, access, retried = false) {
+  const headers = { ...init.headers };
+  const method = init.method || "GET";
+  const signed = await proof(method, path, access && state.tokenType === "DPoP" ? access : null);
+  if (signed) headers.DPoP = signed;
+  if (access) headers.Authorization = `${signed && state.tokenType === "DPoP" ? "DPoP" : "Bearer"} ${access}`;
+  const response = await fetch(path, { ...init, headers, credentials: "same-origin" });
+  if (!retried && signed && (await wantsNonce(response))) return send(path, init, access, true);
+  return response;
+}
+
 function accept(tokens) {
   state.access = tokens.access_token;
+  state.tokenType = tokens.token_type || "Bearer";
   state.sessionId = sessionIdOf(tokens.access_token);
   clearTimeout(state.timer);
   const lifetime = Number(tokens.expires_in) || 60;
@@ -63,9 +174,8 @@ function accept(tokens) {
 }
 
 async function refreshNow() {
-  const response = await fetch("/refresh", {
+  const response = await send("/refresh", {
     method: "POST",
-    credentials: "same-origin",
     headers: { ...DELIVERY, "Content-Type": "application/json", "X-CSRF-Token": csrfToken() },
     body: "{}",
   });
@@ -96,13 +206,11 @@ async function refresh() {
 async function call(path, { method = "GET", body, retry = true } = {}) {
   const headers = { ...DELIVERY };
   if (body !== undefined) headers["Content-Type"] = "application/json";
-  if (state.access) headers.Authorization = `Bearer ${state.access}`;
-  const response = await fetch(path, {
+  const response = await send(path, {
     method,
     headers,
-    credentials: "same-origin",
     body: body === undefined ? undefined : JSON.stringify(body),
-  });
+  }, state.access);
   if (response.status === 401 && retry && path !== "/password") {
     if (await refresh()) return call(path, { method, body, retry: false });
     signedOut("Your session has ended. Please log in again.");
@@ -233,9 +341,8 @@ function busy(form, value) {
 async function submitTokens(form, path, payload, context) {
   busy(form, true);
   try {
-    const response = await fetch(path, {
+    const response = await send(path, {
       method: "POST",
-      credentials: "same-origin",
       headers: { ...DELIVERY, "Content-Type": "application/json" },
       body: JSON.stringify(payload),
     });
