@@ -23,6 +23,7 @@ from tollgate.services.container import Services
 from tollgate.services.grants import ClientInfo, Grants
 from tollgate.services.login import Login
 from tollgate.services.sessions import Sessions
+from tollgate.services.shared_signals import SharedSignals
 from tollgate.services.throttle import Throttle
 from tollgate.services.token_control import TokenControl
 from tollgate.settings import Settings
@@ -58,6 +59,7 @@ MetricsDep = Annotated[Metrics, provided(lambda s: s.metrics)]
 DatabaseDep = Annotated[Database, provided(lambda s: s.stores.database)]
 ConsentsDep = Annotated[Consents, provided(lambda s: s.consents)]
 SchemaHeadDep = Annotated[str | None, provided(lambda s: s.schema_head)]
+SharedSignalsDep = Annotated[SharedSignals, provided(lambda s: s.shared_signals)]
 
 
 async def request_token(request: Request) -> str:
