@@ -17,8 +17,8 @@ from tollgate.api.dependencies import (
 from tollgate.api.operation import operation
 from tollgate.api.responses import errors
 from tollgate.api.schemas import Health
-from tollgate.store.records import StoreError
 from tollgate.errors import NotFound, ServiceUnavailable
+from tollgate.store.records import StoreError
 
 
 @operation(response_model=Health, responses=errors(503), summary="Liveness")
