@@ -93,11 +93,14 @@ class RevocationFeed:
 
     # -- following ----------------------------------------------------------------------
 
-    def follow(self, issuer: str) -> None:
-        """Start the background thread for `issuer` (the Verifier calls this)."""
+    def follow(self, issuer: str, *, background: bool = True) -> None:
+        """Follow `issuer`'s feed: in a background thread (the Verifier calls this), or
+        only when `poll_once` is called (`background=False`)."""
         if self._thread is not None:
             return
         self._issuer = issuer
+        if not background:
+            return
         self._thread = threading.Thread(target=self._run, name="tollgate-revocation-feed")
         self._thread.daemon = True  # a service exiting must not wait on a long poll
         self._thread.start()

@@ -175,3 +175,23 @@ async def test_every_set_is_session_revoked_or_credential_change(
     assert delivered
     for claims in delivered:
         assert set(claims["events"]) <= {SESSION_REVOKED, CREDENTIAL_CHANGE}
+
+
+async def test_authorization_code_replayed(
+    client: httpx.AsyncClient, services: Services, receiver: Receiver
+) -> None:
+    me = await join(client)
+    shop = await register(services, "shop", scope="openid profile")
+    issued = await issue_code(services, shop.client_id, sub_of(me), redirect_uri=SHOP_CALLBACK)
+    form = {
+        "grant_type": "authorization_code",
+        "code": issued.code,
+        "redirect_uri": SHOP_CALLBACK,
+        "code_verifier": issued.pkce.verifier,
+    }
+    auth = (shop.client_id, shop.client_secret or "")
+    first = await client.post("/auth", data=form, auth=auth)
+    assert first.status_code == 200
+    replayed = await client.post("/auth", data=form, auth=auth)
+    assert replayed.status_code == 400
+    assert await ended(receiver) == [sid_of(first.json())]
