@@ -7,9 +7,11 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -203,3 +205,90 @@ def test_the_board_refuses_a_logged_out_sessions_token_within_5_seconds(tmp_path
                     "/posts", json={"text": "still"}, headers=bearer(tokens["access_token"])
                 )
                 assert posted.status_code == 201, posted.text
+
+
+class PushReceiver:
+    """A real HTTP endpoint of another service (RFC 8935 §2): answers 503 first, then 202,
+    and keeps every SET it was sent."""
+
+    def __init__(self) -> None:
+        self.bodies: list[tuple[str, str]] = []  # (content type, SET)
+        self.answers = [503]
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers["Content-Length"])
+                receiver.bodies.append(
+                    (self.headers["Content-Type"], self.rfile.read(length).decode())
+                )
+                status = receiver.answers.pop(0) if receiver.answers else 202
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/ssf/push"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_push_delivery_from_a_running_server_retries_until_accepted(tmp_path: Path) -> None:
+    receiver = PushReceiver()
+    database = tmp_path / "tollgate.db"
+    allowed = receiver.url.removesuffix("push")  # the prefix http://127.0.0.1:PORT/ssf/
+    settings = {
+        "ssf_push_allowed_urls": allowed,
+        "ssf_push_interval": "0.2",
+        "ssf_push_first_retry": "0.5",
+    }
+    try:
+        with (
+            server_at(database, free_port(), **settings) as base,
+            httpx.Client(base_url=base) as http,
+        ):
+            client_id, secret = new_client(database, "pushed", **settings)
+            made = http.post(
+                "/ssf/streams",
+                json={"delivery": {"method": "urn:ietf:rfc:8935", "endpoint_url": receiver.url}},
+                auth=(client_id, secret),
+            )
+            assert made.status_code == 201, made.text
+            refused = http.post(
+                "/ssf/streams",
+                json={"delivery": {"method": "urn:ietf:rfc:8935", "endpoint_url": f"{base}/x"}},
+                auth=(client_id, secret),
+            )
+            assert refused.status_code == 400
+            tokens = http.post("/join", json={"username": "pat", "password": PASSWORD}).json()
+            assert http.post("/logout", headers=bearer(tokens["access_token"])).status_code == 204
+            eventually(lambda: len(receiver.bodies) >= 2, 10)  # 503, then again: 202
+            jwks = {k["kid"]: k for k in http.get("/.well-known/jwks.json").json()["keys"]}
+            verified = []
+            for content_type, token in receiver.bodies[:2]:
+                assert content_type == "application/secevent+jwt"
+                jwk = jwks[jwt.get_unverified_header(token)["kid"]]
+                verified.append(
+                    jwt.decode(
+                        token,
+                        jwt.PyJWK(jwk).key,
+                        algorithms=[jwk["alg"]],
+                        audience=client_id,
+                        issuer=base,
+                    )
+                )
+            # The same SET sent again (signed anew: ECDSA signatures differ each time).
+            assert verified[0] == verified[1]
+            assert verified[1]["sub_id"]["session"]["id"] == sid(tokens)
+            time.sleep(1)
+            assert len(receiver.bodies) == 2  # accepted: not sent again
+            metrics = http.get("/metrics").text
+            assert "tollgate_ssf_push_failures_total 1.0" in metrics
+    finally:
+        receiver.close()
