@@ -148,19 +148,28 @@ class SharedSignals:
         events.subscribe(AccountChanged, self.account_changed)
 
     async def sessions_ended(self, event: SessionsEnded) -> None:
-        await self._sessions_revoked(event)
+        streams = await self._receiving()
+        if streams:
+            await self._record(await self._sessions_revoked(event), streams)
 
     async def account_changed(self, event: AccountChanged) -> None:
-        await self._sessions_revoked(event)
+        streams = await self._receiving()
+        if not streams:
+            return
+        sets = await self._sessions_revoked(event)
         if event.name in CHANGED_PASSWORD and event.user_id is not None:
             by_admin = event.name == "password_set_by_admin"
-            claims = credential_changed(self._issuer, event.user_id, event.at, by_admin)
-            await self._record([claims])
+            sets.append(credential_changed(self._issuer, event.user_id, event.at, by_admin))
+        await self._record(sets, streams)
 
-    async def _sessions_revoked(self, event: SessionsEnded | AccountChanged) -> None:
+    async def _receiving(self) -> list[StreamRecord]:
+        """The streams that take new events (none: nothing to look up or store)."""
+        return [s for s in await self._store.streams() if s.status != "disabled"]
+
+    async def _sessions_revoked(self, event: SessionsEnded | AccountChanged) -> list[SetClaims]:
         if event.user_id is None:
             log.warning("a session ended without a known user; no security event for it")
-            return
+            return []
         if isinstance(event, SessionsEnded) and event.session_id is not None:
             ended = [event.session_id]
         else:
@@ -173,17 +182,11 @@ class SharedSignals:
                 )
                 if s.revoked_at == event.at
             ]
-        await self._record(
-            [
-                session_revoked(self._issuer, event.user_id, sid, event.at, event.name)
-                for sid in ended
-            ]
-        )
+        return [
+            session_revoked(self._issuer, event.user_id, sid, event.at, event.name) for sid in ended
+        ]
 
-    async def _record(self, sets: list[SetClaims]) -> None:
-        if not sets:
-            return
-        streams = [s for s in await self._store.streams() if s.status != "disabled"]
+    async def _record(self, sets: list[SetClaims], streams: Sequence[StreamRecord]) -> None:
         for event_type in {c.event_type for c in sets}:
             await self._add([c for c in sets if c.event_type == event_type], streams, event_type)
 

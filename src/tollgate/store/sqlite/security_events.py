@@ -145,6 +145,10 @@ def _claim(
     return events
 
 
+def _any_due(connection: sqlite3.Connection, now: str) -> bool:
+    return connection.execute(DUE, (now, 1)).fetchone() is not None
+
+
 def _count(connection: sqlite3.Connection) -> int:
     count: int = connection.execute(BACKLOG).fetchone()[0]
     return count
@@ -183,6 +187,10 @@ class SqliteSecurityEventStore:
     async def claim_pushes(
         self, now: datetime, lease_until: datetime, limit: int
     ) -> list[SecurityEventRecord]:
+        # Every process asks every second: a read first, so an idle feed never takes the
+        # database's one write lock from logins and refreshes.
+        if not await self._thread.call(_any_due, time_text(now)):
+            return []
         return await self._thread.write(_claim, time_text(now), time_text(lease_until), limit)
 
     async def pushed(self, jti: str) -> None:
