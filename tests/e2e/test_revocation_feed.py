@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sqlite3
 import sys
 import threading
 import time
@@ -292,3 +293,28 @@ def test_push_delivery_from_a_running_server_retries_until_accepted(tmp_path: Pa
             assert "tollgate_ssf_push_failures_total 1.0" in metrics
     finally:
         receiver.close()
+
+
+def test_purge_drops_events_undelivered_past_the_retention(tmp_path: Path) -> None:
+    database = tmp_path / "tollgate.db"
+    with server_at(database, free_port()) as base, httpx.Client(base_url=base) as http:
+        client_id, secret = new_client(database, "slow")
+        made = http.post("/ssf/streams", json={}, auth=(client_id, secret))
+        assert made.status_code == 201, made.text
+        http.post("/join", json={"username": "pat", "password": PASSWORD})
+        for _ in range(2):
+            tokens = http.post("/login", json={"username": "pat", "password": PASSWORD}).json()
+            http.post("/logout", headers=bearer(tokens["access_token"]))
+        with sqlite3.connect(database) as db:
+            [(old_jti,)] = db.execute("SELECT jti FROM ssf_events ORDER BY created_at LIMIT 1")
+            db.execute(
+                "UPDATE ssf_events SET created_at = datetime('now', '-8 days') WHERE jti = ?",
+                (old_jti,),
+            )
+        purged = run_cli(database, "purge")
+        assert purged.returncode == 0, purged.stderr
+        assert purged.stdout.strip().endswith(", 1 undelivered security event(s)")
+        with sqlite3.connect(database) as db:
+            left = [jti for (jti,) in db.execute("SELECT jti FROM ssf_events")]
+        assert len(left) == 1
+        assert old_jti not in left
