@@ -1,4 +1,4 @@
-"""B7: how long a logout takes to reach a service verifying tokens on its own.
+"""B9: how long a logout takes to reach a service verifying tokens on its own.
 
 A real `tollgate serve` (workers = cores) and, in this process, `tollgate.verify` with a
 `RevocationFeed` as a service would run it (default: a poll every 2 s). Each of N logouts

@@ -459,11 +459,11 @@ def main() -> list[Row]:
         )
     )
 
-    # B7: a logout reaches a service verifying tokens on its own (issue 16).
+    # B9: a logout reaches a service verifying tokens on its own (issue 16).
     feed = measure_feed_latency(FEED_LOGOUTS)
     rows.append(
         row(
-            f"B7 logout to refusal at a verifier following the feed (poll every 2 s),"
+            f"B9 logout to refusal at a verifier following the feed (poll every 2 s),"
             f" p50 / p99 over {FEED_LOGOUTS} logouts (s)",
             f"{feed['p50']:.2f} / {feed['p99']:.2f} s (max {feed['max']:.2f} s)",
             feed["p99"],
