@@ -530,6 +530,9 @@ class ReferenceSecurityEvents:
             found = self._oldest(lambda e: e.stream_id == stream_id)
             return EventBatch(found[:max_events], len(found) > max_events)
 
+    async def waiting(self, stream_id: str) -> bool:
+        return any(e.stream_id == stream_id for e in self._t.security_events.values())
+
     async def claim_pushes(
         self, now: datetime, lease_until: datetime, limit: int
     ) -> list[SecurityEventRecord]:

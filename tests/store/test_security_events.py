@@ -141,3 +141,16 @@ async def test_purge_forgets_old_events_only(stores: Stores) -> None:
     assert await stores.security_events.purge(before=at(5)) == 1
     batch = await stores.security_events.poll(stream.stream_id, [], 10, at(10))
     assert [e.jti for e in batch.events] == ["new"]
+
+
+async def test_waiting_tells_whether_a_stream_holds_events(stores: Stores) -> None:
+    app = await add_app(stores)
+    stream = await a_stream(stores, app.client_id)
+    other = await a_stream(stores, app.client_id)
+    assert await stores.security_events.waiting(stream.stream_id) is False
+    await stores.security_events.add_events([an_event(other, "x", 1)])
+    assert await stores.security_events.waiting(stream.stream_id) is False
+    await stores.security_events.add_events([an_event(stream, "e", 1)])
+    assert await stores.security_events.waiting(stream.stream_id) is True
+    await stores.security_events.poll(stream.stream_id, ["e"], 10, at(2))
+    assert await stores.security_events.waiting(stream.stream_id) is False

@@ -233,15 +233,17 @@ class SharedSignals:
             return Delivery({}, held.more_available)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._long_poll
-        while True:
+        batch = await self._store.poll(stream_id, acknowledged, max_events, self._clock.now())
+        while not (batch.events or return_immediately):
+            # Wait with reads only (a poll writes: acknowledgements, `polled_at`).
             stored = self._stored
-            batch = await self._store.poll(stream_id, acknowledged, max_events, self._clock.now())
-            acknowledged = ()  # once is enough
             remaining = deadline - loop.time()
-            if batch.events or return_immediately or remaining <= 0:
+            if remaining <= 0:
                 break
             with suppress(TimeoutError):
                 await asyncio.wait_for(stored.wait(), min(remaining, self._check_interval))
+            if stored.is_set() or await self._store.waiting(stream_id):
+                batch = await self._store.poll(stream_id, (), max_events, self._clock.now())
         sets = {e.jti: await self._signer.sign(e.claims, client.client_id) for e in batch.events}
         self._metrics.ssf_delivered.labels(method="poll").inc(len(sets))
         return Delivery(sets, batch.more_available)

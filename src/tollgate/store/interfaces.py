@@ -251,6 +251,10 @@ class SecurityEventStore(Protocol):
         oldest `max_events` still stored (by `created_at`, then jti; they stay until
         acknowledged), noting `polled_at` = now."""
 
+    async def waiting(self, stream_id: str) -> bool:
+        """Does the stream hold any event? (A read only: what a long poll asks while it
+        waits.)"""
+
     async def claim_pushes(
         self, now: datetime, lease_until: datetime, limit: int
     ) -> list[SecurityEventRecord]:

@@ -133,6 +133,11 @@ class PostgresSecurityEventStore:
         rows = await self._db.all(_event, _POLL, stream_id, list(acknowledged), max_events + 1, now)
         return EventBatch(rows[:max_events], len(rows) > max_events)
 
+    async def waiting(self, stream_id: str) -> bool:
+        statement = "SELECT EXISTS (SELECT FROM ssf_events WHERE stream_id = $1)"
+        found: bool = await self._db.fetchval(statement, stream_id)
+        return found
+
     async def claim_pushes(
         self, now: datetime, lease_until: datetime, limit: int
     ) -> list[SecurityEventRecord]:

@@ -35,6 +35,7 @@ ACKNOWLEDGE = "DELETE FROM ssf_events WHERE stream_id = ? AND jti = ?"
 OLDEST = (
     f"SELECT {EVENT_COLUMNS} FROM ssf_events WHERE stream_id = ? ORDER BY created_at, jti LIMIT ?"
 )
+ANY_EVENT = "SELECT 1 FROM ssf_events WHERE stream_id = ? LIMIT 1"
 POLLED = "UPDATE ssf_streams SET polled_at = ? WHERE stream_id = ?"
 DUE = (
     f"SELECT {', '.join('e.' + c for c in EVENT_COLUMNS.split(', '))} FROM ssf_events e "
@@ -145,6 +146,10 @@ def _claim(
     return events
 
 
+def _waiting(connection: sqlite3.Connection, stream_id: str) -> bool:
+    return connection.execute(ANY_EVENT, (stream_id,)).fetchone() is not None
+
+
 def _any_due(connection: sqlite3.Connection, now: str) -> bool:
     return connection.execute(DUE, (now, 1)).fetchone() is not None
 
@@ -183,6 +188,9 @@ class SqliteSecurityEventStore:
         return await self._thread.write(
             _poll, stream_id, list(acknowledged), max_events, time_text(now)
         )
+
+    async def waiting(self, stream_id: str) -> bool:
+        return await self._thread.call(_waiting, stream_id)
 
     async def claim_pushes(
         self, now: datetime, lease_until: datetime, limit: int
