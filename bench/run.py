@@ -28,6 +28,7 @@ sys.path.insert(0, str(ROOT))
 from bench.cluster import replicas_behind_nginx  # noqa: E402
 from bench.dpop import gateway_load  # noqa: E402
 from bench.dpop import measure_verify as measure_dpop_verify  # noqa: E402
+from bench.feed_latency import measure as measure_feed_latency  # noqa: E402
 from bench.harness import (  # noqa: E402
     CORES,
     WrkResult,
@@ -49,6 +50,7 @@ MILLION = int(os.environ.get("BENCH_USERS", "1000000"))
 MANY = int(os.environ.get("BENCH_TOKENS", "256"))
 # How long a login may take under B3's flood of token checks before it counts as failed.
 FLOOD_LOGIN_TIMEOUT = 10
+FEED_LOGOUTS = int(os.environ.get("BENCH_FEED_LOGOUTS", "100"))
 PASSWORD = "violet-harbor-kettle-42"
 TOLLGATE_ENV = {
     "TOLLGATE_RATE_LIMIT_ENABLED": "false",  # one address sends everything here
@@ -507,6 +509,19 @@ def main() -> list[Row]:
             None,
             None,
             loads=[refresh],
+        )
+    )
+
+    # B9: a logout reaches a service verifying tokens on its own (issue 16).
+    feed = measure_feed_latency(FEED_LOGOUTS)
+    rows.append(
+        row(
+            f"B9 logout to refusal at a verifier following the feed (poll every 2 s),"
+            f" p50 / p99 over {FEED_LOGOUTS} logouts (s)",
+            f"{feed['p50']:.2f} / {feed['p99']:.2f} s (max {feed['max']:.2f} s)",
+            feed["p99"],
+            3,
+            at_most=True,
         )
     )
     return rows

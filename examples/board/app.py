@@ -4,6 +4,10 @@ Anyone may read posts; a logged-in user may write; only a post's author may edit
 delete it. Run it next to Tollgate:
 
     BOARD_ISSUER=http://127.0.0.1:8000 uvicorn --factory examples.board.app:create_app --port 8001
+
+With BOARD_CLIENT_ID and BOARD_CLIENT_SECRET (what `tollgate clients create board` prints)
+it also follows Tollgate's Shared Signals feed: a logged-out session's tokens are refused
+within seconds, not only at their expiry.
 """
 
 import itertools
@@ -18,7 +22,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from tollgate.verify import Claims, Verifier
+from tollgate.verify import Claims, RevocationFeed, Verifier
 from tollgate.verify.fastapi import install, require_token
 
 
@@ -55,6 +59,16 @@ async def invalid_input(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(body, status_code=422)
 
 
+def revocation_feed() -> RevocationFeed | None:
+    """Logouts reach the board within seconds when it has client credentials."""
+    client_id = os.environ.get("BOARD_CLIENT_ID")
+    client_secret = os.environ.get("BOARD_CLIENT_SECRET")
+    if not client_id or not client_secret:
+        return None
+    interval = float(os.environ.get("BOARD_FEED_POLL_INTERVAL", "2"))
+    return RevocationFeed(client_id, client_secret, poll_interval=interval)
+
+
 def create_app(issuer: str | None = None, audience: str | None = None) -> FastAPI:
     posts: dict[int, Post] = {}  # in memory: the example is about authorization, not storage
     ids = itertools.count(1)
@@ -68,6 +82,7 @@ def create_app(issuer: str | None = None, audience: str | None = None) -> FastAP
         Verifier(
             issuer or os.environ.get("BOARD_ISSUER", "http://127.0.0.1:8000"),
             audience=audience or os.environ.get("BOARD_AUDIENCE", "tollgate"),
+            revocation_feed=revocation_feed(),
         ),
     )
 

@@ -49,9 +49,13 @@ def create_app(
         app.state.services = services
         await services.start()
         flusher = asyncio.create_task(access_log.run()) if access_log else None
+        pusher = asyncio.create_task(services.push_delivery.run())  # RFC 8935 (issue 16)
         try:
             yield
         finally:
+            pusher.cancel()
+            with suppress(asyncio.CancelledError):
+                await pusher
             if flusher is not None:
                 flusher.cancel()
                 with suppress(asyncio.CancelledError):

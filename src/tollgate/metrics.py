@@ -37,6 +37,30 @@ class Metrics:
             registry=self.registry,
         )
 
+        # Shared Signals (issue 16).
+        self.ssf_backlog = Gauge(
+            "tollgate_ssf_backlog",
+            "Security events stored and not yet acknowledged or pushed",
+            multiprocess_mode="mostrecent",
+            registry=self.registry,
+        )
+        self.ssf_events = Counter(
+            "tollgate_ssf_events",
+            "Security events stored for receivers (one per stream)",
+            registry=self.registry,
+        )
+        self.ssf_delivered = Counter(
+            "tollgate_ssf_delivered",
+            "Security event tokens delivered, by poll (handed out) or push (accepted)",
+            ["method"],
+            registry=self.registry,
+        )
+        self.ssf_push_failures = Counter(
+            "tollgate_ssf_push_failures",
+            "Push deliveries that failed and will be retried",
+            registry=self.registry,
+        )
+
     def event(self, name: str) -> None:
         self.events.labels(event=name).inc()
 

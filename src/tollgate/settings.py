@@ -130,6 +130,19 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=10, ge=1)
     db_max_overflow: int = Field(default=10, ge=0)
 
+    # Shared Signals feed (issue 16): how long an unacknowledged event is kept, how long a
+    # long poll waits at most and how often it looks for other processes' events; push:
+    # the allowed receiver URLs (exact, or a prefix ending in "/"), how often each process
+    # looks for due events, its timeout, and the backoff between tries.
+    ssf_retention: int = Field(default=604_800, gt=0)
+    ssf_long_poll_seconds: float = Field(default=25.0, ge=0, le=300)
+    ssf_poll_check_interval: float = Field(default=0.5, gt=0, le=60)
+    ssf_push_allowed_urls: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    ssf_push_interval: float = Field(default=1.0, gt=0, le=60)
+    ssf_push_timeout: float = Field(default=5.0, gt=0, le=60)
+    ssf_push_first_retry: float = Field(default=2.0, gt=0)
+    ssf_push_max_backoff: float = Field(default=300.0, gt=0)
+
     @field_validator("cors_origins", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
@@ -139,6 +152,11 @@ class Settings(BaseSettings):
                 return json.loads(text)
             return [part.strip().rstrip("/") for part in text.split(",") if part.strip()]
         return value
+
+    @field_validator("ssf_push_allowed_urls", mode="before")
+    @classmethod
+    def _split_push_urls(cls, value: object) -> object:
+        return _split_list(value)
 
     @field_validator("reserved_names", mode="before")
     @classmethod

@@ -28,6 +28,7 @@ from tollgate.store.records import (
     ConsentGrant,
     ConsentRecord,
     Consumed,
+    EventBatch,
     KeyRecord,
     NotUsable,
     PasswordChange,
@@ -36,8 +37,10 @@ from tollgate.store.records import (
     Rotation,
     RotationRequest,
     ScopeDescription,
+    SecurityEventRecord,
     SessionEnd,
     SessionRecord,
+    StreamRecord,
     UserRecord,
     code_use,
     merged_consent,
@@ -63,6 +66,8 @@ class _Tables:
         self.consents: dict[tuple[uuid.UUID, str], ConsentRecord] = {}
         self.scopes: dict[str, ScopeDescription] = {}
         self.proofs: dict[str, datetime] = {}
+        self.streams: dict[str, StreamRecord] = {}
+        self.security_events: dict[str, SecurityEventRecord] = {}
         self.audit: list[AuditRecord] = []
         self.audit_ids = itertools.count(1)
 
@@ -90,6 +95,12 @@ class _Tables:
         """Codes and consents of a deleted user or client (ON DELETE CASCADE)."""
         self.codes = {k: c for k, c in self.codes.items() if not doomed(c)}
         self.consents = {k: c for k, c in self.consents.items() if not doomed(c)}
+
+    def drop_stream_events(self) -> None:
+        """Events of streams that are gone (ON DELETE CASCADE)."""
+        self.security_events = {
+            j: e for j, e in self.security_events.items() if e.stream_id in self.streams
+        }
 
     def drop_sessions(self, doomed: set[uuid.UUID]) -> None:
         for session_id in doomed:
@@ -343,6 +354,8 @@ class ReferenceClients:
             gone = found[0]
             del self._t.clients[gone]
             self._t.forget(lambda row: row.client_id == gone)
+            self._t.streams = {k: s for k, s in self._t.streams.items() if s.client_id != gone}
+            self._t.drop_stream_events()
             return True
 
 
@@ -461,6 +474,111 @@ class ReferenceProofs:
             return len(gone)
 
 
+class ReferenceSecurityEvents:
+    def __init__(self, tables: _Tables) -> None:
+        self._t = tables
+
+    async def add_stream(self, stream: StreamRecord) -> None:
+        async with self._t.lock:
+            assert stream.client_id in self._t.clients, "no such client"
+            self._t.streams[stream.stream_id] = stream
+
+    async def stream(self, stream_id: str) -> StreamRecord | None:
+        return self._t.streams.get(stream_id)
+
+    async def streams(self, client_id: str | None = None) -> list[StreamRecord]:
+        found = [s for s in self._t.streams.values() if client_id in (None, s.client_id)]
+        return sorted(found, key=lambda s: s.created_at)
+
+    async def set_status(self, stream_id: str, status: str) -> bool:
+        async with self._t.lock:
+            stream = self._t.streams.get(stream_id)
+            if stream is None:
+                return False
+            self._t.streams[stream_id] = dataclasses.replace(stream, status=status)
+            return True
+
+    async def delete_stream(self, stream_id: str) -> bool:
+        async with self._t.lock:
+            if self._t.streams.pop(stream_id, None) is None:
+                return False
+            self._t.drop_stream_events()
+            return True
+
+    async def add_events(self, events: Sequence[SecurityEventRecord]) -> None:
+        async with self._t.lock:
+            for event in events:
+                if event.next_attempt_at is None:
+                    event = dataclasses.replace(event, next_attempt_at=event.created_at)
+                self._t.security_events.setdefault(event.jti, event)
+
+    def _oldest(self, keep: Callable[[SecurityEventRecord], bool]) -> list[SecurityEventRecord]:
+        found = [e for e in self._t.security_events.values() if keep(e)]
+        return sorted(found, key=lambda e: (e.created_at, e.jti))
+
+    async def poll(
+        self, stream_id: str, acknowledged: Sequence[str], max_events: int, now: datetime
+    ) -> EventBatch:
+        async with self._t.lock:
+            for jti in acknowledged:
+                event = self._t.security_events.get(jti)
+                if event is not None and event.stream_id == stream_id:
+                    del self._t.security_events[jti]
+            stream = self._t.streams.get(stream_id)
+            if stream is not None:
+                self._t.streams[stream_id] = dataclasses.replace(stream, polled_at=now)
+            found = self._oldest(lambda e: e.stream_id == stream_id)
+            return EventBatch(found[:max_events], len(found) > max_events)
+
+    async def waiting(self, stream_id: str) -> bool:
+        return any(e.stream_id == stream_id for e in self._t.security_events.values())
+
+    async def claim_pushes(
+        self, now: datetime, lease_until: datetime, limit: int
+    ) -> list[SecurityEventRecord]:
+        async with self._t.lock:
+
+            def due(event: SecurityEventRecord) -> bool:
+                stream = self._t.streams.get(event.stream_id)
+                return (
+                    stream is not None
+                    and stream.delivery_method == "urn:ietf:rfc:8935"
+                    and stream.status == "enabled"
+                    and event.next_attempt_at is not None
+                    and event.next_attempt_at <= now
+                )
+
+            claimed = [
+                dataclasses.replace(e, next_attempt_at=lease_until)
+                for e in self._oldest(due)[:limit]
+            ]
+            for event in claimed:
+                self._t.security_events[event.jti] = event
+            return claimed
+
+    async def pushed(self, jti: str) -> None:
+        async with self._t.lock:
+            self._t.security_events.pop(jti, None)
+
+    async def push_failed(self, jti: str, next_attempt_at: datetime) -> None:
+        async with self._t.lock:
+            event = self._t.security_events.get(jti)
+            if event is not None:
+                self._t.security_events[jti] = dataclasses.replace(
+                    event, attempts=event.attempts + 1, next_attempt_at=next_attempt_at
+                )
+
+    async def backlog(self) -> int:
+        return len(self._t.security_events)
+
+    async def purge(self, before: datetime) -> int:
+        async with self._t.lock:
+            gone = [j for j, e in self._t.security_events.items() if e.created_at < before]
+            for jti in gone:
+                del self._t.security_events[jti]
+            return len(gone)
+
+
 class ReferenceAudit:
     def __init__(self, tables: _Tables) -> None:
         self._t = tables
@@ -510,5 +628,6 @@ def open_reference() -> Stores:
         consents=ReferenceConsents(tables),
         scopes=ReferenceScopes(tables),
         proofs=ReferenceProofs(tables),
+        security_events=ReferenceSecurityEvents(tables),
         audit=ReferenceAudit(tables),
     )

@@ -25,6 +25,7 @@ from tollgate.services.dpop import ProofGate
 from tollgate.services.grants import ClientInfo, Grants
 from tollgate.services.login import Login
 from tollgate.services.sessions import Sessions
+from tollgate.services.shared_signals import SharedSignals
 from tollgate.services.throttle import Throttle
 from tollgate.services.token_control import TokenControl
 from tollgate.settings import Settings
@@ -61,6 +62,7 @@ DatabaseDep = Annotated[Database, provided(lambda s: s.stores.database)]
 ConsentsDep = Annotated[Consents, provided(lambda s: s.consents)]
 ScopeStoreDep = Annotated[ScopeStore, provided(lambda s: s.stores.scopes)]
 SchemaHeadDep = Annotated[str | None, provided(lambda s: s.schema_head)]
+SharedSignalsDep = Annotated[SharedSignals, provided(lambda s: s.shared_signals)]
 
 
 ProofsDep = Annotated[ProofGate, provided(lambda s: s.proofs)]

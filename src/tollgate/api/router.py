@@ -27,6 +27,7 @@ from tollgate.api.routes import (
     end_session,
     oauth,
     ops,
+    shared_signals,
     tokens,
     userinfo,
     wellknown,
@@ -71,6 +72,15 @@ ROUTES = (
     Route("GET", "/.well-known/jwks.json", wellknown.jwks, "keys"),
     Route("GET", "/.well-known/oauth-authorization-server", wellknown.oauth_metadata, "keys"),
     Route("GET", "/.well-known/openid-configuration", wellknown.openid_configuration, "keys"),
+    # Revocations reach other services: the Shared Signals transmitter (issue 16)
+    Route("GET", "/.well-known/ssf-configuration", shared_signals.ssf_configuration, "ssf"),
+    Route("POST", "/ssf/streams", shared_signals.create_stream, "ssf"),
+    Route("GET", "/ssf/streams", shared_signals.read_streams, "ssf"),
+    Route("DELETE", "/ssf/streams", shared_signals.delete_stream, "ssf"),
+    Route("GET", "/ssf/status", shared_signals.read_status, "ssf"),
+    Route("POST", "/ssf/status", shared_signals.update_status, "ssf"),
+    Route("POST", "/ssf/verify", shared_signals.verify_stream, "ssf"),
+    Route("POST", "/ssf/poll/{stream_id}", shared_signals.poll, "ssf"),
     # Other apps sign in with Tollgate (issue 14): the browser's pages
     Route("GET", "/authorize", authorize.authorize),
     Route("POST", "/authorize", authorize.authorize),

@@ -10,6 +10,8 @@ import typer
 from tollgate.cli.runner import run
 from tollgate.clock import Clock
 from tollgate.services.audit import AuditTrail
+from tollgate.services.shared_signals import SharedSignals
+from tollgate.settings import Settings
 from tollgate.store.interfaces import AuthorizationCodeStore, SessionStore
 
 CODE_KEEP_DAYS = 1
@@ -21,8 +23,8 @@ def purge(
     ] = 30,
     audit_days: Annotated[int, typer.Option(min=0, help="Keep audit events this many days.")] = 365,
 ) -> None:
-    """Delete expired refresh tokens and authorization codes, long-ended sessions and old
-    audit events.
+    """Delete expired refresh tokens and authorization codes, long-ended sessions, old
+    audit events and security events undelivered past TOLLGATE_SSF_RETENTION.
 
     Safe to run any time (e.g. daily from cron): nothing deleted can still be used.
     """
@@ -32,6 +34,8 @@ def purge(
         session_store: SessionStore,
         code_store: AuthorizationCodeStore,
         audit: AuditTrail,
+        shared_signals: SharedSignals,
+        settings: Settings,
     ) -> str:
         now = clock.now()
         sessions, tokens = await session_store.purge(
@@ -41,9 +45,12 @@ def purge(
         # it issued (RFC 6749 §4.1.2); a purged code is only "unknown".
         codes = await code_store.purge(now - timedelta(days=CODE_KEEP_DAYS))
         events = await audit.purge(now - timedelta(days=audit_days))
+        # Undelivered security events older than TOLLGATE_SSF_RETENTION (issue 16).
+        signals = await shared_signals.purge(now - timedelta(seconds=settings.ssf_retention))
         return (
             f"deleted {sessions} ended session(s), {tokens} expired refresh token(s), "
-            f"{codes} expired authorization code(s), {events} audit event(s)"
+            f"{codes} expired authorization code(s), {events} audit event(s), "
+            f"{signals} undelivered security event(s)"
         )
 
     typer.echo(run(action))

@@ -29,7 +29,11 @@ from tollgate.services.login import Login
 from tollgate.services.names import ReservedNames
 from tollgate.services.password_policy import PasswordPolicy
 from tollgate.services.passwords import PasswordHasher
+from tollgate.services.push_delivery import PushDelivery
+from tollgate.services.push_targets import PushTargets
+from tollgate.services.security_events import SetSigner
 from tollgate.services.sessions import Sessions
+from tollgate.services.shared_signals import SharedSignals
 from tollgate.services.throttle import Throttle
 from tollgate.services.token_control import TokenControl
 from tollgate.settings import Settings
@@ -75,6 +79,9 @@ class Services:
     # DPoP proofs (RFC 9449), remembered once in the replay cache every replica shares.
     proofs: ProofGate
     client_credentials: ClientCredentialsGrant
+    # Revocations reach other services (issue 16): the Shared Signals transmitter.
+    shared_signals: SharedSignals
+    push_delivery: PushDelivery
 
     @classmethod
     async def open(
@@ -118,6 +125,11 @@ class Services:
             clock,
         )
         checker = TokenChecker(keyring, settings, clock.timestamp)
+        signer, targets = SetSigner(keyring), PushTargets(settings.ssf_push_allowed_urls)
+        shared_signals = SharedSignals(
+            stores.security_events, stores.sessions, signer, targets, settings, metrics, clock
+        )
+        shared_signals.subscribe(events)
         audit = AuditTrail(stores.audit, events)
         throttle = Throttle(settings)
         accounts = Accounts(
@@ -188,6 +200,10 @@ class Services:
                 proof_replays(settings, stores),
                 clock,
                 nonce_key_source(keyring, settings.secret_key) if settings.dpop_nonce else None,
+            ),
+            shared_signals=shared_signals,
+            push_delivery=PushDelivery(
+                stores.security_events, signer, targets, settings, metrics, clock
             ),
         )
 

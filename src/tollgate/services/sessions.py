@@ -83,8 +83,14 @@ class Sessions:
         client: ClientInfo = NO_CLIENT,
     ) -> None:
         """End one live session; of this user only, unless user_id is None (admin)."""
+        owner = user_id
+        if owner is None:
+            # An operator names the session only; the event names its user too (the
+            # Shared Signals feed tells receivers whose session ended).
+            found = await self._store.live(session_id, self._clock.now())
+            owner = found.user_id if found is not None else None
         event = SessionsEnded(
-            reason, self._clock.now(), user_id=user_id, session_id=session_id, client=client
+            reason, self._clock.now(), user_id=owner, session_id=session_id, client=client
         )
         if not await end_session(self._store, self._events, event, owner=user_id):
             raise NotFound("No such session.")

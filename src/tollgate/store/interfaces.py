@@ -27,14 +27,17 @@ from tollgate.store.records import (
     CodeUse,
     ConsentGrant,
     ConsentRecord,
+    EventBatch,
     KeyRecord,
     PasswordChange,
     RefreshTokenRecord,
     Rotation,
     RotationRequest,
     ScopeDescription,
+    SecurityEventRecord,
     SessionEnd,
     SessionRecord,
+    StreamRecord,
     UserRecord,
 )
 
@@ -217,6 +220,59 @@ class ProofReplayStore(Protocol):
 
     async def purge(self, before: datetime) -> int:
         """Forget proofs that expired before `before`; how many."""
+
+
+class SecurityEventStore(Protocol):
+    """Shared Signals (SSF 1.0): receivers' streams and the SETs they have not yet
+    acknowledged. Events are rows, so none is lost across restarts, and every worker and
+    replica of one database delivers the same ones."""
+
+    async def add_stream(self, stream: StreamRecord) -> None:
+        """Its client must exist."""
+
+    async def stream(self, stream_id: str) -> StreamRecord | None: ...
+
+    async def streams(self, client_id: str | None = None) -> list[StreamRecord]:
+        """The streams of `client_id` (every stream when None), oldest first."""
+
+    async def set_status(self, stream_id: str, status: str) -> bool:
+        """False if there was no such stream."""
+
+    async def delete_stream(self, stream_id: str) -> bool:
+        """Its undelivered events go with it. False if there was no such stream."""
+
+    async def add_events(self, events: Sequence[SecurityEventRecord]) -> None:
+        """Store events (one per stream; a `jti` already stored is left as it is)."""
+
+    async def poll(
+        self, stream_id: str, acknowledged: Sequence[str], max_events: int, now: datetime
+    ) -> EventBatch:
+        """RFC 8936 §2.4: forget the stream's events named in `acknowledged`, then the
+        oldest `max_events` still stored (by `created_at`, then jti; they stay until
+        acknowledged), noting `polled_at` = now."""
+
+    async def waiting(self, stream_id: str) -> bool:
+        """Does the stream hold any event? (A read only: what a long poll asks while it
+        waits.)"""
+
+    async def claim_pushes(
+        self, now: datetime, lease_until: datetime, limit: int
+    ) -> list[SecurityEventRecord]:
+        """Up to `limit` events of enabled push streams due at `now` (`next_attempt_at` <=
+        now), oldest first; each is moved to `lease_until` so no other worker takes it
+        meanwhile (one caller gets each)."""
+
+    async def pushed(self, jti: str) -> None:
+        """Delivered (RFC 8935 §2.2: the receiver answered 202): forget it."""
+
+    async def push_failed(self, jti: str, next_attempt_at: datetime) -> None:
+        """One more failed attempt; try again at `next_attempt_at`."""
+
+    async def backlog(self) -> int:
+        """How many events wait to be delivered or acknowledged."""
+
+    async def purge(self, before: datetime) -> int:
+        """Forget events created before `before`, delivered or not; how many."""
 
 
 class AuditStore(Protocol):

@@ -306,6 +306,41 @@ class ScopeDescription:
 
 
 @dataclass(frozen=True)
+class StreamRecord:
+    """A Shared Signals stream (SSF 1.0 §8.1.1) of one receiver, a registered client."""
+
+    stream_id: str
+    client_id: str
+    delivery_method: str  # "urn:ietf:rfc:8936" (poll) or "urn:ietf:rfc:8935" (push)
+    endpoint_url: str | None  # where SETs are pushed; None for poll
+    events_delivered: tuple[str, ...]
+    status: str  # "enabled", "paused", "disabled" (SSF 1.0 §8.1.2)
+    created_at: datetime
+    polled_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class SecurityEventRecord:
+    """One Security Event Token (RFC 8417) for one stream, until its receiver acknowledges
+    it: its claims as JSON (without `aud`: the stream's client), signed when delivered."""
+
+    jti: str
+    stream_id: str
+    created_at: datetime
+    claims: str
+    attempts: int = 0
+    next_attempt_at: datetime | None = None  # push: not before; None = created_at
+
+
+@dataclass(frozen=True)
+class EventBatch:
+    """What one poll (RFC 8936 §2.4) takes: the oldest `events` and whether more wait."""
+
+    events: list[SecurityEventRecord]
+    more_available: bool
+
+
+@dataclass(frozen=True)
 class ConsentRecord:
     user_id: uuid.UUID
     client_id: str

@@ -251,3 +251,37 @@ class DPoPProofRow(Base):
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class SecurityEventStreamRow(Base):
+    """A Shared Signals stream (SSF 1.0 §8): what one receiver (a registered client) asked
+    to hear, and how it is delivered (RFC 8936 poll or RFC 8935 push)."""
+
+    __tablename__ = "ssf_streams"
+
+    stream_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    client_id: Mapped[str] = mapped_column(
+        ForeignKey("clients.client_id", ondelete="CASCADE"), index=True
+    )
+    delivery_method: Mapped[str] = mapped_column(String(64))
+    endpoint_url: Mapped[str | None] = mapped_column(String(2048))
+    events_delivered: Mapped[tuple[str, ...]] = mapped_column(TextTuple)
+    status: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    polled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class SecurityEventRow(Base):
+    """A Security Event Token not yet acknowledged by its stream's receiver: its claims
+    (signed when delivered) and, for push, when to try again."""
+
+    __tablename__ = "ssf_events"
+
+    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    stream_id: Mapped[str] = mapped_column(
+        ForeignKey("ssf_streams.stream_id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    claims: Mapped[str] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, server_default="0")
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

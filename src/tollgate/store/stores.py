@@ -14,6 +14,7 @@ from tollgate.store.interfaces import (
     KeyStore,
     ProofReplayStore,
     ScopeStore,
+    SecurityEventStore,
     SessionStore,
     UserStore,
 )
@@ -30,6 +31,7 @@ class Stores:
     consents: ConsentStore
     scopes: ScopeStore
     proofs: ProofReplayStore
+    security_events: SecurityEventStore
     audit: AuditStore
 
     async def close(self) -> None:

@@ -27,6 +27,8 @@ MAX_TOKEN_LENGTH = 8192
 FORBIDDEN_HEADERS = frozenset({"jku", "jwk", "x5u", "x5c", "crit"})
 ACCESS_REQUIRED = ("iss", "sub", "aud", "exp", "iat", "nbf", "jti", "sid", "scope", "username")
 REFRESH_REQUIRED = ("iss", "sub", "aud", "exp", "iat", "jti", "sid")
+# A client_credentials access token (RFC 6749 §4.4): the client acts for itself.
+CLIENT_REQUIRED = ("iss", "sub", "aud", "exp", "iat", "jti", "client_id")
 
 
 class TokenChecker:
@@ -37,6 +39,7 @@ class TokenChecker:
         self._clock = clock
         self._headers: dict[str, dict[str, Any]] = {}
         leeway = settings.clock_leeway
+        self._client_rules = ClaimRules(settings.issuer, settings.audience, CLIENT_REQUIRED, leeway)
         self._rules = {
             ACCESS_TYP: ClaimRules(settings.issuer, settings.audience, ACCESS_REQUIRED, leeway),
             REFRESH_TYP: ClaimRules(
@@ -57,6 +60,15 @@ class TokenChecker:
             jkt=_jkt(c),
         )
 
+    async def client(self, token: str) -> str:
+        """The client id of a client_credentials access token (`sub` = `client_id`, no
+        session); InvalidToken for any other token."""
+        c = await self._decode(token, ACCESS_TYP, self._client_rules)
+        client_id = _str(c["client_id"])
+        if c["sub"] != client_id or "sid" in c:
+            raise InvalidToken("The token is not a client's own token.")
+        return client_id
+
     async def refresh(self, token: str) -> RefreshClaims:
         c = await self._decode(token, REFRESH_TYP)
         client_id = c.get("client_id")
@@ -70,7 +82,9 @@ class TokenChecker:
             jkt=_jkt(c),
         )
 
-    async def _decode(self, token: str, typ: str) -> dict[str, Any]:
+    async def _decode(
+        self, token: str, typ: str, rules: ClaimRules | None = None
+    ) -> dict[str, Any]:
         if len(token) > MAX_TOKEN_LENGTH:
             raise InvalidToken("The token is too long.")
         try:
@@ -90,7 +104,7 @@ class TokenChecker:
                 raise InvalidToken("The token's algorithm does not match its key.")
             jws.verify_signature(key.alg, key.verifying_key, parsed.signing_input, parsed.signature)
             claims = jws.json_object(parsed.payload_segment)
-            self._rules[typ].check(claims, self._clock())
+            (rules or self._rules[typ]).check(claims, self._clock())
         except VerificationError as exc:
             raise InvalidToken(exc.description) from exc
         for name in ("exp", "iat", "nbf"):

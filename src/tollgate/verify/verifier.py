@@ -30,6 +30,7 @@ from tollgate.verify.dpop import (
 from tollgate.verify.errors import InsufficientScope, InvalidToken, KeysUnavailable
 from tollgate.verify.jws import Parsed
 from tollgate.verify.keyset import KeySet, PublicKey, max_age
+from tollgate.verify.revocation_feed import RevocationFeed
 
 ASYMMETRIC = ("ES256", "EdDSA", "RS256")
 ACCESS_TYPES = frozenset({"at+jwt", "application/at+jwt"})  # RFC 9068 §4
@@ -82,6 +83,7 @@ class Verifier:
         monotonic: Callable[[], float] = time.monotonic,
         dpop_max_age: float = 60.0,
         replay_cache: ReplayCache | None = None,
+        revocation_feed: RevocationFeed | None = None,
     ) -> None:
         self.issuer = issuer
         self.audience = audience
@@ -113,6 +115,11 @@ class Verifier:
         # process's memory by default; several processes need one shared `replay_cache`.
         self._proofs = ProofChecker(max_age=dpop_max_age, leeway=leeway, clock=clock)
         self._replays: ReplayCache = replay_cache or MemoryReplayCache(clock)
+        # Shared Signals (issue 16): sessions the issuer said ended, refused until their
+        # tokens have expired anyway. Followed in a background thread from now on.
+        self._feed = revocation_feed
+        if revocation_feed is not None:
+            revocation_feed.follow(issuer)
 
     def verify(self, token: str, scopes: Iterable[str] = ()) -> Claims:
         """Verify a bearer token, fetching keys with a blocking HTTP call when needed.
@@ -174,26 +181,31 @@ class Verifier:
     def _verify(self, token: str) -> Claims:
         cached = self._cached(token)
         if cached is not None:
-            return cached
+            return self._unrevoked(cached)
         parsed, kid = self._header(token)
         if self._wants_fetch(kid):
             with self._sync_lock:
                 if self._wants_fetch(kid):
                     self._fetch_sync()
-        return self._finish(token, parsed, kid)
+        return self._unrevoked(self._finish(token, parsed, kid))
 
     async def _verify_async(self, token: str) -> Claims:
         cached = self._cached(token)
         if cached is not None:
-            return cached
+            return self._unrevoked(cached)
         parsed, kid = self._header(token)
         if self._wants_fetch(kid):
             async with self._async_lock:
                 if self._wants_fetch(kid):
                     await self._fetch_async()
-        return self._finish(token, parsed, kid)
+        return self._unrevoked(self._finish(token, parsed, kid))
 
     # -- the parts both paths share -------------------------------------------------
+
+    def _unrevoked(self, claims: Claims) -> Claims:
+        if self._feed is not None and self._feed.revoked(claims.sid):
+            raise InvalidToken("The session of this token has ended.")
+        return claims
 
     def _cached(self, token: str) -> Claims | None:
         hit = self._verified.get(token)

@@ -14,6 +14,7 @@ from tollgate.store.postgres.keys import PostgresKeyStore
 from tollgate.store.postgres.pool import Connections, PostgresDatabase, open_pool
 from tollgate.store.postgres.proofs import PostgresProofReplayStore
 from tollgate.store.postgres.scopes import PostgresScopeStore
+from tollgate.store.postgres.security_events import PostgresSecurityEventStore
 from tollgate.store.postgres.sessions import PostgresSessionStore
 from tollgate.store.postgres.users import PostgresUserStore
 from tollgate.store.records import StoreUnavailable
@@ -38,6 +39,7 @@ async def open_postgres(settings: Settings) -> Stores:
         consents=PostgresConsentStore(connections),
         scopes=PostgresScopeStore(connections),
         proofs=PostgresProofReplayStore(connections),
+        security_events=PostgresSecurityEventStore(connections),
         audit=PostgresAuditStore(connections),
     )
 

@@ -18,6 +18,7 @@ from tollgate.store.sqlite.keys import SqliteKeyStore
 from tollgate.store.sqlite.loop import LoopConnection
 from tollgate.store.sqlite.proofs import SqliteProofReplayStore
 from tollgate.store.sqlite.scopes import SqliteScopeStore
+from tollgate.store.sqlite.security_events import SqliteSecurityEventStore
 from tollgate.store.sqlite.sessions import SqliteSessionStore
 from tollgate.store.sqlite.users import SqliteUserStore
 from tollgate.store.stores import Stores
@@ -47,5 +48,6 @@ async def open_sqlite(settings: Settings) -> Stores:
         consents=SqliteConsentStore(thread, loop),
         scopes=SqliteScopeStore(thread),
         proofs=SqliteProofReplayStore(thread),
+        security_events=SqliteSecurityEventStore(thread),
         audit=SqliteAuditStore(thread),
     )
