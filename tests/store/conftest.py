@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.store.engines import ENGINES, open_stores, settings_for
+from tests.store.engines import DATABASE_ENGINES, ENGINES, open_stores, settings_for
 from tests.support.postgres import PostgresServer
 from tollgate.store import migrate
 from tollgate.store.engine import create_engine
@@ -77,3 +77,13 @@ async def stores(engine: str, store_url: str) -> AsyncIterator[Stores]:
     opened = await open_stores(engine, store_url)
     yield opened
     await opened.close()
+
+
+@pytest.fixture(params=DATABASE_ENGINES)
+def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, str]:
+    """An engine's name and the URL of an empty database of it (the migration tests)."""
+    engine: str = request.param
+    if engine == "sqlite":
+        return engine, f"sqlite+aiosqlite:///{tmp_path / 'tollgate.db'}"
+    postgres: PostgresServer = request.getfixturevalue("postgres")
+    return engine, postgres.new_database()

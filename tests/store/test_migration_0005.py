@@ -6,9 +6,7 @@ from __future__ import annotations
 import dataclasses
 import uuid
 from datetime import UTC, datetime
-from pathlib import Path
 
-import pytest
 import sqlalchemy as sa
 from alembic import command
 from sqlalchemy import Connection
@@ -22,8 +20,7 @@ from tests.store.builders import (
     first_token,
     start_session,
 )
-from tests.store.engines import DATABASE_ENGINES, open_stores, settings_for
-from tests.support.postgres import PostgresServer
+from tests.store.engines import open_stores, settings_for
 from tollgate.store.engine import create_engine
 from tollgate.store.migrate import alembic_config
 from tollgate.store.records import ClientRecord, CodeExchange
@@ -62,15 +59,6 @@ async def insert_0004_client(url: str) -> None:
             )  # fmt: skip
     finally:
         await engine.dispose()
-
-
-@pytest.fixture(params=DATABASE_ENGINES)
-def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, str]:
-    engine: str = request.param
-    if engine == "sqlite":
-        return engine, f"sqlite+aiosqlite:///{tmp_path / 'tollgate.db'}"
-    postgres: PostgresServer = request.getfixturevalue("postgres")
-    return engine, postgres.new_database()
 
 
 async def test_clients_from_before_read_back_with_no_sign_in_settings_and_back_down(

@@ -5,25 +5,13 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from pathlib import Path
 
-import pytest
 import sqlalchemy as sa
 
 from tests.store.builders import a_session, add_user, at, first_token, start_session
-from tests.store.engines import DATABASE_ENGINES, open_stores, settings_for
+from tests.store.engines import open_stores, settings_for
 from tests.store.test_migration_0005 import migrate_to
-from tests.support.postgres import PostgresServer
 from tollgate.store.engine import create_engine
-
-
-@pytest.fixture(params=DATABASE_ENGINES)
-def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, str]:
-    engine: str = request.param
-    if engine == "sqlite":
-        return engine, f"sqlite+aiosqlite:///{tmp_path / 'tollgate.db'}"
-    postgres: PostgresServer = request.getfixturevalue("postgres")
-    return engine, postgres.new_database()
 
 
 async def test_sessions_from_before_stay_unbound_and_bound_ones_end_on_downgrade(

@@ -3,26 +3,13 @@ engines, and a stored event survives reopening the stores."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pytest
 import sqlalchemy as sa
 
 from tests.store.builders import add_app, at
-from tests.store.engines import DATABASE_ENGINES, open_stores, settings_for
+from tests.store.engines import open_stores, settings_for
 from tests.store.test_migration_0005 import migrate_to
-from tests.support.postgres import PostgresServer
 from tollgate.store.engine import create_engine
 from tollgate.store.records import SecurityEventRecord, StreamRecord
-
-
-@pytest.fixture(params=DATABASE_ENGINES)
-def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, str]:
-    engine: str = request.param
-    if engine == "sqlite":
-        return engine, f"sqlite+aiosqlite:///{tmp_path / 'tollgate.db'}"
-    postgres: PostgresServer = request.getfixturevalue("postgres")
-    return engine, postgres.new_database()
 
 
 async def tables(url: str) -> list[str]:
