@@ -3,6 +3,7 @@ PostgreSQL with a clock the tests move."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
@@ -114,6 +115,29 @@ async def test_the_whole_decision_from_login_to_code(
     assert isinstance(await authorization.decide(fewer, who, NO_CLIENT), LoginNeeded)
     events = [e.event for e in await services.audit.events(AuditQuery())]
     assert events.count("code.issued") == 2
+    assert events.count("consent.granted") == 1
+
+
+async def test_one_consent_form_posted_at_once_yields_one_code(services: Services) -> None:
+    shop = await add_client(services.stores.clients)
+    authorization = services.authorization
+    request = await authorization.validate(params(shop, scope="openid profile"))
+    who, _ = await signed_in(services)
+    asked = await authorization.decide(request, who, NO_CLIENT, just_logged_in=True)
+    assert isinstance(asked, ConsentNeeded)
+
+    answers = await asyncio.gather(
+        *(
+            authorization.consent(request, who, ["profile"], asked.version, NO_CLIENT)
+            for _ in range(8)
+        ),
+        return_exceptions=True,
+    )
+
+    assert sum(isinstance(a, CodeIssued) for a in answers) == 1
+    assert all(isinstance(a, CodeIssued | AuthorizationPageError) for a in answers)
+    events = [e.event for e in await services.audit.events(AuditQuery())]
+    assert events.count("code.issued") == 1
     assert events.count("consent.granted") == 1
 
 

@@ -398,12 +398,16 @@ class ReferenceConsents:
     def __init__(self, tables: _Tables) -> None:
         self._t = tables
 
-    async def grant(self, grant: ConsentGrant) -> ConsentRecord:
+    async def grant(self, grant: ConsentGrant) -> ConsentRecord | None:
         key = (grant.user_id, grant.client_id)
         async with self._t.lock:
             if grant.client_id not in self._t.clients or grant.user_id not in self._t.users:
                 raise AssertionError("a consent's client and user must exist (foreign keys)")
             held = self._t.consents.get(key)
+            if grant.answering is not None and grant.answering.granted_at != (
+                held.granted_at if held else None
+            ):
+                return None
             consent = ConsentRecord(
                 user_id=grant.user_id,
                 client_id=grant.client_id,

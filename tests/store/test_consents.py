@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from tests.store.builders import add_app, add_user, at, event, start_session, without_id
-from tollgate.store.records import ConsentGrant, ConsentRecord, SessionEnd
+from tollgate.store.records import ConsentGrant, ConsentRecord, HeldConsent, SessionEnd
 from tollgate.store.stores import Stores
 
 
@@ -66,6 +68,61 @@ async def test_answers_given_at_once_all_count(stores: Stores) -> None:
     found = await stores.consents.get(user.id, app.client_id)
     assert found is not None
     assert found.scope == " ".join(scopes)
+
+
+@pytest.mark.parametrize("held_before", [False, True])
+async def test_answers_to_one_page_at_once_record_only_one(
+    stores: Stores, held_before: bool
+) -> None:
+    """A consent form posted twice at the same moment: one answer and one audit row."""
+    app = await add_app(stores)
+    user = await add_user(stores)
+    shown = HeldConsent(None)
+    if held_before:
+        first = await stores.consents.grant(
+            ConsentGrant(user.id, app.client_id, "openid", "openid", at(1))
+        )
+        assert first is not None
+        shown = HeldConsent(first.granted_at)
+
+    answers = await asyncio.gather(
+        *(
+            stores.consents.grant(
+                ConsentGrant(
+                    user.id,
+                    app.client_id,
+                    "openid profile",
+                    "openid profile",
+                    at(2 + i / 1_000_000),
+                    [event("consent_given", at(2), user=user, detail=str(i))],
+                    answering=shown,
+                )
+            )
+            for i in range(10)
+        )
+    )
+
+    recorded = [a for a in answers if a is not None]
+    assert len(recorded) == 1
+    assert await stores.consents.get(user.id, app.client_id) == recorded[0]
+    assert [e.event for e in await stores.audit.events()] == ["consent_given"]
+    # The page shown before that answer is stale now; the held one is not.
+    assert (
+        await stores.consents.grant(
+            ConsentGrant(user.id, app.client_id, "openid", "", at(3), answering=shown)
+        )
+        is None
+    )
+    assert await stores.consents.grant(
+        ConsentGrant(
+            user.id,
+            app.client_id,
+            "profile",
+            "",
+            at(3),
+            answering=HeldConsent(recorded[0].granted_at),
+        )
+    ) == ConsentRecord(user.id, app.client_id, "openid", at(3))
 
 
 async def test_a_users_consents_newest_first_and_only_theirs(stores: Stores) -> None:

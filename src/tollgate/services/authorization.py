@@ -27,7 +27,7 @@ from tollgate.services.browser_session import SignedIn
 from tollgate.services.codes import code_id
 from tollgate.services.scopes import EVERY_USERS_SCOPES
 from tollgate.store.interfaces import AuthorizationCodeStore, ClientStore, ConsentStore
-from tollgate.store.records import AuthorizationCodeRecord, ConsentGrant
+from tollgate.store.records import AuthorizationCodeRecord, ConsentGrant, HeldConsent
 
 __all__ = [
     "Authorization",
@@ -41,6 +41,7 @@ __all__ = [
 ]
 
 CODE_LIFETIME = timedelta(seconds=60)
+ANSWERED = "This consent form was already answered. Go back to the app and sign in again."
 
 
 @dataclass(frozen=True)
@@ -137,9 +138,7 @@ class Authorization:
         offered = self.offered(request, signed_in)
         held = await self._consents.get(signed_in.user.id, request.client.client_id)
         if (held.granted_at.isoformat() if held is not None else "") != version:
-            raise AuthorizationPageError(
-                "This consent form was already answered. Go back to the app and sign in again."
-            )
+            raise AuthorizationPageError(ANSWERED)
         # `openid` cannot be unchecked: without it there is no sign-in to speak of.
         given = tuple(s for s in offered if s in chosen or s == "openid")
         now = self._clock.now()
@@ -152,7 +151,7 @@ class Authorization:
             client=client,
             detail=f"client {request.client.client_id}: {' '.join(given) or '(nothing)'}",
         )
-        await self._consents.grant(
+        stored = await self._consents.grant(
             ConsentGrant(
                 user_id=signed_in.user.id,
                 client_id=request.client.client_id,
@@ -160,8 +159,12 @@ class Authorization:
                 chosen=" ".join(given),
                 now=now,
                 audit=[event.audit_record()],
+                answering=HeldConsent(held.granted_at if held is not None else None),
             )
         )
+        if stored is None:
+            # The same form posted twice at once: the first answer is the one recorded.
+            raise AuthorizationPageError(ANSWERED)
         await self._events.publish(event)
         if not given:
             raise request.refuse("access_denied", "No scope was allowed.")

@@ -185,10 +185,11 @@ class AuthorizationCodeStore(Protocol):
 
 
 class ConsentStore(Protocol):
-    async def grant(self, grant: ConsentGrant) -> ConsentRecord:
+    async def grant(self, grant: ConsentGrant) -> ConsentRecord | None:
         """Record a user's answer on the consent page, with its audit rows; the stored
         scopes become (held - asked) | chosen (see ConsentGrant) and `granted_at` = now.
-        The user and the client must exist. Returns the consent as stored."""
+        The user and the client must exist. Returns the consent as stored; None, and
+        nothing written, when `grant.answering` is no longer what is held."""
 
     async def get(self, user_id: uuid.UUID, client_id: str) -> ConsentRecord | None: ...
 

@@ -353,7 +353,10 @@ class ConsentGrant:
     """A user's answer on the consent page (ConsentStore.grant): of the scopes `asked`,
     the user gave `chosen` (a subset). The stored consent becomes (what it held - asked)
     | chosen: a scope asked and unchecked is taken away (narrows), a scope asked and
-    checked is added (widens), a scope not asked this time stays as it was."""
+    checked is added (widens), a scope not asked this time stays as it was.
+
+    `answering`: the consent the page was shown with; the answer is recorded only while
+    that is still what is held (None: checks nothing, every answer counts)."""
 
     user_id: uuid.UUID
     client_id: str
@@ -361,6 +364,15 @@ class ConsentGrant:
     chosen: str
     now: datetime
     audit: Sequence[AuditRecord] = ()
+    answering: HeldConsent | None = None
+
+
+@dataclass(frozen=True)
+class HeldConsent:
+    """What a consent page was shown with: the held consent's `granted_at`, None if no
+    consent was held. Two answers to one page (a double post, a second tab): one counts."""
+
+    granted_at: datetime | None
 
 
 def merged_consent(held: str, asked: str, chosen: str) -> str:

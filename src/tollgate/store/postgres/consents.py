@@ -33,6 +33,33 @@ WITH granted AS (
 ), audit AS ({insert_audit(6)})
 SELECT * FROM granted
 """
+# An answer to one consent page ($14: the granted_at it was shown, NULL for none held):
+# recorded only while that is still what is held. The first answer's INSERT or UPDATE
+# locks the row; a second one waits, then finds it taken (ON CONFLICT DO NOTHING) or
+# changed (READ COMMITTED rechecks the UPDATE's WHERE on the new row) and writes nothing.
+_ANSWER = f"""
+WITH inserted AS (
+  INSERT INTO consents ({_COLUMNS}) SELECT $1, $2, $4, $5 WHERE $14::timestamptz IS NULL
+  ON CONFLICT (user_id, client_id) DO NOTHING
+  RETURNING {_COLUMNS}
+), updated AS (
+  UPDATE consents AS c SET
+    scope = (
+      SELECT coalesce(string_agg(s, ' ' ORDER BY s COLLATE "C"), '') FROM (
+        (SELECT unnest(string_to_array(c.scope, ' '))
+         EXCEPT SELECT unnest(string_to_array($3, ' ')))
+        UNION SELECT unnest(string_to_array($4, ' '))
+      ) AS merged (s)
+    ),
+    granted_at = $5
+  WHERE $14::timestamptz IS NOT NULL AND user_id = $1 AND client_id = $2
+    AND granted_at = $14
+  RETURNING {_COLUMNS}
+), granted AS (
+  SELECT * FROM inserted UNION ALL SELECT * FROM updated
+), audit AS ({insert_audit(6, "EXISTS (SELECT FROM granted)")})
+SELECT * FROM granted
+"""
 _REVOKE = f"""
 WITH revoked AS (
   DELETE FROM consents WHERE user_id = $1 AND client_id = $2 RETURNING 1
@@ -50,10 +77,8 @@ class PostgresConsentStore:
     def __init__(self, connections: Connections) -> None:
         self._db = connections
 
-    async def grant(self, grant: ConsentGrant) -> ConsentRecord:
-        consent = await self._db.one(
-            rows.consent,
-            _GRANT,
+    async def grant(self, grant: ConsentGrant) -> ConsentRecord | None:
+        args = (
             grant.user_id,
             grant.client_id,
             merged_consent("", "", grant.asked),
@@ -61,6 +86,9 @@ class PostgresConsentStore:
             grant.now,
             *audit_arrays(grant.audit),
         )
+        if grant.answering is not None:
+            return await self._db.one(rows.consent, _ANSWER, *args, grant.answering.granted_at)
+        consent = await self._db.one(rows.consent, _GRANT, *args)
         assert consent is not None  # an upsert always returns its row
         return consent
 

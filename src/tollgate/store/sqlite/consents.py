@@ -44,11 +44,17 @@ def _get(connection: sqlite3.Connection, user_id: str, client_id: str) -> Consen
     return None if row is None else consent_from_row(row)
 
 
-def _grant(connection: sqlite3.Connection, grant: ConsentGrant) -> ConsentRecord:
+def _grant(connection: sqlite3.Connection, grant: ConsentGrant) -> ConsentRecord | None:
     """Inside one write transaction: the read of what is held and the upsert see the same
-    row (BEGIN IMMEDIATE), so two answers at once both count, one after the other."""
+    row (BEGIN IMMEDIATE), so two answers at once both count, one after the other, or,
+    answering one page, only the first."""
     user_id = uuid_text(grant.user_id)
     held = _get(connection, user_id, grant.client_id)
+    if grant.answering is not None and grant.answering.granted_at != (
+        held.granted_at if held else None
+    ):
+        rollback(connection)
+        return None
     consent = ConsentRecord(
         user_id=grant.user_id,
         client_id=grant.client_id,
@@ -83,7 +89,7 @@ class SqliteConsentStore:
         self._thread = thread
         self._loop = loop
 
-    async def grant(self, grant: ConsentGrant) -> ConsentRecord:
+    async def grant(self, grant: ConsentGrant) -> ConsentRecord | None:
         return await self._loop.write(_grant, grant)
 
     async def get(self, user_id: uuid.UUID, client_id: str) -> ConsentRecord | None:
