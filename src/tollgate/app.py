@@ -50,12 +50,19 @@ def create_app(
         await services.start()
         flusher = asyncio.create_task(access_log.run()) if access_log else None
         pusher = asyncio.create_task(services.push_delivery.run())  # RFC 8935 (issue 16)
+        mailer = (  # the mail outbox's sender (issue 17)
+            asyncio.create_task(services.mail_delivery.run()) if services.mail_delivery else None
+        )
         try:
             yield
         finally:
             pusher.cancel()
             with suppress(asyncio.CancelledError):
                 await pusher
+            if mailer is not None:
+                mailer.cancel()
+                with suppress(asyncio.CancelledError):
+                    await mailer
             if flusher is not None:
                 flusher.cancel()
                 with suppress(asyncio.CancelledError):

@@ -7,11 +7,14 @@ one event bus here; no service calls them by hand.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from tollgate.clock import Clock, SystemClock
 from tollgate.events import AccountChanged, EventBus, SessionsEnded
 from tollgate.keys.keyring import Keyring
+from tollgate.mail.smtp import SmtpSender
+from tollgate.mail.templates import MailTemplates
 from tollgate.metrics import Metrics
 from tollgate.services.accounts import Accounts
 from tollgate.services.audit import AuditLog, AuditTrail
@@ -26,11 +29,15 @@ from tollgate.services.dpop import ProofGate, nonce_key_source
 from tollgate.services.end_session import EndSession
 from tollgate.services.grants import Grants
 from tollgate.services.login import Login
+from tollgate.services.mail_delivery import MailDelivery
+from tollgate.services.mailing import Mails, default_sender, site_name
 from tollgate.services.names import ReservedNames
+from tollgate.services.notifier import Notifier, notice_rules
 from tollgate.services.password_policy import PasswordPolicy
 from tollgate.services.passwords import PasswordHasher
 from tollgate.services.push_delivery import PushDelivery
 from tollgate.services.push_targets import PushTargets
+from tollgate.services.recovery import Recovery
 from tollgate.services.security_events import SetSigner
 from tollgate.services.sessions import Sessions
 from tollgate.services.shared_signals import SharedSignals
@@ -48,6 +55,8 @@ from tollgate.tokens.checking import TokenChecker
 from tollgate.tokens.id_tokens import IdTokenIssuer
 from tollgate.tokens.issuing import TokenIssuer
 from tollgate.verify.dpop import ProofChecker
+
+log = logging.getLogger("tollgate.mail")
 
 
 @dataclass
@@ -82,6 +91,9 @@ class Services:
     # Revocations reach other services (issue 16): the Shared Signals transmitter.
     shared_signals: SharedSignals
     push_delivery: PushDelivery
+    # Account recovery by email (issue 17); the sender only with TOLLGATE_SMTP_URL.
+    recovery: Recovery
+    mail_delivery: MailDelivery | None
 
     @classmethod
     async def open(
@@ -140,6 +152,7 @@ class Services:
             ReservedNames(settings.reserved_names),
             events,
             clock,
+            require_verified_email=settings.require_verified_email,
         )
         issuer = TokenIssuer(keyring, settings)
         grants = Grants(stores.sessions, issuer, checker, settings, events, clock)
@@ -156,6 +169,23 @@ class Services:
         )
         login = Login(stores.sessions, accounts, grants, throttle, audit, events, clock)
         browser_tokens = BrowserTokens(keyring, settings.issuer, clock.timestamp)
+        mails = Mails(MailTemplates(settings.mail_templates), settings)
+        recovery = Recovery(
+            stores.users, stores.mail_tokens, accounts, mails, throttle, settings, events, clock
+        )
+        mail_delivery = None
+        if settings.smtp_url:
+            sender = SmtpSender(
+                settings.smtp_url,
+                default_sender(settings),
+                site_name(settings),
+                settings.smtp_timeout,
+                settings.smtp_ca_file,
+            )
+            mail_delivery = MailDelivery(stores.outbox, sender, settings, metrics, events, clock)
+            Notifier(notice_rules(settings), stores.users, stores.outbox, mails, clock).subscribe(
+                events
+            )
         return cls(
             settings=settings,
             stores=stores,
@@ -205,11 +235,18 @@ class Services:
             push_delivery=PushDelivery(
                 stores.security_events, signer, targets, settings, metrics, clock
             ),
+            recovery=recovery,
+            mail_delivery=mail_delivery,
         )
 
     async def start(self) -> None:
         """Make sure a signing key exists (the schema is current: see `open`)."""
         await self.keyring.ensure_signing_key()
+        if not self.settings.mail_enabled:
+            log.warning(
+                "TOLLGATE_SMTP_URL is not set: no mail is sent (password reset and email "
+                "verification answer 503 mail_unavailable)"
+            )
 
     async def close(self) -> None:
         if isinstance(self.proofs.replays, RedisProofReplayStore):
