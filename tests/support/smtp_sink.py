@@ -1,0 +1,94 @@
+"""A real SMTP server (aiosmtpd) as its own process, writing each mail it accepts as one
+file (`<n>.eml`, the message as received) into a folder: what the tests read mail from.
+
+    python -m tests.support.smtp_sink --port 2525 --folder /tmp/mail [--tls starttls|implicit
+        --cert cert.pem --key key.pem] [--auth user:password]
+
+Started and stopped by tests/support/smtp.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import signal
+import ssl
+from pathlib import Path
+from typing import Any
+
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+
+
+class Sink:
+    def __init__(self, folder: Path) -> None:
+        self._folder = folder
+        self._numbers = itertools.count(1)
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802
+        number = next(self._numbers)
+        data = envelope.original_content or b""
+        partial = self._folder / f".{number}.part"
+        partial.write_bytes(data)
+        partial.rename(self._folder / f"{number:05d}.eml")  # whole, or not there at all
+        return "250 Message accepted for delivery"
+
+
+def authenticator(expected: str) -> Any:
+    def check(
+        server: SMTP, session: Session, envelope: Envelope, mechanism: str, auth: Any
+    ) -> AuthResult:
+        ok = isinstance(auth, LoginPassword) and (
+            f"{auth.login.decode()}:{auth.password.decode()}" == expected
+        )
+        return AuthResult(success=ok)
+
+    return check
+
+
+async def serve(args: argparse.Namespace) -> None:
+    folder = Path(args.folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    handler = Sink(folder)
+    context = None
+    if args.tls:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(args.cert, args.key)
+    kwargs: dict[str, Any] = {"hostname": "sink.test", "ident": "tollgate test sink"}
+    if args.tls == "starttls":
+        kwargs.update(tls_context=context, require_starttls=True)
+    if args.auth:
+        kwargs.update(
+            authenticator=authenticator(args.auth),
+            auth_required=True,
+            auth_require_tls=args.tls is not None,
+        )
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(
+        lambda: SMTP(handler, **kwargs),
+        host="127.0.0.1",
+        port=args.port,
+        ssl=context if args.tls == "implicit" else None,
+    )
+    stop = asyncio.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    print("ready", flush=True)
+    await stop.wait()
+    server.close()
+    await server.wait_closed()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--folder", required=True)
+    parser.add_argument("--tls", choices=["starttls", "implicit"])
+    parser.add_argument("--cert")
+    parser.add_argument("--key")
+    parser.add_argument("--auth")
+    asyncio.run(serve(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()
