@@ -64,9 +64,10 @@ class SmtpSink:
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
                     return self
-            except OSError:
+            except OSError as exc:
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"the SMTP sink did not start:\n{self._log.read_text()}")
+                    log = self._log.read_text()
+                    raise RuntimeError(f"the SMTP sink did not start:\n{log}") from exc
                 time.sleep(0.05)
 
     def stop(self) -> None:
@@ -108,10 +109,11 @@ class SmtpSink:
         return found
 
     async def arrived(
-        self, to: str | None = None, count: int = 1, timeout: float = 20
+        self, to: str | None = None, count: int = 1, within: float = 20
     ) -> list[EmailMessage]:
         """`wait` for in-process tests: the app's sender runs on this event loop."""
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + within
+        timeout = within
         while (found := self._matching(to, count)) is None:
             if time.monotonic() > deadline:
                 raise AssertionError(
