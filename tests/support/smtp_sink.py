@@ -46,9 +46,7 @@ def authenticator(expected: str) -> Any:
     return check
 
 
-async def serve(args: argparse.Namespace) -> None:
-    folder = Path(args.folder)
-    folder.mkdir(parents=True, exist_ok=True)
+async def serve(args: argparse.Namespace, folder: Path) -> None:
     handler = Sink(folder)
     context = None
     if args.tls:
@@ -87,7 +85,10 @@ def main() -> None:
     parser.add_argument("--cert")
     parser.add_argument("--key")
     parser.add_argument("--auth")
-    asyncio.run(serve(parser.parse_args()))
+    args = parser.parse_args()
+    folder = Path(args.folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    asyncio.run(serve(args, folder))
 
 
 if __name__ == "__main__":
