@@ -1,5 +1,5 @@
 """A real SMTP server (aiosmtpd) as its own process, writing each mail it accepts as one
-file (`<n>.eml`, the message as received) into a folder: what the tests read mail from.
+file (`<time>-<n>.eml`, the message as received) into a folder: what the tests read mail from.
 
     python -m tests.support.smtp_sink --port 2525 --folder /tmp/mail [--tls starttls|implicit
         --cert cert.pem --key key.pem] [--auth user:password]
@@ -14,6 +14,7 @@ import asyncio
 import itertools
 import signal
 import ssl
+import time
 from pathlib import Path
 from typing import Any
 
@@ -26,11 +27,12 @@ class Sink:
         self._numbers = itertools.count(1)
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802
-        number = next(self._numbers)
+        # Named by the time received: in order, and unique across restarts of the sink.
+        name = f"{time.time_ns():020d}-{next(self._numbers):05d}"
         data = envelope.original_content or b""
-        partial = self._folder / f".{number}.part"
+        partial = self._folder / f".{name}.part"
         partial.write_bytes(data)
-        partial.rename(self._folder / f"{number:05d}.eml")  # whole, or not there at all
+        partial.rename(self._folder / f"{name}.eml")  # whole, or not there at all
         return "250 Message accepted for delivery"
 
 
