@@ -46,7 +46,7 @@ async def verify_by_mail(
     client: httpx.AsyncClient, smtp: SmtpSink, to: str, count: int = 1
 ) -> None:
     message = (await smtp.arrived(to=to, count=count))[-1]
-    link, kind, token = link_in(message)
+    _, kind, token = link_in(message)
     assert kind == "verify"
     response = await client.post("/email/verify", json={"token": token})
     assert response.status_code == 204, response.text

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import base64
-import hashlib
 import dataclasses
+import hashlib
 import uuid
 from datetime import UTC, datetime
 
