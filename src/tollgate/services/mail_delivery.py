@@ -63,8 +63,17 @@ class MailDelivery:
         """Send the mail due now, once each; how many were claimed."""
         now = self._clock.now()
         due = await self._outbox.claim(now, now + timedelta(seconds=LEASE_SECONDS), BATCH)
-        for mail in due:
-            await self._send(mail)
+        for index, mail in enumerate(due):
+            try:
+                await self._send(mail)
+            except asyncio.CancelledError:
+                # Shutting down: what this process claimed is due again at once, for the
+                # next process (else it would wait for its lease to end).
+                for left in due[index:]:
+                    await asyncio.shield(
+                        self._outbox.failed(left.id, self._clock.now(), "interrupted")
+                    )
+                raise
         self._metrics.mail_backlog.set(await self._outbox.backlog())
         return len(due)
 
