@@ -61,7 +61,8 @@ async def serve(args: argparse.Namespace, folder: Path) -> None:
         kwargs.update(
             authenticator=authenticator(args.auth),
             auth_required=True,
-            auth_require_tls=args.tls is not None,
+            # Implicit TLS: the whole connection is TLS, which aiosmtpd cannot tell.
+            auth_require_tls=args.tls == "starttls",
         )
     loop = asyncio.get_running_loop()
     server = await loop.create_server(
