@@ -21,6 +21,7 @@ from tollgate.verify.errors import (
 
 __all__ = [
     "AccountDisabled",
+    "AlreadyVerified",
     "CrossSiteRequest",
     "EmailNotVerified",
     "EmailTaken",
@@ -189,6 +190,12 @@ class EmailTaken(TollgateError):
     error = "email_taken"
     status = 409
     description = "That email address is already verified by another account."
+
+
+class AlreadyVerified(TollgateError):
+    error = "already_verified"
+    status = 409
+    description = "There is no unverified email address on this account."
 
 
 class MailUnavailable(TollgateError):

@@ -7,7 +7,6 @@ one event bus here; no service calls them by hand.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 
 from tollgate.clock import Clock, SystemClock
@@ -55,8 +54,6 @@ from tollgate.tokens.checking import TokenChecker
 from tollgate.tokens.id_tokens import IdTokenIssuer
 from tollgate.tokens.issuing import TokenIssuer
 from tollgate.verify.dpop import ProofChecker
-
-log = logging.getLogger("tollgate.mail")
 
 
 @dataclass
@@ -242,11 +239,6 @@ class Services:
     async def start(self) -> None:
         """Make sure a signing key exists (the schema is current: see `open`)."""
         await self.keyring.ensure_signing_key()
-        if not self.settings.mail_enabled:
-            log.warning(
-                "TOLLGATE_SMTP_URL is not set: no mail is sent (password reset and email "
-                "verification answer 503 mail_unavailable)"
-            )
 
     async def close(self) -> None:
         if isinstance(self.proofs.replays, RedisProofReplayStore):

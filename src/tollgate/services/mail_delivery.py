@@ -29,6 +29,15 @@ BATCH = 20
 LEASE_SECONDS = 120
 
 
+def warn_without_mail(settings: Settings) -> None:
+    """What a server says at start when it sends no mail."""
+    if not settings.mail_enabled:
+        log.warning(
+            "TOLLGATE_SMTP_URL is not set: no mail is sent (password reset and email "
+            "verification answer 503 mail_unavailable)"
+        )
+
+
 class MailDelivery:
     def __init__(
         self,

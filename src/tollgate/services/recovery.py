@@ -24,7 +24,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from tollgate.clock import Clock
-from tollgate.errors import EmailTaken, InvalidLink, MailUnavailable, NotFound
+from tollgate.errors import AlreadyVerified, EmailTaken, InvalidLink, MailUnavailable, NotFound
 from tollgate.events import ClientInfo, Event, EventBus
 from tollgate.services.accounts import Accounts
 from tollgate.services.email_address import email_key
@@ -209,16 +209,15 @@ class Recovery:
         if self._enabled:
             await self._send_verification(user, email, client)
 
-    async def resend(self, user_id: uuid.UUID, client: ClientInfo) -> bool:
-        """Mail the verification link again; False when there is nothing to verify."""
+    async def resend(self, user_id: uuid.UUID, client: ClientInfo) -> None:
+        """Mail the verification link again (409 when there is nothing to verify)."""
         if not self._enabled:
             raise MailUnavailable()
         user = await self._accounts.get(user_id)
         if user.email is None or user.email_verified:
-            return False
+            raise AlreadyVerified()
         if await self._throttle.mail_allowed("account", str(user.id)):
             await self._send_verification(user, user.email, client)
-        return True
 
     async def verify(self, token: str, client: ClientInfo) -> None:
         now = self._clock.now()

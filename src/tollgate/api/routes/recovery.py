@@ -20,7 +20,6 @@ from tollgate.api.schemas import (
 
 FORGOT_ANSWER = "If that account exists and has an email address, a reset link is on its way."
 RESEND_ANSWER = "A new verification link is on its way."
-NOTHING_TO_VERIFY = "There is no unverified email address on this account."
 
 
 @operation(
@@ -80,6 +79,5 @@ async def verify_email(body: VerifyRequest, recovery: RecoveryDep, client: Clien
 async def resend_verification(
     caller: CallerDep, recovery: RecoveryDep, client: ClientDep
 ) -> JSONResponse:
-    if not await recovery.resend(caller.sub, client):
-        return JSONResponse({"message": NOTHING_TO_VERIFY}, status_code=409)
+    await recovery.resend(caller.sub, client)
     return JSONResponse({"message": RESEND_ANSWER}, status_code=202)
