@@ -258,3 +258,41 @@ async def test_required_verification_refuses_login_until_verified(
         assert (await strict.accounts.authenticate("minsu", PASSWORD)).id == user.id
     finally:
         await strict.close()
+
+
+async def failures(services: Services) -> list[str]:
+    async with rows(services) as db:
+        found = await db.scalars(
+            select(AuditEventRow.detail).where(AuditEventRow.event == "mail_failed")
+        )
+        return [d or "" for d in found.all()]
+
+
+async def test_a_mail_the_server_refuses_for_good_is_given_up_and_audited(
+    mail: Services, smtp: SmtpSink
+) -> None:
+    await mail.accounts.join("minsu", PASSWORD, "refused@example.test")
+    await mail.recovery.forgot(None, "minsu", CLIENT)
+    await deliver(mail)
+    assert smtp.messages() == []
+    assert await mail.stores.outbox.backlog() == 0
+    [detail] = await failures(mail)
+    assert detail.startswith("password_reset: SMTPRecipientsRefused")
+
+
+async def test_a_mail_unsent_when_its_link_expires_is_dropped(
+    mail: Services, smtp: SmtpSink, clock: MovableClock
+) -> None:
+    await joined(mail)
+    smtp.stop()
+    await mail.recovery.forgot(None, "minsu", CLIENT)
+    await deliver(mail)  # SMTP is down: tried, kept
+    assert await mail.stores.outbox.backlog() == 1
+    clock.advance(1800)
+    smtp.start()
+    await deliver(mail)
+    assert await mail.stores.outbox.backlog() == 0
+    assert smtp.messages() == []  # a dead link is not worth sending late
+    [detail] = await failures(mail)
+    assert "expired unsent after 1 attempts" in detail
+    assert "SMTPConnectError" in detail

@@ -26,6 +26,15 @@ class Sink:
         self._folder = folder
         self._numbers = itertools.count(1)
 
+    async def handle_RCPT(  # noqa: N802
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        # A mailbox that does not exist, for the tests of a permanent refusal.
+        if address.startswith("refused"):
+            return "550 5.1.1 No such mailbox"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802
         # Named by the time received: in order, and unique across restarts of the sink.
         name = f"{time.time_ns():020d}-{next(self._numbers):05d}"
