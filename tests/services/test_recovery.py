@@ -296,3 +296,30 @@ async def test_a_mail_unsent_when_its_link_expires_is_dropped(
     [detail] = await failures(mail)
     assert "expired unsent after 1 attempts" in detail
     assert "SMTPConnectError" in detail
+
+
+async def test_with_a_secret_key_a_waiting_mail_holds_no_readable_link(
+    make_settings: Callable[..., Settings], smtp: SmtpSink, hasher: PasswordHasher
+) -> None:
+    sealed = await Services.open(
+        make_settings(smtp_url=smtp.url, secret_key="a long operator secret, 32+ chars"),
+        hasher,
+        migrate_first=True,
+    )
+    await sealed.start()
+    try:
+        await joined(sealed)
+        smtp.stop()
+        await sealed.recovery.forgot(None, "minsu", CLIENT)
+        async with rows(sealed) as db:
+            waiting = (await db.execute(text("SELECT text_body, html_body FROM mail_outbox"))).all()
+        assert waiting
+        assert all(body.startswith("tollgate-sealed-mail:v1:") for row in waiting for body in row)
+        smtp.start()
+        await deliver(sealed)
+        [message] = await smtp.arrived()
+        token = link_in(message)[2]
+        assert all(token not in body for row in waiting for body in row)
+        await sealed.recovery.reset(token, NEW_PASSWORD, CLIENT)
+    finally:
+        await sealed.close()

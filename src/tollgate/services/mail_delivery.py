@@ -11,12 +11,14 @@ given up, with a `mail_failed` audit row, as is one the server refuses permanent
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import secrets
 from datetime import timedelta
 
 from tollgate.clock import Clock
 from tollgate.events import Event, EventBus
+from tollgate.mail.sealing import MailSealingError, open_body
 from tollgate.mail.smtp import MailNotSent, MailRefused, SmtpSender
 from tollgate.metrics import Metrics
 from tollgate.settings import Settings
@@ -56,6 +58,7 @@ class MailDelivery:
         self._metrics = metrics
         self._events = events
         self._clock = clock
+        self._secret = settings.secret_key
 
     async def run(self) -> None:
         """Send due mail forever (the app's lifespan runs and cancels this)."""
@@ -92,7 +95,17 @@ class MailDelivery:
             await self._give_up(mail, f"expired unsent after {mail.attempts} attempts")
             return
         try:
-            await self._sender.send(mail)
+            opened = dataclasses.replace(
+                mail,
+                text=open_body(mail.text, self._secret, mail.id),
+                html=open_body(mail.html, self._secret, mail.id),
+            )
+        except MailSealingError as exc:
+            log.warning("mail: %s", exc)
+            await self._give_up(mail, str(exc))
+            return
+        try:
+            await self._sender.send(opened)
         except MailRefused as exc:
             log.warning("mail: the SMTP server refused a %s mail: %s", mail.kind, exc)
             await self._give_up(mail, str(exc))

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+from tollgate.mail.sealing import seal_body
 from tollgate.mail.templates import MailTemplates
 from tollgate.settings import Settings
 from tollgate.store.records import MailRecord, UserRecord
@@ -45,6 +46,7 @@ class Mails:
         self._issuer = settings.issuer
         self._site = site_name(settings)
         self._account_page = settings.account_page_url
+        self._secret = settings.secret_key
 
     def link(self, fragment: str, token: str) -> str:
         """A link to the account page opening one of its forms (`#reset=`, `#verify=`):
@@ -73,13 +75,15 @@ class Mails:
             expires_in=duration(int((expires - now).total_seconds())),
             **context,
         )
+        mail_id = uuid.uuid4().hex
         return MailRecord(
-            id=uuid.uuid4().hex,
+            id=mail_id,
             kind=kind,
             recipient=recipient,
             subject=rendered.subject,
-            text=rendered.text,
-            html=rendered.html,
+            # Sealed with TOLLGATE_SECRET_KEY when set: the body holds the link.
+            text=seal_body(rendered.text, self._secret, mail_id),
+            html=seal_body(rendered.html, self._secret, mail_id),
             created_at=now,
             expires_at=expires,
             user_id=user.id,
