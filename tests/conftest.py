@@ -11,6 +11,7 @@ import pytest
 from fastapi import FastAPI
 
 from tests.support.postgres import PostgresServer
+from tests.support.smtp import SmtpSink
 from tollgate.app import create_app
 from tollgate.services.passwords import PasswordHasher
 from tollgate.settings import Settings
@@ -44,6 +45,14 @@ def postgres() -> Iterator[PostgresServer]:
     server.start()
     yield server
     server.remove()
+
+
+@pytest.fixture
+def smtp(tmp_path: Path) -> Iterator[SmtpSink]:
+    """A real SMTP server process (aiosmtpd) that keeps every mail it receives (issue 17)."""
+    sink = SmtpSink(tmp_path / "mail").start()
+    yield sink
+    sink.stop()
 
 
 @pytest.fixture

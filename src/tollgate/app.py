@@ -25,6 +25,7 @@ from tollgate.clock import Clock, SystemClock
 from tollgate.metrics import Metrics
 from tollgate.services.auth_cache import AuthCache
 from tollgate.services.container import Services
+from tollgate.services.mail_delivery import warn_without_mail
 from tollgate.services.passwords import PasswordHasher
 from tollgate.settings import MAX_BODY_BYTES, Settings
 
@@ -50,12 +51,20 @@ def create_app(
         await services.start()
         flusher = asyncio.create_task(access_log.run()) if access_log else None
         pusher = asyncio.create_task(services.push_delivery.run())  # RFC 8935 (issue 16)
+        warn_without_mail(settings)  # issue 17
+        mailer = (  # the mail outbox's sender
+            asyncio.create_task(services.mail_delivery.run()) if services.mail_delivery else None
+        )
         try:
             yield
         finally:
             pusher.cancel()
             with suppress(asyncio.CancelledError):
                 await pusher
+            if mailer is not None:
+                mailer.cancel()
+                with suppress(asyncio.CancelledError):
+                    await mailer
             if flusher is not None:
                 flusher.cancel()
                 with suppress(asyncio.CancelledError):

@@ -21,14 +21,19 @@ from tollgate.verify.errors import (
 
 __all__ = [
     "AccountDisabled",
+    "AlreadyVerified",
     "CrossSiteRequest",
+    "EmailNotVerified",
+    "EmailTaken",
     "InsufficientScope",
     "InvalidClient",
     "InvalidGrant",
     "InvalidInput",
+    "InvalidLink",
     "InvalidRequest",
     "InvalidScope",
     "InvalidToken",
+    "MailUnavailable",
     "MissingToken",
     "NotFound",
     "OAuthError",
@@ -162,3 +167,38 @@ class ServiceUnavailable(TollgateError):
     status = 503
     description = "The service is temporarily unavailable; try again shortly."
     retry_after = 5
+
+
+# Email: verification and password reset (issue 17).
+
+
+class InvalidLink(TollgateError):
+    """A mailed link's token that is unknown, used or expired (in a body, not a bearer)."""
+
+    error = "invalid_token"
+    status = 400
+    description = "This link is invalid, already used or expired; ask for a new one."
+
+
+class EmailNotVerified(TollgateError):
+    error = "email_not_verified"
+    status = 403
+    description = "Verify your email address first: open the link we mailed you."
+
+
+class EmailTaken(TollgateError):
+    error = "email_taken"
+    status = 409
+    description = "That email address is already verified by another account."
+
+
+class AlreadyVerified(TollgateError):
+    error = "already_verified"
+    status = 409
+    description = "There is no unverified email address on this account."
+
+
+class MailUnavailable(TollgateError):
+    error = "mail_unavailable"
+    status = 503
+    description = "This server sends no mail (TOLLGATE_SMTP_URL is not set)."

@@ -61,6 +61,31 @@ class Metrics:
             registry=self.registry,
         )
 
+        # Mail (issue 17): the outbox.
+        self.mail_sent = Counter(
+            "tollgate_mail_sent",
+            "Mails accepted by the SMTP server, by kind",
+            ["kind"],
+            registry=self.registry,
+        )
+        self.mail_failures = Counter(
+            "tollgate_mail_failures",
+            "Attempts to send a mail that failed and will be retried",
+            registry=self.registry,
+        )
+        self.mail_given_up = Counter(
+            "tollgate_mail_given_up",
+            "Mails dropped unsent (expired while SMTP kept failing), by kind",
+            ["kind"],
+            registry=self.registry,
+        )
+        self.mail_backlog = Gauge(
+            "tollgate_mail_backlog",
+            "Mails waiting in the outbox",
+            multiprocess_mode="mostrecent",
+            registry=self.registry,
+        )
+
     def event(self, name: str) -> None:
         self.events.labels(event=name).inc()
 

@@ -143,6 +143,33 @@ class Settings(BaseSettings):
     ssf_push_first_retry: float = Field(default=2.0, gt=0)
     ssf_push_max_backoff: float = Field(default=300.0, gt=0)
 
+    # Email: verification and password reset (issue 17). The SMTP server (smtp://,
+    # smtp+starttls://, smtps://; unset: no mail, and the routes that only send mail
+    # answer 503), the From address, a CA file for a private SMTP server's certificate,
+    # and a folder of templates overriding the packaged ones (tollgate/mail/templates).
+    smtp_url: str | None = None
+    mail_from: str | None = None  # unset: "Tollgate <no-reply@the issuer's host>"
+    smtp_ca_file: str | None = None
+    smtp_timeout: float = Field(default=10.0, gt=0, le=120)
+    mail_templates: str | None = None
+    # Where mailed links point: the account page (`<issuer>/`) unless set; links add
+    # `#reset=<token>` or `#verify=<token>` (a fragment: never sent to any server).
+    account_url: str | None = None
+    reset_ttl: int = Field(default=1800, ge=60, le=86_400)
+    verify_ttl: int = Field(default=86_400, ge=60, le=2_592_000)
+    require_verified_email: bool = False
+    notify_new_sign_in: bool = False
+    notify_password_changed: bool = True
+    notify_refresh_reuse: bool = True
+    # The outbox: how often each process looks for due mail, and the backoff between tries.
+    mail_interval: float = Field(default=1.0, gt=0, le=60)
+    mail_first_retry: float = Field(default=5.0, gt=0)
+    mail_max_backoff: float = Field(default=600.0, gt=0)
+    # Reset requests per address or name tried and per account (over it: the same 202,
+    # no mail), and per client IP (over it: 429).
+    rate_limit_mail: str = "5/hour;20/day"
+    rate_limit_mail_ip: str = "10/minute;100/hour"
+
     @field_validator("cors_origins", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
@@ -162,6 +189,13 @@ class Settings(BaseSettings):
     @classmethod
     def _split_names(cls, value: object) -> object:
         return _split_list(value)
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _smtp_scheme(cls, value: str | None) -> str | None:
+        if value and value.partition("://")[0] not in ("smtp", "smtp+starttls", "smtps"):
+            raise ValueError("TOLLGATE_SMTP_URL must start smtp://, smtp+starttls:// or smtps://")
+        return value or None
 
     @model_validator(mode="after")
     def _default_issuer(self) -> Settings:
@@ -189,6 +223,14 @@ class Settings(BaseSettings):
     def longest_token_lifetime(self) -> int:
         """How long a token signed now may stay valid: a key retires only after this."""
         return max(self.access_ttl, self.refresh_ttl) + self.jwks_max_age
+
+    @property
+    def mail_enabled(self) -> bool:
+        return self.smtp_url is not None
+
+    @property
+    def account_page_url(self) -> str:
+        return self.account_url or self.issuer.rstrip("/") + "/"
 
     @property
     def is_sqlite(self) -> bool:

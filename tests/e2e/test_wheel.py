@@ -109,6 +109,16 @@ def test_the_installed_package_is_the_one_running(tollgate: Install) -> None:
     for path in where:
         assert Path(path).is_relative_to(site_packages), path
     assert tollgate.tollgate("--version") == f"tollgate {VERSION}\n"
+    # The mail templates are packaged (issue 17): a reset mail renders from the install.
+    subject = run(
+        tollgate.bin / "python",
+        "-c",
+        "from tollgate.mail.templates import MailTemplates as T; "
+        "print(T().render('password_reset', site='s', issuer='i', username='u', "
+        "recipient='r', link='l', expires_in='30 minutes', expires_at='t').subject)",
+        cwd=tollgate.cwd,
+    )
+    assert subject == "Reset your password for s\n"
 
 
 def test_migrate_and_serve_from_the_install(tollgate: Install) -> None:

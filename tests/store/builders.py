@@ -43,6 +43,7 @@ def a_user(
     created: datetime = T0,
     scope: str = "openid profile",
     email: str | None = None,
+    email_key: str | None = None,
 ) -> UserRecord:
     """A user; `skeleton` defaults to one derived from the key ("" means "derive")."""
     username_key = key if key is not None else name.casefold()
@@ -57,6 +58,7 @@ def a_user(
         disabled=False,
         created_at=created,
         password_changed_at=created,
+        email_key=email_key,
     )
 
 

@@ -8,6 +8,7 @@ fewest lines. One asyncio.Lock around each method makes every method one transac
 from __future__ import annotations
 
 import asyncio
+import builtins
 import dataclasses
 import itertools
 import uuid
@@ -30,6 +31,8 @@ from tollgate.store.records import (
     Consumed,
     EventBatch,
     KeyRecord,
+    MailRecord,
+    MailTokenRecord,
     NotUsable,
     PasswordChange,
     RefreshTokenRecord,
@@ -69,6 +72,8 @@ class _Tables:
         self.streams: dict[str, StreamRecord] = {}
         self.security_events: dict[str, SecurityEventRecord] = {}
         self.audit: list[AuditRecord] = []
+        self.mail_tokens: dict[str, MailTokenRecord] = {}
+        self.outbox: dict[str, MailRecord] = {}
         self.audit_ids = itertools.count(1)
 
     def log(self, records: Sequence[AuditRecord]) -> None:
@@ -184,6 +189,58 @@ class ReferenceUsers:
                 return False
             self._t.forget(lambda row: row.user_id == user_id)
             self._t.drop_sessions({s.id for s in self._t.sessions.values() if s.user_id == user_id})
+            self._t.mail_tokens = {
+                k: t for k, t in self._t.mail_tokens.items() if t.user_id != user_id
+            }
+            self._t.outbox = {k: m for k, m in self._t.outbox.items() if m.user_id != user_id}
+            self._t.log(audit)
+            return True
+
+    async def by_email_key(self, email_key: str) -> builtins.list[UserRecord]:
+        found = [u for u in self._t.users.values() if u.email_key == email_key]
+        return sorted(
+            found,
+            key=lambda u: (
+                u.email_verified_at is None,
+                u.email_verified_at or u.created_at,
+                u.created_at,
+            ),
+        )[:20]
+
+    async def set_email(
+        self,
+        user_id: uuid.UUID,
+        email: str | None,
+        email_key: str | None,
+        audit: Sequence[AuditRecord] = (),
+    ) -> bool:
+        async with self._t.lock:
+            user = self._t.users.get(user_id)
+            if user is None:
+                return False
+            self._t.users[user_id] = dataclasses.replace(
+                user, email=email, email_key=email_key, email_verified_at=None
+            )
+            self._t.log(audit)
+            return True
+
+    async def verify_email(
+        self, user_id: uuid.UUID, email: str, now: datetime, audit: Sequence[AuditRecord] = ()
+    ) -> bool:
+        async with self._t.lock:
+            user = self._t.users.get(user_id)
+            if user is None or user.email != email:
+                return False
+            if any(
+                u.id != user_id
+                and u.email_verified_at is not None
+                and u.email_key == user.email_key
+                for u in self._t.users.values()
+            ):
+                raise Conflict("email")
+            self._t.users[user_id] = dataclasses.replace(
+                user, email_verified_at=user.email_verified_at or now
+            )
             self._t.log(audit)
             return True
 
@@ -620,6 +677,88 @@ class ReferenceDatabase:
         return None
 
 
+class ReferenceMailTokens:
+    def __init__(self, tables: _Tables) -> None:
+        self._t = tables
+
+    async def issue(
+        self,
+        token: MailTokenRecord,
+        mail: MailRecord | None = None,
+        audit: Sequence[AuditRecord] = (),
+    ) -> None:
+        async with self._t.lock:
+            self._t.mail_tokens[token.id] = token
+            if mail is not None:
+                self._t.outbox[mail.id] = mail
+            self._t.log(audit)
+
+    def _usable(self, token_id: str, purpose: str, now: datetime) -> MailTokenRecord | None:
+        token = self._t.mail_tokens.get(token_id)
+        if token is None or token.user_id is None:
+            return None
+        return token if token.purpose == purpose and token.expires_at > now else None
+
+    async def find(self, token_id: str, purpose: str, now: datetime) -> MailTokenRecord | None:
+        return self._usable(token_id, purpose, now)
+
+    async def consume(self, token_id: str, purpose: str, now: datetime) -> MailTokenRecord | None:
+        async with self._t.lock:
+            token = self._usable(token_id, purpose, now)
+            if token is not None:
+                del self._t.mail_tokens[token_id]
+            return token
+
+    async def purge(self, before: datetime) -> int:
+        async with self._t.lock:
+            kept = {k: t for k, t in self._t.mail_tokens.items() if t.expires_at >= before}
+            gone = len(self._t.mail_tokens) - len(kept)
+            self._t.mail_tokens = kept
+            return gone
+
+
+class ReferenceOutbox:
+    def __init__(self, tables: _Tables) -> None:
+        self._t = tables
+
+    async def enqueue(self, mail: MailRecord, audit: Sequence[AuditRecord] = ()) -> None:
+        async with self._t.lock:
+            self._t.outbox[mail.id] = dataclasses.replace(
+                mail, next_attempt_at=mail.next_attempt_at or mail.created_at
+            )
+            self._t.log(audit)
+
+    async def claim(self, now: datetime, lease_until: datetime, limit: int) -> list[MailRecord]:
+        async with self._t.lock:
+            due = sorted(
+                (m for m in self._t.outbox.values() if (m.next_attempt_at or m.created_at) <= now),
+                key=lambda m: (m.created_at, m.id),
+            )[:limit]
+            claimed = [dataclasses.replace(m, next_attempt_at=lease_until) for m in due]
+            for mail in claimed:
+                self._t.outbox[mail.id] = mail
+            return claimed
+
+    async def remove(self, mail_id: str, audit: Sequence[AuditRecord] = ()) -> None:
+        async with self._t.lock:
+            self._t.outbox.pop(mail_id, None)
+            self._t.log(audit)
+
+    async def failed(self, mail_id: str, next_attempt_at: datetime, error: str) -> None:
+        async with self._t.lock:
+            mail = self._t.outbox.get(mail_id)
+            if mail is not None:
+                self._t.outbox[mail_id] = dataclasses.replace(
+                    mail,
+                    attempts=mail.attempts + 1,
+                    next_attempt_at=next_attempt_at,
+                    last_error=error[:512],
+                )
+
+    async def backlog(self) -> int:
+        return len(self._t.outbox)
+
+
 def open_reference() -> Stores:
     tables = _Tables()
     return Stores(
@@ -634,4 +773,6 @@ def open_reference() -> Stores:
         proofs=ReferenceProofs(tables),
         security_events=ReferenceSecurityEvents(tables),
         audit=ReferenceAudit(tables),
+        mail_tokens=ReferenceMailTokens(tables),
+        outbox=ReferenceOutbox(tables),
     )

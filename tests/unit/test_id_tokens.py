@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import uuid
 from datetime import UTC, datetime
@@ -52,3 +53,11 @@ def test_each_scope_releases_its_claims_only() -> None:
     }
     # No address on file: nothing to release.
     assert scope_claims(user(None), "email") == {}
+
+
+def test_email_verified_says_whether_the_user_opened_a_link_mailed_to_it() -> None:
+    proven = dataclasses.replace(user("minsu@example.org"), email_verified_at=datetime.now(UTC))
+    assert scope_claims(proven, "openid email") == {
+        "email": "minsu@example.org",
+        "email_verified": True,
+    }

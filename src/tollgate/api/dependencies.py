@@ -24,6 +24,7 @@ from tollgate.services.container import Services
 from tollgate.services.dpop import ProofGate
 from tollgate.services.grants import ClientInfo, Grants
 from tollgate.services.login import Login
+from tollgate.services.recovery import Recovery
 from tollgate.services.sessions import Sessions
 from tollgate.services.shared_signals import SharedSignals
 from tollgate.services.throttle import Throttle
@@ -63,6 +64,7 @@ ConsentsDep = Annotated[Consents, provided(lambda s: s.consents)]
 ScopeStoreDep = Annotated[ScopeStore, provided(lambda s: s.stores.scopes)]
 SchemaHeadDep = Annotated[str | None, provided(lambda s: s.schema_head)]
 SharedSignalsDep = Annotated[SharedSignals, provided(lambda s: s.shared_signals)]
+RecoveryDep = Annotated[Recovery, provided(lambda s: s.recovery)]
 
 
 ProofsDep = Annotated[ProofGate, provided(lambda s: s.proofs)]

@@ -27,6 +27,7 @@ from tollgate.api.routes import (
     end_session,
     oauth,
     ops,
+    recovery,
     shared_signals,
     tokens,
     userinfo,
@@ -62,6 +63,12 @@ ROUTES = (
     Route("DELETE", "/me", account.delete_me, "account"),
     Route("GET", "/consents", consents.list_consents, "account"),
     Route("DELETE", "/consents/{client_id}", consents.revoke_consent, "account"),
+    # Account recovery by email (issue 17)
+    Route("POST", "/password/forgot", recovery.forgot, "recovery", limit="mail"),
+    Route("POST", "/password/reset", recovery.reset, "recovery", limit="token"),
+    Route("POST", "/email", recovery.change_email, "recovery"),
+    Route("POST", "/email/verify", recovery.verify_email, "recovery", limit="token"),
+    Route("POST", "/email/verify/resend", recovery.resend_verification, "recovery", limit="mail"),
     # OpenID Connect (issue 14)
     Route("GET", "/userinfo", userinfo.userinfo, "oidc"),
     Route("POST", "/userinfo", userinfo.userinfo, "oidc"),

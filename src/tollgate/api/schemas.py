@@ -6,7 +6,15 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StrictBool
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StrictBool,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 
@@ -77,6 +85,41 @@ class AccountDeleteRequest(Body):
     password: Password
 
 
+# Account recovery by email (issue 17).
+Email = Annotated[EmailStr, Field(max_length=320)]
+MailedToken = Annotated[str, Field(min_length=1, max_length=512), AfterValidator(_encodable)]
+
+
+class ForgotRequest(Body):
+    """One of the two: the account's email address or its username."""
+
+    email: Email | None = None
+    username: UsernameField | None = None
+
+    @model_validator(mode="after")
+    def _one_of_them(self) -> ForgotRequest:
+        if (self.email is None) == (self.username is None):
+            raise PydanticCustomError("one_of", "send either email or username")
+        return self
+
+
+class ResetRequest(Body):
+    token: MailedToken
+    new_password: Password
+
+
+class EmailChangeRequest(Body):
+    email: Email
+
+
+class VerifyRequest(Body):
+    token: MailedToken
+
+
+class Accepted(BaseModel):
+    message: str
+
+
 class TokenResponse(BaseModel):
     access_token: str
     token_type: Literal["Bearer", "DPoP"] = "Bearer"  # noqa: S105 - not a secret
@@ -93,6 +136,8 @@ class UserOut(BaseModel):
     id: uuid.UUID
     username: str
     email: str | None
+    # Issue 17: the user opened a link mailed to `email`.
+    email_verified: bool = False
     scope: str
     created_at: datetime
 

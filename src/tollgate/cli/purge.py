@@ -12,7 +12,7 @@ from tollgate.clock import Clock
 from tollgate.services.audit import AuditTrail
 from tollgate.services.shared_signals import SharedSignals
 from tollgate.settings import Settings
-from tollgate.store.interfaces import AuthorizationCodeStore, SessionStore
+from tollgate.store.interfaces import AuthorizationCodeStore, MailTokenStore, SessionStore
 
 CODE_KEEP_DAYS = 1
 
@@ -23,8 +23,8 @@ def purge(
     ] = 30,
     audit_days: Annotated[int, typer.Option(min=0, help="Keep audit events this many days.")] = 365,
 ) -> None:
-    """Delete expired refresh tokens and authorization codes, long-ended sessions, old
-    audit events and security events undelivered past TOLLGATE_SSF_RETENTION.
+    """Delete expired refresh tokens, authorization codes and mailed links, long-ended
+    sessions, old audit events and security events undelivered past TOLLGATE_SSF_RETENTION.
 
     Safe to run any time (e.g. daily from cron): nothing deleted can still be used.
     """
@@ -36,6 +36,7 @@ def purge(
         audit: AuditTrail,
         shared_signals: SharedSignals,
         settings: Settings,
+        mail_tokens: MailTokenStore,
     ) -> str:
         now = clock.now()
         sessions, tokens = await session_store.purge(
@@ -47,10 +48,12 @@ def purge(
         events = await audit.purge(now - timedelta(days=audit_days))
         # Undelivered security events older than TOLLGATE_SSF_RETENTION (issue 16).
         signals = await shared_signals.purge(now - timedelta(seconds=settings.ssf_retention))
+        # Reset and verification links (and decoys) past their life (issue 17).
+        links = await mail_tokens.purge(now)
         return (
             f"deleted {sessions} ended session(s), {tokens} expired refresh token(s), "
             f"{codes} expired authorization code(s), {events} audit event(s), "
-            f"{signals} undelivered security event(s)"
+            f"{signals} undelivered security event(s), {links} expired mail link(s)"
         )
 
     typer.echo(run(action))

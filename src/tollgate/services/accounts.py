@@ -6,8 +6,16 @@ import uuid
 from dataclasses import dataclass, field, replace
 
 from tollgate.clock import Clock, SystemClock
-from tollgate.errors import AccountDisabled, InvalidGrant, InvalidInput, NotFound, UsernameTaken
+from tollgate.errors import (
+    AccountDisabled,
+    EmailNotVerified,
+    InvalidGrant,
+    InvalidInput,
+    NotFound,
+    UsernameTaken,
+)
 from tollgate.events import NO_CLIENT, AccountChanged, ClientInfo, Event, EventBus
+from tollgate.services.email_address import email_key
 from tollgate.services.names import (
     RESERVED_RULE,
     ReservedNames,
@@ -35,6 +43,8 @@ class Accounts:
     _reserved: ReservedNames
     _events: EventBus
     _clock: Clock = field(default_factory=SystemClock)
+    # TOLLGATE_REQUIRE_VERIFIED_EMAIL (issue 17): a correct password is not enough.
+    require_verified_email: bool = False
 
     async def join(
         self,
@@ -67,6 +77,7 @@ class Accounts:
             disabled=False,
             created_at=now,
             password_changed_at=now,
+            email_key=email_key(email) if email else None,
         )
         event = Event("joined", now, user_id=user.id, username=user.username, client=client)
         try:
@@ -87,6 +98,8 @@ class Accounts:
         # Only someone who knows the password learns that the account is disabled.
         if user.disabled:
             raise AccountDisabled()
+        if self.require_verified_email and not user.email_verified:
+            raise EmailNotVerified()
         if self._hasher.needs_rehash(user.password_hash):
             new_hash = await self._hasher.hash(password)
             await self._users.upgrade_password_hash(user.id, user.password_hash, new_hash)
@@ -197,7 +210,30 @@ class Accounts:
     async def _by_name(self, username: str) -> UserRecord | None:
         if not storable(username):
             return None
-        return await self._users.by_username_key(username_key(username))
+        user = await self._users.by_username_key(username_key(username))
+        if user is None and "@" in username:
+            # Issue 17: a verified address names its account too (an unverified one
+            # does not: anyone can type anyone's address at sign-up). A username that
+            # is an address stays that account's (it was there first).
+            user = await self.by_verified_email(username)
+        return user
+
+    async def by_verified_email(self, email: str) -> UserRecord | None:
+        found = await self._users.by_email_key(email_key(email))
+        return found[0] if found and found[0].email_verified else None
+
+    async def new_password_hash(self, user: UserRecord, new: str) -> str:
+        """Issue 17: the policy of every password (422 `new_password`), then the hash."""
+        problem = self._policy.problem(new, username=user.username, email=user.email)
+        if problem is not None:
+            raise InvalidInput({"new_password": problem})
+        return await self._hasher.hash(new)
+
+    async def store_reset(self, user: UserRecord, new_hash: str, client: ClientInfo) -> int:
+        """A password reset through a mailed link: every session of the user ends."""
+        return await self._store_password(
+            user, new_hash, "password_reset", "reset by mail; every session ended", client=client
+        )
 
     async def find(self, username: str) -> UserRecord:
         user = await self._by_name(username)

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from tollgate.clock import Clock, SystemClock
 from tollgate.events import AccountChanged, EventBus, SessionsEnded
 from tollgate.keys.keyring import Keyring
+from tollgate.mail.smtp import SmtpSender
+from tollgate.mail.templates import MailTemplates
 from tollgate.metrics import Metrics
 from tollgate.services.accounts import Accounts
 from tollgate.services.audit import AuditLog, AuditTrail
@@ -26,11 +28,15 @@ from tollgate.services.dpop import ProofGate, nonce_key_source
 from tollgate.services.end_session import EndSession
 from tollgate.services.grants import Grants
 from tollgate.services.login import Login
+from tollgate.services.mail_delivery import MailDelivery
+from tollgate.services.mailing import Mails, default_sender, site_name
 from tollgate.services.names import ReservedNames
+from tollgate.services.notifier import Notifier, notice_rules
 from tollgate.services.password_policy import PasswordPolicy
 from tollgate.services.passwords import PasswordHasher
 from tollgate.services.push_delivery import PushDelivery
 from tollgate.services.push_targets import PushTargets
+from tollgate.services.recovery import Recovery
 from tollgate.services.security_events import SetSigner
 from tollgate.services.sessions import Sessions
 from tollgate.services.shared_signals import SharedSignals
@@ -82,6 +88,9 @@ class Services:
     # Revocations reach other services (issue 16): the Shared Signals transmitter.
     shared_signals: SharedSignals
     push_delivery: PushDelivery
+    # Account recovery by email (issue 17); the sender only with TOLLGATE_SMTP_URL.
+    recovery: Recovery
+    mail_delivery: MailDelivery | None
 
     @classmethod
     async def open(
@@ -140,6 +149,7 @@ class Services:
             ReservedNames(settings.reserved_names),
             events,
             clock,
+            require_verified_email=settings.require_verified_email,
         )
         issuer = TokenIssuer(keyring, settings)
         grants = Grants(stores.sessions, issuer, checker, settings, events, clock)
@@ -156,6 +166,23 @@ class Services:
         )
         login = Login(stores.sessions, accounts, grants, throttle, audit, events, clock)
         browser_tokens = BrowserTokens(keyring, settings.issuer, clock.timestamp)
+        mails = Mails(MailTemplates(settings.mail_templates), settings)
+        recovery = Recovery(
+            stores.users, stores.mail_tokens, accounts, mails, throttle, settings, events, clock
+        )
+        mail_delivery = None
+        if settings.smtp_url:
+            sender = SmtpSender(
+                settings.smtp_url,
+                default_sender(settings),
+                site_name(settings),
+                settings.smtp_timeout,
+                settings.smtp_ca_file,
+            )
+            mail_delivery = MailDelivery(stores.outbox, sender, settings, metrics, events, clock)
+            Notifier(notice_rules(settings), stores.users, stores.outbox, mails, clock).subscribe(
+                events
+            )
         return cls(
             settings=settings,
             stores=stores,
@@ -205,6 +232,8 @@ class Services:
             push_delivery=PushDelivery(
                 stores.security_events, signer, targets, settings, metrics, clock
             ),
+            recovery=recovery,
+            mail_delivery=mail_delivery,
         )
 
     async def start(self) -> None:

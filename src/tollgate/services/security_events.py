@@ -42,7 +42,7 @@ REASONS = {
     "user_disabled": "The account was disabled.",
     "user_deleted": "The account was deleted.",
 }
-CHANGED_PASSWORD = frozenset({"password_changed", "password_set_by_admin"})
+CHANGED_PASSWORD = frozenset({"password_changed", "password_set_by_admin", "password_reset"})
 
 
 def new_jti() -> str:

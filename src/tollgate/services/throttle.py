@@ -37,11 +37,24 @@ class Throttle:
         self._fail_ip = parse_many(settings.rate_limit_login_failures_ip)
         self._fail_account_ip = parse_many(settings.rate_limit_login_failures_account_ip)
         self._lockout = parse_many(f"{settings.account_lockout_failures}/{LOCKOUT_WINDOW}")
+        # Issue 17: reset and verification mails, per address or account, and per IP.
+        self._mail = parse_many(settings.rate_limit_mail)
+        self._mail_ip = parse_many(settings.rate_limit_mail_ip)
 
     async def request(self, route: str, ip: str) -> None:
         """Count one request to a limited route; 429 past the limit."""
-        limits = self._join if route == "join" else self._token
+        limits = {"join": self._join, "mail": self._mail_ip}.get(route, self._token)
         await self._hit(limits, route, ip)
+
+    async def mail_allowed(self, *key: str) -> bool:
+        """Count one mail asked for `key` (an address tried, an account); False past the
+        limit. The caller answers the same either way (the limit itself tells nothing)."""
+        if not self.enabled:
+            return True
+        allowed = True
+        for item in self._mail:
+            allowed = await self._limiter.hit(item, "mail", *key) and allowed
+        return allowed
 
     async def before_login(
         self, account: str, ip: str, trusted_ip: Callable[[], Awaitable[bool]]

@@ -12,6 +12,7 @@ be reached, `Unstorable` for a value the database refuses.
 
 from __future__ import annotations
 
+import builtins
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
@@ -29,6 +30,8 @@ from tollgate.store.records import (
     ConsentRecord,
     EventBatch,
     KeyRecord,
+    MailRecord,
+    MailTokenRecord,
     PasswordChange,
     RefreshTokenRecord,
     Rotation,
@@ -77,6 +80,27 @@ class UserStore(Protocol):
     async def delete(self, user_id: uuid.UUID, audit: Sequence[AuditRecord] = ()) -> bool:
         """Delete the user with its sessions and refresh tokens (audit rows stay).
         False if there was no such user."""
+
+    async def by_email_key(self, email_key: str) -> builtins.list[UserRecord]:
+        """Users whose `email_key` is this: the one that verified it first (at most one
+        can), then the others oldest first."""
+
+    async def set_email(
+        self,
+        user_id: uuid.UUID,
+        email: str | None,
+        email_key: str | None,
+        audit: Sequence[AuditRecord] = (),
+    ) -> bool:
+        """A new address, not verified (`email_verified_at` = None). False if there was
+        no such user."""
+
+    async def verify_email(
+        self, user_id: uuid.UUID, email: str, now: datetime, audit: Sequence[AuditRecord] = ()
+    ) -> bool:
+        """Mark the user's address verified (`email_verified_at` = now, unless it was
+        already), only while it is still `email`: False, and nothing written, otherwise.
+        `Conflict("email")` when another account has verified the same `email_key`."""
 
 
 class SessionStore(Protocol):
@@ -274,6 +298,52 @@ class SecurityEventStore(Protocol):
 
     async def purge(self, before: datetime) -> int:
         """Forget events created before `before`, delivered or not; how many."""
+
+
+class MailTokenStore(Protocol):
+    """Reset and verification tokens (issue 17), stored only as SHA-256 hashes."""
+
+    async def issue(
+        self,
+        token: MailTokenRecord,
+        mail: MailRecord | None = None,
+        audit: Sequence[AuditRecord] = (),
+    ) -> None:
+        """Store a token, with the mail carrying it (into the outbox) and the audit rows,
+        in one transaction. A token of a user's for the same `purpose` issued before
+        stays usable until it expires (several mails in flight, the newest may be late)."""
+
+    async def find(self, token_id: str, purpose: str, now: datetime) -> MailTokenRecord | None:
+        """The token if it is of `purpose`, of a user (not a decoy) and unexpired at `now`."""
+
+    async def consume(self, token_id: str, purpose: str, now: datetime) -> MailTokenRecord | None:
+        """Use it up: as `find`, and the token is gone. Of any number of concurrent
+        callers with one `token_id`, at most one gets it."""
+
+    async def purge(self, before: datetime) -> int:
+        """Forget tokens that expired before `before`; how many."""
+
+
+class MailOutbox(Protocol):
+    """Mail waiting to be sent (issue 17): rows, so nothing is lost when SMTP is down or
+    the server restarts, and every worker and replica can send (one sends each)."""
+
+    async def enqueue(self, mail: MailRecord, audit: Sequence[AuditRecord] = ()) -> None: ...
+
+    async def claim(self, now: datetime, lease_until: datetime, limit: int) -> list[MailRecord]:
+        """Up to `limit` mails due at `now` (`next_attempt_at` <= now), oldest first; each
+        is moved to `lease_until` (and returned so) so no other sender takes it meanwhile
+        (one caller gets each)."""
+
+    async def remove(self, mail_id: str, audit: Sequence[AuditRecord] = ()) -> None:
+        """Sent, or given up: the mail leaves the outbox (with its audit row)."""
+
+    async def failed(self, mail_id: str, next_attempt_at: datetime, error: str) -> None:
+        """One more failed attempt (`attempts` + 1, `last_error`); again at
+        `next_attempt_at`."""
+
+    async def backlog(self) -> int:
+        """How many mails wait to be sent."""
 
 
 class AuditStore(Protocol):

@@ -45,6 +45,14 @@ class UserRecord:
     disabled: bool
     created_at: datetime
     password_changed_at: datetime
+    # Issue 17: the email case-folded (what uniqueness among verified addresses and the
+    # login by email compare), and when the user proved they read mail sent to `email`.
+    email_key: str | None = None
+    email_verified_at: datetime | None = None
+
+    @property
+    def email_verified(self) -> bool:
+        return self.email is not None and self.email_verified_at is not None
 
 
 @dataclass(frozen=True)
@@ -409,3 +417,37 @@ def code_use(code: AuthorizationCodeRecord | None, exchange: CodeExchange) -> Co
     if refusal is not None:
         return NotConsumable(refusal, code)
     return Consumed(dataclasses.replace(code, used_at=exchange.now, session_id=exchange.session.id))
+
+
+@dataclass(frozen=True)
+class MailTokenRecord:
+    """A password-reset or email-verification link's token, known only by `id` (SHA-256
+    of the token, hex): single use, until `expires_at`, for the address it was mailed to.
+    `user_id` None: a decoy stored for an unknown account (the same work either way),
+    which nothing can ever use."""
+
+    id: str
+    purpose: str  # "reset" | "verify"
+    user_id: uuid.UUID | None
+    email: str
+    created_at: datetime
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class MailRecord:
+    """One mail in the outbox, rendered, until it is sent or given up (`expires_at`: a
+    link past its life is worth nothing, so it is not sent late)."""
+
+    id: str
+    kind: str  # the template: "password_reset", "verify_email", "password_changed", ...
+    recipient: str
+    subject: str
+    text: str
+    html: str
+    created_at: datetime
+    expires_at: datetime
+    user_id: uuid.UUID | None = None
+    attempts: int = 0
+    next_attempt_at: datetime | None = None  # not before; None = created_at
+    last_error: str | None = None

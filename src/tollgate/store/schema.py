@@ -16,6 +16,7 @@ from sqlalchemy import (
     Boolean,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
@@ -24,6 +25,7 @@ from sqlalchemy import (
     TypeDecorator,
     Uuid,
     false,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -92,6 +94,20 @@ class UserRow(Base):
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     password_changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Issue 17: the email case-folded, and when it was verified. Among verified accounts
+    # an address is one account's only (a partial unique index: migration 0008).
+    email_key: Mapped[str | None] = mapped_column(String(320), index=True)
+    email_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        Index(
+            "uq_users_verified_email_key",
+            "email_key",
+            unique=True,
+            sqlite_where=text("email_verified_at IS NOT NULL"),
+            postgresql_where=text("email_verified_at IS NOT NULL"),
+        ),
+    )
 
 
 class SessionRow(Base):
@@ -285,3 +301,40 @@ class SecurityEventRow(Base):
     claims: Mapped[str] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, server_default="0")
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class MailTokenRow(Base):
+    """A password-reset or email-verification token (issue 17), by its SHA-256 only."""
+
+    __tablename__ = "mail_tokens"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(16))
+    # NULL: a decoy for an unknown account, which nothing can use.
+    user_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    email: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class MailOutboxRow(Base):
+    """A rendered mail waiting to be sent (issue 17); it leaves once sent or given up."""
+
+    __tablename__ = "mail_outbox"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(64))
+    recipient: Mapped[str] = mapped_column(String(320))
+    subject: Mapped[str] = mapped_column(String(998))
+    text_body: Mapped[str] = mapped_column(Text)
+    html_body: Mapped[str] = mapped_column(Text)
+    user_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, server_default="0")
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    last_error: Mapped[str | None] = mapped_column(String(512))

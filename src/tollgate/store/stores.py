@@ -12,6 +12,8 @@ from tollgate.store.interfaces import (
     ConsentStore,
     Database,
     KeyStore,
+    MailOutbox,
+    MailTokenStore,
     ProofReplayStore,
     ScopeStore,
     SecurityEventStore,
@@ -33,6 +35,9 @@ class Stores:
     proofs: ProofReplayStore
     security_events: SecurityEventStore
     audit: AuditStore
+    # Issue 17: reset and verification tokens, and the outbox of mail to send.
+    mail_tokens: MailTokenStore
+    outbox: MailOutbox
 
     async def close(self) -> None:
         await self.database.close()

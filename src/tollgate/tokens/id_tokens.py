@@ -42,14 +42,14 @@ def at_hash(access_token: str, alg: str) -> str:
 
 def scope_claims(user: UserRecord, scope: str) -> dict[str, Any]:
     """OIDC Core §5.4: the claims each granted scope releases (ID token and /userinfo).
-    Tollgate does not verify email addresses yet, so `email_verified` is false."""
+    `email_verified`: the user opened a link mailed to this address (issue 17)."""
     granted = scope.split()
     claims: dict[str, Any] = {}
     if "profile" in granted:
         claims["preferred_username"] = user.username
     if "email" in granted and user.email is not None:
         claims["email"] = user.email
-        claims["email_verified"] = False
+        claims["email_verified"] = user.email_verified
     return claims
 
 

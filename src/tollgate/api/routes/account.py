@@ -38,6 +38,7 @@ async def me(caller: CallerDep, accounts: AccountsDep) -> UserOut:
         id=user.id,
         username=user.username,
         email=user.email,
+        email_verified=user.email_verified,
         scope=caller.scope,
         created_at=user.created_at,
     )

@@ -17,6 +17,7 @@ from tollgate.api.dependencies import (
     CodeGrantDep,
     GrantsDep,
     LoginDep,
+    RecoveryDep,
     RefreshProofDep,
     RegisteredClientsDep,
     TokenProofDep,
@@ -66,8 +67,22 @@ async def join(
     grants: GrantsDep,
     client: ClientDep,
     proof: TokenProofDep,
+    recovery: RecoveryDep,
 ) -> JSONResponse:
+    if accounts.require_verified_email and body.email is None:
+        raise InvalidInput({"email": "An email address is required to sign up here."})
     user = await accounts.join(body.username, body.password, body.email, client=client)
+    await recovery.after_join(user, client)  # issue 17: the verification link
+    if accounts.require_verified_email:
+        # TOLLGATE_REQUIRE_VERIFIED_EMAIL: no tokens before the address is verified.
+        joined = UserOut.model_validate(user, from_attributes=True)
+        return JSONResponse(
+            {
+                "user": joined.model_dump(mode="json"),
+                "email_verification": "sent" if recovery.enabled else "mail_unavailable",
+            },
+            status_code=201,
+        )
     pair = await grants.start_session(user, None, client, jkt=_jkt(proof))
     response = JoinResponse(
         **token_body(pair).model_dump(), user=UserOut.model_validate(user, from_attributes=True)

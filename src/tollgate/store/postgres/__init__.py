@@ -11,6 +11,7 @@ from tollgate.store.postgres.clients import PostgresClientStore
 from tollgate.store.postgres.codes import PostgresAuthorizationCodeStore
 from tollgate.store.postgres.consents import PostgresConsentStore
 from tollgate.store.postgres.keys import PostgresKeyStore
+from tollgate.store.postgres.mail import PostgresMailOutbox, PostgresMailTokenStore
 from tollgate.store.postgres.pool import Connections, PostgresDatabase, open_pool
 from tollgate.store.postgres.proofs import PostgresProofReplayStore
 from tollgate.store.postgres.scopes import PostgresScopeStore
@@ -41,6 +42,8 @@ async def open_postgres(settings: Settings) -> Stores:
         proofs=PostgresProofReplayStore(connections),
         security_events=PostgresSecurityEventStore(connections),
         audit=PostgresAuditStore(connections),
+        mail_tokens=PostgresMailTokenStore(connections),
+        outbox=PostgresMailOutbox(connections),
     )
 
 

@@ -34,6 +34,8 @@ USER = (
     "disabled",
     "created_at",
     "password_changed_at",
+    "email_key",
+    "email_verified_at",
 )
 SESSION = (
     "id",
@@ -125,9 +127,20 @@ def _values(row: Record, names: tuple[str, ...], prefix: str) -> list[Any]:
 
 
 def user(row: Record, prefix: str = "") -> UserRecord:
-    (id_, username, key, skeleton, email, password_hash, scope, disabled, created, changed) = (
-        _values(row, USER, prefix)
-    )
+    (
+        id_,
+        username,
+        key,
+        skeleton,
+        email,
+        password_hash,
+        scope,
+        disabled,
+        created,
+        changed,
+        email_key,
+        verified,
+    ) = _values(row, USER, prefix)
     return UserRecord(
         id=id_,
         username=username,
@@ -139,6 +152,8 @@ def user(row: Record, prefix: str = "") -> UserRecord:
         disabled=disabled,
         created_at=utc(created),
         password_changed_at=utc(changed),
+        email_key=email_key,
+        email_verified_at=utc_or_none(verified),
     )
 
 

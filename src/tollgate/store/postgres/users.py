@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
@@ -14,9 +15,9 @@ from tollgate.store.records import AuditRecord, PasswordChange, UserRecord
 _SELECT = f"SELECT {rows.columns(rows.USER)} FROM users"
 
 _CREATE = f"""
-WITH audit AS ({insert_audit(11)})
+WITH audit AS ({insert_audit(len(rows.USER) + 1)})
 INSERT INTO users ({rows.columns(rows.USER)})
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+VALUES ({rows.placeholders(rows.USER)})
 """
 
 # Audit rows below are written only if the user exists: they describe a change that,
@@ -55,6 +56,27 @@ _DELETE = f"""
 WITH deleted AS (DELETE FROM users WHERE id = $1 RETURNING id),
 audit AS ({insert_audit(2, "EXISTS (SELECT FROM deleted)")})
 SELECT count(*) FROM deleted
+"""
+
+
+# The verified one first (at most one: uq_users_verified_email_key), then oldest first.
+_BY_EMAIL = (
+    f"{_SELECT} WHERE email_key = $1 "
+    "ORDER BY email_verified_at IS NULL, email_verified_at, created_at LIMIT 20"
+)
+_SET_EMAIL = f"""
+WITH changed AS (
+  UPDATE users SET email = $2, email_key = $3, email_verified_at = NULL WHERE id = $1
+  RETURNING id
+), audit AS ({insert_audit(4, "EXISTS (SELECT FROM changed)")})
+SELECT count(*) FROM changed
+"""
+_VERIFY_EMAIL = f"""
+WITH changed AS (
+  UPDATE users SET email_verified_at = COALESCE(email_verified_at, $3)
+  WHERE id = $1 AND email = $2 RETURNING id
+), audit AS ({insert_audit(4, "EXISTS (SELECT FROM changed)")})
+SELECT count(*) FROM changed
 """
 
 
@@ -112,3 +134,27 @@ class PostgresUserStore:
     async def delete(self, user_id: uuid.UUID, audit: Sequence[AuditRecord] = ()) -> bool:
         deleted: int = await self._db.fetchval(_DELETE, user_id, *audit_arrays(audit))
         return deleted == 1
+
+    async def by_email_key(self, email_key: str) -> builtins.list[UserRecord]:
+        return await self._db.all(rows.user, _BY_EMAIL, email_key)
+
+    async def set_email(
+        self,
+        user_id: uuid.UUID,
+        email: str | None,
+        email_key: str | None,
+        audit: Sequence[AuditRecord] = (),
+    ) -> bool:
+        changed: int = await self._db.fetchval(
+            _SET_EMAIL, user_id, email, email_key, *audit_arrays(audit)
+        )
+        return changed == 1
+
+    async def verify_email(
+        self, user_id: uuid.UUID, email: str, now: datetime, audit: Sequence[AuditRecord] = ()
+    ) -> bool:
+        # Conflict("email") from uq_users_verified_email_key (postgres/errors.py).
+        changed: int = await self._db.fetchval(
+            _VERIFY_EMAIL, user_id, email, now, *audit_arrays(audit)
+        )
+        return changed == 1

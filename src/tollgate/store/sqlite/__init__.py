@@ -16,6 +16,7 @@ from tollgate.store.sqlite.consents import SqliteConsentStore
 from tollgate.store.sqlite.database import SqliteDatabase
 from tollgate.store.sqlite.keys import SqliteKeyStore
 from tollgate.store.sqlite.loop import LoopConnection
+from tollgate.store.sqlite.mail import SqliteMailOutbox, SqliteMailTokenStore
 from tollgate.store.sqlite.proofs import SqliteProofReplayStore
 from tollgate.store.sqlite.scopes import SqliteScopeStore
 from tollgate.store.sqlite.security_events import SqliteSecurityEventStore
@@ -50,4 +51,6 @@ async def open_sqlite(settings: Settings) -> Stores:
         proofs=SqliteProofReplayStore(thread),
         security_events=SqliteSecurityEventStore(thread),
         audit=SqliteAuditStore(thread),
+        mail_tokens=SqliteMailTokenStore(thread),
+        outbox=SqliteMailOutbox(thread),
     )

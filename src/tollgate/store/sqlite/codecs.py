@@ -70,8 +70,9 @@ def to_time_or_none(text: str | None) -> datetime | None:
 
 USER_COLUMNS = (
     "id, username, username_key, username_skeleton, email, password_hash, scope, disabled, "
-    "created_at, password_changed_at"
+    "created_at, password_changed_at, email_key, email_verified_at"
 )
+USER_WIDTH = 12
 
 
 def user_params(user: UserRecord) -> Row:
@@ -86,6 +87,8 @@ def user_params(user: UserRecord) -> Row:
         int(user.disabled),
         time_text(user.created_at),
         time_text(user.password_changed_at),
+        user.email_key,
+        time_text_or_none(user.email_verified_at),
     )
 
 
@@ -101,6 +104,8 @@ def user_from_row(row: Row, at: int = 0) -> UserRecord:
         disabled=bool(row[at + 7]),
         created_at=to_time(row[at + 8]),
         password_changed_at=to_time(row[at + 9]),
+        email_key=row[at + 10],
+        email_verified_at=to_time_or_none(row[at + 11]),
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import sqlite3
 import uuid
 from collections.abc import Sequence
@@ -11,6 +12,7 @@ from tollgate.store.records import AuditRecord, Conflict, PasswordChange, UserRe
 from tollgate.store.sqlite.audit import insert_audit
 from tollgate.store.sqlite.codecs import (
     USER_COLUMNS,
+    USER_WIDTH,
     Row,
     time_text,
     user_from_row,
@@ -21,7 +23,7 @@ from tollgate.store.sqlite.connection import ConnectionThread, rollback
 from tollgate.store.sqlite.loop import LoopConnection
 from tollgate.store.sqlite.sessions import revoke_live_of_user
 
-INSERT_USER = f"INSERT INTO users ({USER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+INSERT_USER = f"INSERT INTO users ({USER_COLUMNS}) VALUES ({', '.join('?' * USER_WIDTH)})"
 USER_BY_ID = f"SELECT {USER_COLUMNS} FROM users WHERE id = ?"
 KEY_TAKEN = "SELECT 1 FROM users WHERE username_key = ?"
 USER_BY_KEY = f"SELECT {USER_COLUMNS} FROM users WHERE username_key = ?"
@@ -37,6 +39,15 @@ DELETE_USER_TOKENS = (
 )
 DELETE_USER_SESSIONS = "DELETE FROM sessions WHERE user_id = ?"
 DELETE_USER = "DELETE FROM users WHERE id = ?"
+# The verified one first (at most one: uq_users_verified_email_key), then oldest first.
+USERS_BY_EMAIL = (
+    f"SELECT {USER_COLUMNS} FROM users WHERE email_key = ? "
+    "ORDER BY email_verified_at IS NULL, email_verified_at, created_at LIMIT 20"
+)
+SET_EMAIL = "UPDATE users SET email = ?, email_key = ?, email_verified_at = NULL WHERE id = ?"
+VERIFY_EMAIL = (
+    "UPDATE users SET email_verified_at = COALESCE(email_verified_at, ?) WHERE id = ? AND email = ?"
+)
 
 
 def _create(connection: sqlite3.Connection, params: Row, audit: Sequence[AuditRecord]) -> None:
@@ -113,6 +124,38 @@ def _delete(connection: sqlite3.Connection, user_id: str, audit: Sequence[AuditR
     return True
 
 
+def _by_email(connection: sqlite3.Connection, email_key: str) -> list[UserRecord]:
+    return [user_from_row(row) for row in connection.execute(USERS_BY_EMAIL, (email_key,))]
+
+
+def _set_email(
+    connection: sqlite3.Connection,
+    user_id: str,
+    email: str | None,
+    email_key: str | None,
+    audit: Sequence[AuditRecord],
+) -> bool:
+    if connection.execute(SET_EMAIL, (email, email_key, user_id)).rowcount != 1:
+        rollback(connection)
+        return False
+    insert_audit(connection, audit)
+    return True
+
+
+def _verify_email(
+    connection: sqlite3.Connection, user_id: str, email: str, now: str, audit: Sequence[AuditRecord]
+) -> bool:
+    try:
+        changed = connection.execute(VERIFY_EMAIL, (now, user_id, email)).rowcount
+    except sqlite3.IntegrityError as exc:  # uq_users_verified_email_key
+        raise Conflict("email") from exc
+    if changed != 1:
+        rollback(connection)
+        return False
+    insert_audit(connection, audit)
+    return True
+
+
 class SqliteUserStore:
     """A user read by key (every login's first step) runs on the loop's connection; the
     rest on the thread's."""
@@ -161,3 +204,22 @@ class SqliteUserStore:
 
     async def delete(self, user_id: uuid.UUID, audit: Sequence[AuditRecord] = ()) -> bool:
         return await self._thread.write(_delete, uuid_text(user_id), audit)
+
+    async def by_email_key(self, email_key: str) -> builtins.list[UserRecord]:
+        return await self._loop.call(_by_email, email_key)
+
+    async def set_email(
+        self,
+        user_id: uuid.UUID,
+        email: str | None,
+        email_key: str | None,
+        audit: Sequence[AuditRecord] = (),
+    ) -> bool:
+        return await self._thread.write(_set_email, uuid_text(user_id), email, email_key, audit)
+
+    async def verify_email(
+        self, user_id: uuid.UUID, email: str, now: datetime, audit: Sequence[AuditRecord] = ()
+    ) -> bool:
+        return await self._thread.write(
+            _verify_email, uuid_text(user_id), email, time_text(now), audit
+        )

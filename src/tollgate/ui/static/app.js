@@ -232,7 +232,9 @@ async function keepAlive() {
 }
 
 function show(section) {
-  for (const id of ["loading", "signed-out", "signed-in"]) $(id).hidden = id !== section;
+  for (const id of ["loading", "signed-out", "signed-in", "reset", "verify"]) {
+    $(id).hidden = id !== section;
+  }
 }
 
 function signedOut(text) {
@@ -312,7 +314,10 @@ async function showAccount() {
   const user = await me.json();
   $("who").textContent = `Signed in as ${user.username}`;
   $("profile-username").textContent = user.username;
-  $("profile-email").textContent = user.email || "—";
+  $("profile-email").textContent = user.email
+    ? `${user.email} (${user.email_verified ? "verified" : "not verified"})`
+    : "—";
+  showEmail(user);
   $("profile-scope").textContent = user.scope || "—";
   $("profile-created").textContent = new Date(user.created_at).toLocaleDateString();
   $("checked-at").textContent = `at ${new Date().toLocaleTimeString()}`;
@@ -410,7 +415,124 @@ document.addEventListener("visibilitychange", () => {
   if (document.visibilityState === "visible" && state.access) keepAlive();
 });
 
+// -- Email: forgot password, the pages mailed links open, change email (issue 17) -----
+// A mailed link is `/#reset=<token>` or `/#verify=<token>`: the token stays in the
+// fragment (no server sees it); opening the link only shows a form, and only the form's
+// POST uses the token, so a mail scanner fetching the link uses nothing up.
+
+const mailed = { kind: null, token: null };
+
+function readMailedLink() {
+  const found = /^#(reset|verify)=([A-Za-z0-9_-]+)$/.exec(location.hash);
+  if (!found) return false;
+  [, mailed.kind, mailed.token] = found;
+  history.replaceState(null, "", location.pathname + location.search); // out of history
+  show(mailed.kind);
+  return true;
+}
+
+function showEmail(user) {
+  $("email-status").textContent = user.email
+    ? `Your address: ${user.email}, ${user.email_verified ? "verified" : "not verified yet: open the link we mailed you"}.`
+    : "No email address yet: add one to be able to reset your password.";
+  $("resend-verification").hidden = !user.email || user.email_verified;
+}
+
+async function post(path, payload) {
+  return send(path, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify(payload),
+  });
+}
+
+$("forgot-link").addEventListener("click", (event) => {
+  event.preventDefault();
+  $("forgot-form").hidden = false;
+  $("forgot-name").value = $("login-username").value;
+  $("forgot-name").focus();
+});
+
+$("forgot-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const form = event.currentTarget;
+  const name = form.account.value.trim();
+  busy(form, true);
+  try {
+    const response = await post("/password/forgot", name.includes("@") ? { email: name } : { username: name });
+    if (response.status === 202) {
+      say((await response.json()).message, true);
+      form.hidden = true;
+    } else {
+      say(await explain(response));
+    }
+  } finally {
+    busy(form, false);
+  }
+});
+
+$("reset-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const form = event.currentTarget;
+  busy(form, true);
+  try {
+    const response = await post("/password/reset", { token: mailed.token, new_password: form.new_password.value });
+    if (response.ok) {
+      form.reset();
+      signedOut("Your new password is set and every session was logged out. Log in with it.");
+      $("message").className = "ok";
+    } else {
+      say(await explain(response));
+    }
+  } finally {
+    busy(form, false);
+  }
+});
+
+$("verify-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const form = event.currentTarget;
+  busy(form, true);
+  try {
+    const response = await post("/email/verify", { token: mailed.token });
+    if (!response.ok) {
+      say(await explain(response));
+      return;
+    }
+    say("Your email address is confirmed.", true);
+    if (state.access || (await refresh())) await showAccount().catch(() => signedOut("Your email address is confirmed."));
+    else signedOut("Your email address is confirmed. You can log in.");
+    $("message").className = "ok";
+  } finally {
+    busy(form, false);
+  }
+});
+
+$("email-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const form = event.currentTarget;
+  busy(form, true);
+  try {
+    const response = await call("/email", { method: "POST", body: { email: form.email.value } });
+    if (response.ok) {
+      form.reset();
+      say("Address changed. Open the link we mailed to it to confirm it.", true);
+      await showAccount();
+    } else {
+      say(await explain(response));
+    }
+  } finally {
+    busy(form, false);
+  }
+});
+
+$("resend-verification").addEventListener("click", async () => {
+  const response = await call("/email/verify/resend", { method: "POST" });
+  say(response.status === 202 ? "A new link is on its way." : await explain(response), response.status === 202);
+});
+
 (async function start() {
+  if (readMailedLink()) return;
   if (await refresh()) {
     try {
       await showAccount();
