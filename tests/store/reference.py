@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
+from tests.store.reference_factors import ReferenceSecondFactors
 from tollgate.store import migrate
 from tollgate.store.records import (
     ALL_AUDIT,
@@ -629,5 +630,6 @@ def open_reference() -> Stores:
         scopes=ReferenceScopes(tables),
         proofs=ReferenceProofs(tables),
         security_events=ReferenceSecurityEvents(tables),
+        factors=ReferenceSecondFactors(),
         audit=ReferenceAudit(tables),
     )

@@ -14,6 +14,7 @@ from tollgate.store.interfaces import (
     KeyStore,
     ProofReplayStore,
     ScopeStore,
+    SecondFactorStore,
     SecurityEventStore,
     SessionStore,
     UserStore,
@@ -32,6 +33,7 @@ class Stores:
     scopes: ScopeStore
     proofs: ProofReplayStore
     security_events: SecurityEventStore
+    factors: SecondFactorStore
     audit: AuditStore
 
     async def close(self) -> None:

@@ -10,6 +10,7 @@ from tollgate.store.postgres.audit import PostgresAuditStore
 from tollgate.store.postgres.clients import PostgresClientStore
 from tollgate.store.postgres.codes import PostgresAuthorizationCodeStore
 from tollgate.store.postgres.consents import PostgresConsentStore
+from tollgate.store.postgres.factors import PostgresSecondFactorStore
 from tollgate.store.postgres.keys import PostgresKeyStore
 from tollgate.store.postgres.pool import Connections, PostgresDatabase, open_pool
 from tollgate.store.postgres.proofs import PostgresProofReplayStore
@@ -40,6 +41,7 @@ async def open_postgres(settings: Settings) -> Stores:
         scopes=PostgresScopeStore(connections),
         proofs=PostgresProofReplayStore(connections),
         security_events=PostgresSecurityEventStore(connections),
+        factors=PostgresSecondFactorStore(connections),
         audit=PostgresAuditStore(connections),
     )
 
