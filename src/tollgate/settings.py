@@ -143,6 +143,15 @@ class Settings(BaseSettings):
     ssf_push_first_retry: float = Field(default=2.0, gt=0)
     ssf_push_max_backoff: float = Field(default=300.0, gt=0)
 
+    # Second factors (issue 18): how long an mfa_token (and a WebAuthn challenge) lives,
+    # whether every account must have one, and the WebAuthn relying party (id: the
+    # issuer's host unless set; origin: the issuer's origin unless set).
+    mfa_token_ttl: int = Field(default=300, ge=30, le=3600)
+    require_mfa: bool = False
+    webauthn_rp_id: str | None = None
+    webauthn_origin: str | None = None
+    webauthn_rp_name: str = "Tollgate"
+
     @field_validator("cors_origins", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:

@@ -25,6 +25,7 @@ from tollgate.api.routes import (
     authorize,
     consents,
     end_session,
+    mfa,
     oauth,
     ops,
     shared_signals,
@@ -52,6 +53,13 @@ ROUTES = (
     Route("POST", "/login", tokens.login, "tokens", limit="token"),
     Route("POST", "/auth", tokens.token_endpoint, "tokens", limit="token", token_endpoint=True),
     Route("POST", "/refresh", tokens.refresh, "tokens", limit="token"),
+    # Second factors (issue 18)
+    Route("POST", "/login/mfa", mfa.login_mfa, "mfa", limit="token"),
+    Route("GET", "/mfa", mfa.list_factors, "mfa"),
+    Route("POST", "/mfa/totp", mfa.start_totp, "mfa", limit="token"),
+    Route("POST", "/mfa/totp/confirm", mfa.confirm_totp, "mfa", limit="token"),
+    Route("DELETE", "/mfa/totp", mfa.remove_totp, "mfa"),
+    Route("POST", "/mfa/recovery-codes", mfa.regenerate_recovery_codes, "mfa"),
     # Using a token
     Route("GET", "/auth", gateway.check, "account"),
     Route("GET", "/me", account.me, "account"),

@@ -26,6 +26,7 @@ from tollgate.services.dpop import ProofGate, nonce_key_source
 from tollgate.services.end_session import EndSession
 from tollgate.services.grants import Grants
 from tollgate.services.login import Login
+from tollgate.services.mfa import SecondFactors
 from tollgate.services.names import ReservedNames
 from tollgate.services.password_policy import PasswordPolicy
 from tollgate.services.passwords import PasswordHasher
@@ -82,6 +83,8 @@ class Services:
     # Revocations reach other services (issue 16): the Shared Signals transmitter.
     shared_signals: SharedSignals
     push_delivery: PushDelivery
+    # Second factors (issue 18): authenticator apps, recovery codes and passkeys.
+    factors: SecondFactors
 
     @classmethod
     async def open(
@@ -132,9 +135,10 @@ class Services:
         shared_signals.subscribe(events)
         audit = AuditTrail(stores.audit, events)
         throttle = Throttle(settings)
+        hasher = hasher or PasswordHasher()
         accounts = Accounts(
             stores.users,
-            hasher or PasswordHasher(),
+            hasher,
             PasswordPolicy(settings.password_min_length, settings.password_min_score),
             settings.default_scope,
             ReservedNames(settings.reserved_names),
@@ -154,7 +158,20 @@ class Services:
             events,
             clock,
         )
-        login = Login(stores.sessions, accounts, grants, throttle, audit, events, clock)
+        replays = proof_replays(settings, stores)
+        factors = SecondFactors(
+            stores.factors,
+            replays,
+            stores.users,
+            hasher,
+            grants,
+            throttle,
+            audit,
+            events,
+            settings,
+            clock,
+        )
+        login = Login(stores.sessions, accounts, grants, throttle, audit, events, clock, factors)
         browser_tokens = BrowserTokens(keyring, settings.issuer, clock.timestamp)
         return cls(
             settings=settings,
@@ -197,7 +214,7 @@ class Services:
                     leeway=settings.clock_leeway,
                     clock=clock.timestamp,
                 ),
-                proof_replays(settings, stores),
+                replays,
                 clock,
                 nonce_key_source(keyring, settings.secret_key) if settings.dpop_nonce else None,
             ),
@@ -205,6 +222,7 @@ class Services:
             push_delivery=PushDelivery(
                 stores.security_events, signer, targets, settings, metrics, clock
             ),
+            factors=factors,
         )
 
     async def start(self) -> None:
