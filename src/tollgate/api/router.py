@@ -93,6 +93,7 @@ ROUTES = (
     Route("GET", "/authorize", authorize.authorize),
     Route("POST", "/authorize", authorize.authorize),
     Route("POST", "/authorize/login", authorize.login, limit="token"),
+    Route("POST", "/authorize/mfa", authorize.mfa, limit="token"),
     Route("POST", "/authorize/consent", authorize.consent),
     Route("GET", "/authorize/style.css", pages.stylesheet),
     Route("GET", "/end-session", end_session.end_session),

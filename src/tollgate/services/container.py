@@ -199,6 +199,7 @@ class Services:
                 authorize_audience(settings),
                 events,
                 clock,
+                factors,
             ),
             browser_tokens=browser_tokens,
             authorization=Authorization(
