@@ -60,6 +60,11 @@ ROUTES = (
     Route("POST", "/mfa/totp/confirm", mfa.confirm_totp, "mfa", limit="token"),
     Route("DELETE", "/mfa/totp", mfa.remove_totp, "mfa"),
     Route("POST", "/mfa/recovery-codes", mfa.regenerate_recovery_codes, "mfa"),
+    Route("DELETE", "/mfa/webauthn/{passkey_id}", mfa.remove_passkey, "mfa"),
+    Route("POST", "/webauthn/register/options", mfa.passkey_registration_options, "mfa"),
+    Route("POST", "/webauthn/register", mfa.register_passkey, "mfa"),
+    Route("POST", "/webauthn/login/options", mfa.passkey_login_options, "mfa", limit="token"),
+    Route("POST", "/webauthn/login", mfa.passkey_login, "mfa", limit="token"),
     # Using a token
     Route("GET", "/auth", gateway.check, "account"),
     Route("GET", "/me", account.me, "account"),

@@ -28,6 +28,7 @@ from tollgate.services.grants import Grants
 from tollgate.services.login import Login
 from tollgate.services.mfa import SecondFactors
 from tollgate.services.names import ReservedNames
+from tollgate.services.passkeys import Passkeys
 from tollgate.services.password_policy import PasswordPolicy
 from tollgate.services.passwords import PasswordHasher
 from tollgate.services.push_delivery import PushDelivery
@@ -85,6 +86,7 @@ class Services:
     push_delivery: PushDelivery
     # Second factors (issue 18): authenticator apps, recovery codes and passkeys.
     factors: SecondFactors
+    passkeys: Passkeys
 
     @classmethod
     async def open(
@@ -224,6 +226,9 @@ class Services:
                 stores.security_events, signer, targets, settings, metrics, clock
             ),
             factors=factors,
+            passkeys=Passkeys(
+                stores.factors, factors, stores.users, grants, throttle, audit, settings, clock
+            ),
         )
 
     async def start(self) -> None:

@@ -32,6 +32,7 @@ import secrets
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import NoReturn
 from urllib.parse import urlsplit
 
 import pyotp
@@ -181,7 +182,7 @@ class SecondFactors:
             raise InvalidInput({"code": "Send either code or recovery_code."})
         pending = await self.pending(mfa_token, jkt)
         user = pending.user
-        await self._before_attempt(user, client)
+        await self.before_attempt(user, client)
         factors = await self._store.factors(user.id)
         if code is not None:
             ok = factors.totp_confirmed and await self._totp_ok(user, factors, code)
@@ -192,8 +193,8 @@ class SecondFactors:
             )
             used = "recovery_code"
         if not ok:
-            await self._failed(user, client, used)
-        await self._throttle.login_succeeded(self._account(user), client.ip or "unknown")
+            await self.failed(user, client, used)
+        await self.succeeded(user, client)
         pair = await self.finish(pending, "pwd otp", client)
         detail = (
             f"{used}; {factors.recovery_codes_left - 1} recovery codes left"
@@ -247,9 +248,9 @@ class SecondFactors:
         factors = await self._store.factors(user.id)
         if factors.totp is None or factors.totp_confirmed:
             raise InvalidRequest("No authenticator app is waiting to be confirmed.")
-        await self._before_attempt(user, client)
+        await self.before_attempt(user, client)
         if not await self._totp_ok(user, factors, code):
-            await self._failed(user, client, "totp confirmation")
+            await self.failed(user, client, "totp confirmation")
         codes = [new_recovery_code() for _ in range(RECOVERY_CODES)]
         hashes = [digest(normalize_recovery_code(c)) for c in codes]
         if not await self._store.confirm_totp(user.id, self._clock.now(), hashes):
@@ -347,13 +348,17 @@ class SecondFactors:
     def _account(self, user: UserRecord) -> str:
         return f"mfa:{user.id}"
 
-    async def _before_attempt(self, user: UserRecord, client: ClientInfo) -> None:
+    async def before_attempt(self, user: UserRecord, client: ClientInfo) -> None:
         async def never() -> bool:
             return False
 
         await self._throttle.before_login(self._account(user), client.ip or "unknown", never)
 
-    async def _failed(self, user: UserRecord, client: ClientInfo, what: str) -> None:
+    async def succeeded(self, user: UserRecord, client: ClientInfo) -> None:
+        await self._throttle.login_succeeded(self._account(user), client.ip or "unknown")
+
+    async def failed(self, user: UserRecord, client: ClientInfo, what: str) -> NoReturn:
+        """Count a wrong code (as a wrong password) and refuse it."""
         await self._throttle.login_failed(self._account(user), client.ip or "unknown")
         await self._audit.record(self._event("mfa_failed", user, client, what))
         raise InvalidGrant(WRONG_CODE)

@@ -17,13 +17,16 @@ from tollgate.api.dependencies import (
     provided,
 )
 from tollgate.api.operation import operation
-from tollgate.api.responses import errors, no_store_json, token_answer, token_body
+from tollgate.api.responses import NO_STORE, errors, no_store_json, token_answer, token_body
 from tollgate.api.schemas import TokenResponse
 from tollgate.api.schemas_mfa import (
     EnrolledLogin,
     FactorsOut,
     MfaLoginRequest,
+    PasskeyLogin,
+    PasskeyOptionsRequest,
     PasskeyOut,
+    PasskeyRegistration,
     PasswordAgain,
     RecoveryCodes,
     TotpConfirmRequest,
@@ -33,6 +36,7 @@ from tollgate.api.schemas_mfa import (
 )
 from tollgate.errors import InvalidInput, MissingToken
 from tollgate.services.mfa import SecondFactors
+from tollgate.services.passkeys import Passkeys
 from tollgate.verify.dpop import Proof
 
 FactorsDep = Annotated[SecondFactors, provided(lambda s: s.factors)]
@@ -163,3 +167,81 @@ async def login_mfa(
         body.mfa_token, body.code, body.recovery_code, client, jkt=_jkt(proof)
     )
     return token_answer(token_body(pair), pair, uses_cookies(request))
+
+
+# -- passkeys (WebAuthn) ---------------------------------------------------------------
+
+PasskeysDep = Annotated[Passkeys, provided(lambda s: s.passkeys)]
+
+
+def _options(text: str) -> Response:
+    return Response(text, media_type="application/json", headers=NO_STORE)
+
+
+@operation(
+    responses=errors(401, 503),
+    summary="Options to register a passkey (WebAuthn PublicKeyCredentialCreationOptions)",
+)
+async def passkey_registration_options(caller: CallerDep, passkeys: PasskeysDep) -> Response:
+    return _options(await passkeys.registration_options(caller.sub))
+
+
+@operation(
+    status_code=201,
+    response_model=PasskeyOut,
+    responses=errors(400, 401, 409, 413, 422, 503),
+    summary="Register a passkey: the browser's answer to the options",
+)
+async def register_passkey(
+    body: PasskeyRegistration, caller: CallerDep, passkeys: PasskeysDep, client: ClientDep
+) -> PasskeyOut:
+    passkey = await passkeys.register(caller.sub, body.credential, body.name, client)
+    return PasskeyOut(
+        id=passkey.id,
+        name=passkey.name,
+        created_at=passkey.created_at,
+        last_used_at=passkey.last_used_at,
+    )
+
+
+@operation(
+    responses=errors(401, 413, 422, 429, 503),
+    summary="Options to sign in with a passkey (with the mfa_token: as the second factor)",
+)
+async def passkey_login_options(
+    passkeys: PasskeysDep, proof: TokenProofDep, body: PasskeyOptionsRequest | None = None
+) -> Response:
+    mfa_token = body.mfa_token if body is not None else None
+    return _options(await passkeys.login_options(mfa_token, _jkt(proof)))
+
+
+@operation(
+    response_model=TokenResponse,
+    responses=errors(401, 403, 413, 422, 429, 503),
+    summary="Sign in with a passkey: alone (amr hwk) or after the password (amr pwd hwk)",
+)
+async def passkey_login(
+    request: Request,
+    body: PasskeyLogin,
+    passkeys: PasskeysDep,
+    client: ClientDep,
+    proof: TokenProofDep,
+) -> JSONResponse:
+    pair = await passkeys.login(body.credential, body.mfa_token, client, _jkt(proof))
+    return token_answer(token_body(pair), pair, uses_cookies(request))
+
+
+@operation(
+    status_code=204,
+    responses=errors(401, 404, 413, 422, 503),
+    summary="Remove one of my passkeys (the password again)",
+)
+async def remove_passkey(
+    passkey_id: str,
+    body: PasswordAgain,
+    caller: CallerDep,
+    passkeys: PasskeysDep,
+    client: ClientDep,
+) -> Response:
+    await passkeys.remove(caller.sub, passkey_id, body.password, client)
+    return Response(status_code=204)
