@@ -27,6 +27,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import io
 import json
 import secrets
 import uuid
@@ -225,8 +226,12 @@ class SecondFactors:
         uri = pyotp.TOTP(secret, digits=DIGITS, interval=STEP).provisioning_uri(
             name=user.username, issuer_name=self._issuer_name()
         )
-        svg = segno.make(uri, error="m").svg_inline(scale=4, dark="#111", light="#fff")
-        return TotpEnrolment(secret, uri, svg)
+        # A whole SVG document (with its namespace): usable inline and as an <img>.
+        out = io.BytesIO()
+        segno.make(uri, error="m").save(
+            out, kind="svg", scale=4, border=2, xmldecl=False, dark="#111", light="#fff"
+        )
+        return TotpEnrolment(secret, uri, out.getvalue().decode("utf-8"))
 
     async def confirm_totp(self, user_id: uuid.UUID, code: str, client: ClientInfo) -> list[str]:
         """POST /mfa/totp/confirm: the first code proves the app has the secret. Returns

@@ -13,8 +13,11 @@ from tollgate.api.dependencies import (
     CallerDep,
     ClientDep,
     OptionalCallerDep,
+    ProofsDep,
+    SettingsDep,
     TokenProofDep,
     provided,
+    token_proof,
 )
 from tollgate.api.operation import operation
 from tollgate.api.responses import NO_STORE, errors, no_store_json, token_answer, token_body
@@ -57,13 +60,16 @@ def _jkt(proof: Proof | None) -> str | None:
     ),
 )
 async def start_totp(
+    request: Request,
     body: TotpStartRequest,
     caller: OptionalCallerDep,
     factors: FactorsDep,
-    proof: TokenProofDep,
+    proofs: ProofsDep,
+    settings: SettingsDep,
 ) -> JSONResponse:
     if body.mfa_token is not None and caller is None:
-        started = await factors.start_totp_for_login(body.mfa_token, _jkt(proof))
+        jkt = _jkt(await token_proof(request, proofs, settings))
+        started = await factors.start_totp_for_login(body.mfa_token, jkt)
     elif caller is None:
         raise MissingToken()
     elif body.password is None:
@@ -88,12 +94,14 @@ async def confirm_totp(
     caller: OptionalCallerDep,
     factors: FactorsDep,
     client: ClientDep,
-    proof: TokenProofDep,
+    proofs: ProofsDep,
+    settings: SettingsDep,
 ) -> JSONResponse:
+    # The DPoP proof is read here only without a bearer: with one, checking the access
+    # token has used the proof up already (RFC 9449 §11.1).
     if body.mfa_token is not None and caller is None:
-        codes, pair = await factors.confirm_totp_for_login(
-            body.mfa_token, body.code, client, _jkt(proof)
-        )
+        jkt = _jkt(await token_proof(request, proofs, settings))
+        codes, pair = await factors.confirm_totp_for_login(body.mfa_token, body.code, client, jkt)
         answer = EnrolledLogin(**token_body(pair).model_dump(), recovery_codes=codes)
         return token_answer(answer, pair, uses_cookies(request))
     if caller is None:
