@@ -36,6 +36,7 @@ __all__ = [
     "MissingToken",
     "NotFound",
     "OAuthError",
+    "PasskeyTaken",
     "ServiceUnavailable",
     "TollgateError",
     "TooManyRequests",
@@ -203,6 +204,12 @@ class MfaAlreadyEnrolled(TollgateError):
     error = "mfa_already_enrolled"
     status = 409
     description = "An authenticator app is set up already; remove it first."
+
+
+class PasskeyTaken(TollgateError):
+    error = "passkey_registered"
+    status = 409
+    description = "This passkey is registered already."
 
 
 class InsufficientUserAuthentication(TollgateError):

@@ -40,7 +40,7 @@ from webauthn.helpers.structs import (
 )
 
 from tollgate.clock import Clock, SystemClock
-from tollgate.errors import AccountDisabled, InvalidGrant, InvalidRequest, NotFound
+from tollgate.errors import AccountDisabled, InvalidGrant, InvalidRequest, NotFound, PasskeyTaken
 from tollgate.events import ClientInfo, Event
 from tollgate.services.audit import AuditTrail
 from tollgate.services.grants import Grants, TokenPair
@@ -54,12 +54,6 @@ REGISTER_KIND = "webauthn_register"
 LOGIN_KIND = "webauthn_login"
 NOT_VERIFIED = "The passkey could not be verified."
 TRANSPORTS = {t.value for t in AuthenticatorTransport}
-
-
-class PasskeyTaken(InvalidRequest):
-    error = "passkey_registered"
-    status = 409
-    description = "This passkey is registered already."
 
 
 def _b64url(data: str) -> bytes:

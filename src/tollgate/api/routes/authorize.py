@@ -44,6 +44,10 @@ from tollgate.ui import pages
 
 WRONG_CREDENTIALS = "Wrong username or password."
 MAX_FIELD = 1024
+ENROL_FIRST = (
+    "This account must set up a second factor first: log in on your Tollgate account "
+    "page to do so, then come back."
+)
 
 
 async def authorize(request: Request) -> Response:
@@ -91,8 +95,8 @@ async def login(request: Request) -> Response:
         if not username or len(username) > MAX_FIELD or len(password) > MAX_FIELD:
             raise InvalidGrant(WRONG_CREDENTIALS)
         signed_in, cookie = await services.browser.sign_in(username, password, client)
-    except MfaEnrollmentRequired:
-        return await _login_again(request, auth_request, username, MfaEnrollmentPending())
+    except MfaEnrollmentRequired as enrol:
+        return await _login_again(request, auth_request, username, enrol)
     except MfaRequired as second_step:
         # Issue 18: the password was right; the code prompt carries the mfa_token (in the
         # signed form token, never in the page's URL).
@@ -141,14 +145,6 @@ async def mfa(request: Request) -> Response:
             return await _login_again(request, auth_request, "", failure)
         return await _mfa_page(request, auth_request, mfa_token, "That code is not valid.", 401)
     return await _signed_in_now(request, auth_request, signed_in, cookie)
-
-
-class MfaEnrollmentPending(TollgateError):
-    status = 403
-    description = (
-        "This account must set up a second factor first: do so on your Tollgate account "
-        "page, then come back."
-    )
 
 
 async def _mfa_page(
@@ -313,8 +309,8 @@ async def _login_again(
         headers["Retry-After"] = str(failure.retry_after)
     elif isinstance(failure, AccountDisabled):
         message, status = "This account is disabled.", 403
-    elif isinstance(failure, MfaEnrollmentPending):
-        message, status = failure.description, 403
+    elif isinstance(failure, MfaEnrollmentRequired):
+        message, status = ENROL_FIRST, 403
     elif "mfa_token" in failure.description:
         message, status = "That took too long; log in again.", 401
     else:
