@@ -170,6 +170,7 @@ async def test_the_second_step_gives_tokens_that_say_so_also_after_refresh(
     pair = done.json()
     assert claims(pair["access_token"])["amr"] == ["pwd", "otp"]
     assert claims(pair["access_token"])["acr"] == "2"
+    clock.advance(5)
     refreshed = await api.post("/refresh", json={"refresh_token": pair["refresh_token"]})
     assert claims(refreshed.json()["access_token"])["amr"] == ["pwd", "otp"]
     assert claims(refreshed.json()["access_token"])["acr"] == "2"

@@ -15,6 +15,7 @@ from tests.store.builders import a_session, add_user, at, first_token
 from tollgate.store.records import (
     ChallengeRecord,
     Conflict,
+    FactorSummary,
     PasskeyRecord,
     TotpRecord,
     UserRecord,
@@ -185,3 +186,18 @@ async def test_a_session_remembers_how_it_was_authenticated(stores: Stores) -> N
     live = await stores.sessions.live(session.id, at(1))
     assert live is not None
     assert live.amr == "pwd otp"
+
+
+async def test_deleting_a_user_takes_their_factors(stores: Stores, engine: str) -> None:
+    user = await add_user(stores)
+    await stores.factors.start_totp(TotpRecord(user.id, b"S", at(0)))
+    await stores.factors.confirm_totp(user.id, at(1), [digest("a")])
+    await stores.factors.add_passkey(a_passkey(user))
+    await stores.factors.add_challenge(ChallengeRecord(digest("t"), "mfa", user.id, "{}", at(300)))
+    await stores.factors.set_required(user.id, True, at(1))
+    assert await stores.users.delete(user.id)
+    if engine == "reference":
+        return  # the reference keeps factors apart from users; the databases cascade
+    assert await stores.factors.factors(user.id) == FactorSummary(None, (), 0, False)
+    assert await stores.factors.passkey(b"cred-1") is None
+    assert await stores.factors.challenge(digest("t"), at(1)) is None

@@ -12,7 +12,7 @@ from tollgate.clock import Clock
 from tollgate.services.audit import AuditTrail
 from tollgate.services.shared_signals import SharedSignals
 from tollgate.settings import Settings
-from tollgate.store.interfaces import AuthorizationCodeStore, SessionStore
+from tollgate.store.interfaces import AuthorizationCodeStore, SecondFactorStore, SessionStore
 
 CODE_KEEP_DAYS = 1
 
@@ -36,6 +36,7 @@ def purge(
         audit: AuditTrail,
         shared_signals: SharedSignals,
         settings: Settings,
+        factor_store: SecondFactorStore,
     ) -> str:
         now = clock.now()
         sessions, tokens = await session_store.purge(
@@ -47,10 +48,12 @@ def purge(
         events = await audit.purge(now - timedelta(days=audit_days))
         # Undelivered security events older than TOLLGATE_SSF_RETENTION (issue 16).
         signals = await shared_signals.purge(now - timedelta(seconds=settings.ssf_retention))
+        # Expired mfa_tokens and WebAuthn challenges (issue 18): refused already anyway.
+        challenges = await factor_store.purge(now)
         return (
             f"deleted {sessions} ended session(s), {tokens} expired refresh token(s), "
             f"{codes} expired authorization code(s), {events} audit event(s), "
-            f"{signals} undelivered security event(s)"
+            f"{signals} undelivered security event(s), {challenges} expired mfa challenge(s)"
         )
 
     typer.echo(run(action))
