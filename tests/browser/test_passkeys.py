@@ -10,6 +10,7 @@ import json
 import re
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -21,14 +22,13 @@ from tests.conftest import PASSWORD
 from tests.e2e.server import TOLLGATE, free_port, running_process, tollgate_env
 
 
-@pytest.fixture(scope="module")
-def localhost_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Tollgate whose issuer is http://localhost:PORT: a secure context for Chromium, and
-    the relying party id WebAuthn checks (`localhost`)."""
-    database = tmp_path_factory.mktemp("passkeys") / "tollgate.db"
+@contextmanager
+def serving_localhost(folder: Path, **settings: str) -> Iterator[str]:
+    """A real `tollgate serve` whose issuer is http://localhost:PORT."""
+    database = folder / "tollgate.db"
     port = free_port()
     base = f"http://localhost:{port}"
-    env = tollgate_env(database, issuer=base)
+    env = tollgate_env(database, issuer=base, **settings)
     command = [*TOLLGATE, "serve", "--port", str(port), "--log-level", "warning"]
     with running_process(
         command, env, f"http://127.0.0.1:{port}/health", database.with_suffix(".log")
@@ -36,9 +36,19 @@ def localhost_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield base
 
 
+@pytest.fixture(scope="module")
+def localhost_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Tollgate whose issuer is http://localhost:PORT: a secure context for Chromium, and
+    the relying party id WebAuthn checks (`localhost`)."""
+    with serving_localhost(tmp_path_factory.mktemp("passkeys")) as base:
+        yield base
+
+
 def claims(token: str) -> dict[str, Any]:
     payload = token.split(".")[1]
-    decoded: dict[str, Any] = json.loads(base64.urlsafe_b64decode(payload + "=" * -len(payload)))
+    decoded: dict[str, Any] = json.loads(
+        base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
+    )
     return decoded
 
 
@@ -162,6 +172,45 @@ def test_passkeys_and_an_authenticator_app_on_the_account_page(
         assert not [p for p in problems if "Uncaught" in p or "Error" in p], problems
     except Exception:
         page.screenshot(path=str(artifacts / "passkeys-failure.png"))
+        raise
+    finally:
+        context.close()
+
+
+def test_a_required_factor_is_set_up_at_the_first_login(
+    browser: Browser, tmp_path: Path, artifacts: Path
+) -> None:
+    context = browser.new_context()
+    page = context.new_page()
+    try:
+        with serving_localhost(tmp_path, require_mfa="true") as site:
+            page.goto(site + "/")
+            join = page.locator("#join-form")
+            join.get_by_label("Username").fill("bora")
+            join.get_by_label("Password").fill(PASSWORD)
+            join.get_by_role("button", name="Create account").click()
+            expect(page.locator("#who")).to_have_text("Signed in as bora")
+            log_out(page)
+            form = page.locator("#login-form")
+            form.get_by_label("Username").fill("bora")
+            form.get_by_label("Password").fill(PASSWORD)
+            form.get_by_role("button", name="Log in", exact=True).click()
+            expect(page.get_by_role("heading", name="Set up a second factor")).to_be_visible()
+            secret = page.locator("#enrol-secret")
+            expect(secret).not_to_be_empty()
+            totp = pyotp.TOTP(secret.inner_text())
+            page.get_by_label("The code the new app shows").fill(totp.now())
+            amr = amr_of(
+                page,
+                "/mfa/totp/confirm",
+                lambda: page.get_by_role("button", name="Confirm and log in").click(),
+            )
+            assert amr == ["pwd", "otp"]
+            expect(page.locator("#who")).to_have_text("Signed in as bora")
+            expect(page.locator("#recovery-codes li")).to_have_count(10)
+            expect(page.locator("#mfa-status")).to_contain_text("required")
+    except Exception:
+        page.screenshot(path=str(artifacts / "passkeys-enrolment-failure.png"))
         raise
     finally:
         context.close()

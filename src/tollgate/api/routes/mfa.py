@@ -139,7 +139,7 @@ async def regenerate_recovery_codes(
     responses=errors(401, 503),
     summary="My second factors",
 )
-async def list_factors(caller: CallerDep, factors: FactorsDep) -> FactorsOut:
+async def list_factors(caller: CallerDep, factors: FactorsDep, settings: SettingsDep) -> FactorsOut:
     found = await factors.factors(caller.sub)
     totp = found.totp
     return FactorsOut(
@@ -155,7 +155,8 @@ async def list_factors(caller: CallerDep, factors: FactorsDep) -> FactorsOut:
             for p in found.passkeys
         ],
         recovery_codes_left=found.recovery_codes_left,
-        required=found.required,
+        # Of this user (`tollgate users require-mfa`) or of everyone (TOLLGATE_REQUIRE_MFA).
+        required=found.required or settings.require_mfa,
     )
 
 

@@ -352,7 +352,7 @@ async function submitTokens(form, path, payload, context) {
     if (!response.ok) {
       // Issue 18: a right password of an account with a second factor.
       const body = await response.clone().json().catch(() => ({}));
-      if (response.status === 403 && body.error === "mfa_required") {
+      if (response.status === 403 && body.error && body.error.startsWith("mfa_")) {
         form.reset();
         secondStep(body);
         return;

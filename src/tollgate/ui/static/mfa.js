@@ -105,11 +105,46 @@ async function passkeyLogin(mfaToken) {
 
 export function secondStep(answer) {
   pending.mfaToken = answer.mfa_token;
+  const enrol = answer.error === "mfa_enrollment_required";
+  $("mfa-form").hidden = enrol;
+  $("enrol-step").hidden = !enrol;
   $("mfa-passkey").hidden = !(answer.methods || []).includes("webauthn");
   show("mfa-step");
   say("");
-  $("mfa-code").focus();
+  if (enrol) startEnrolment();
+  else $("mfa-code").focus();
 }
+
+// A second factor is required and the account has none: set up an authenticator app with
+// the mfa_token; its confirmation answers the recovery codes and the token pair.
+async function startEnrolment() {
+  const response = await postJSON("/mfa/totp", { mfa_token: pending.mfaToken });
+  if (!response.ok) {
+    say(await explain(response));
+    return;
+  }
+  const started = await response.json();
+  $("enrol-qr").src = `data:image/svg+xml;base64,${btoa(started.qr_svg)}`;
+  $("enrol-secret").textContent = started.secret;
+  $("enrol-code").focus();
+}
+
+$("enrol-confirm").addEventListener("click", async () => {
+  const response = await postJSON("/mfa/totp/confirm", {
+    mfa_token: pending.mfaToken,
+    code: $("enrol-code").value.trim(),
+  });
+  if (!response.ok) {
+    say(await explain(response));
+    return;
+  }
+  const answer = await response.clone().json();
+  if (await signedInWith(response)) {
+    $("enrol-code").value = "";
+    showRecoveryCodes(answer.recovery_codes);
+    say("Your authenticator app is set up. Keep the recovery codes below.", true);
+  }
+});
 
 $("mfa-form").addEventListener("submit", async (event) => {
   event.preventDefault();
