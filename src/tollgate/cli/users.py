@@ -127,3 +127,16 @@ def users_require_mfa(
         return f"{'no longer requiring' if off else 'requiring'} a second factor of {user.username}"
 
     typer.echo(run(action))
+
+
+@app.command("reset-mfa")
+def users_reset_mfa(username: str) -> None:
+    """Remove every second factor and recovery code of a user who lost them all (their
+    next login needs the password only, unless a factor is required of them)."""
+
+    async def action(accounts: Accounts, factors: SecondFactors) -> str:
+        user = await accounts.find(username)
+        gone = await factors.reset(user)
+        return f"removed {gone} second factor(s) and the recovery codes of {user.username}"
+
+    typer.echo(run(action))

@@ -292,6 +292,18 @@ class SecondFactors:
         name = "mfa_requirement_set" if required else "mfa_requirement_cleared"
         await self._audit.record(self._event(name, user, ClientInfo(user_agent="tollgate cli")))
 
+    async def reset(self, user: UserRecord) -> int:
+        """`tollgate users reset-mfa NAME`: the operator removes every factor and recovery
+        code of a user who lost them all. Returns how many factors went."""
+        factors = await self._store.factors(user.id)
+        gone = int(await self._store.remove_totp(user.id))
+        for passkey in factors.passkeys:
+            gone += int(await self._store.remove_passkey(user.id, passkey.id))
+        await self._store.replace_recovery_codes(user.id, [], self._clock.now())
+        operator = ClientInfo(user_agent="tollgate cli")
+        await self._audit.record(self._event("mfa_removed", user, operator, "all, by the operator"))
+        return gone
+
     # -- shared with passkeys ------------------------------------------------------------
 
     async def reauthenticate(self, user_id: uuid.UUID, password: str) -> UserRecord:
