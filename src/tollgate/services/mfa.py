@@ -25,6 +25,7 @@ The rules:
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import hmac
 import io
@@ -197,12 +198,11 @@ class SecondFactors:
             await self.failed(user, client, used)
         await self.succeeded(user, client)
         pair = await self.finish(pending, "pwd otp", client)
-        detail = (
-            f"{used}; {factors.recovery_codes_left - 1} recovery codes left"
-            if (used == "recovery_code")
-            else used
-        )
-        await self._audit.record(self._event("mfa_used", user, client, detail))
+        detail = used
+        if used == "recovery_code":
+            detail += f"; {factors.recovery_codes_left - 1} recovery codes left"
+        event = self._event("mfa_used", user, client, detail)
+        await self._audit.record(dataclasses.replace(event, session_id=pair.session_id))
         return pair
 
     # -- the authenticator app -----------------------------------------------------------
