@@ -26,6 +26,7 @@ __all__ = [
     "EmailNotVerified",
     "EmailTaken",
     "InsufficientScope",
+    "InsufficientUserAuthentication",
     "InvalidClient",
     "InvalidGrant",
     "InvalidInput",
@@ -34,9 +35,13 @@ __all__ = [
     "InvalidScope",
     "InvalidToken",
     "MailUnavailable",
+    "MfaAlreadyEnrolled",
+    "MfaEnrollmentRequired",
+    "MfaRequired",
     "MissingToken",
     "NotFound",
     "OAuthError",
+    "PasskeyTaken",
     "ServiceUnavailable",
     "TollgateError",
     "TooManyRequests",
@@ -202,3 +207,64 @@ class MailUnavailable(TollgateError):
     error = "mail_unavailable"
     status = 503
     description = "This server sends no mail (TOLLGATE_SMTP_URL is not set)."
+
+
+# -- second factors (issue 18) ----------------------------------------------------------
+
+
+class MfaRequired(TollgateError):
+    """The password was right; the account has a second factor. The answer carries a
+    short-lived, single-use `mfa_token` for POST /login/mfa (or /webauthn/login)."""
+
+    error = "mfa_required"
+    status = 403
+    description = "A second factor is needed: send a code from your authenticator app."
+
+    def __init__(self, mfa_token: str, methods: list[str]) -> None:
+        super().__init__()
+        self.mfa_token = mfa_token
+        self.methods = methods
+
+    def body(self) -> dict[str, Any]:
+        return {**super().body(), "mfa_token": self.mfa_token, "methods": self.methods}
+
+
+class MfaEnrollmentRequired(MfaRequired):
+    """The password was right; a second factor is required of this account and it has
+    none. The `mfa_token` is usable only to set up an authenticator app (POST /mfa/totp,
+    POST /mfa/totp/confirm), whose confirmation answers the token pair."""
+
+    error = "mfa_enrollment_required"
+    description = (
+        "This account must set up a second factor first: POST /mfa/totp with the mfa_token."
+    )
+
+
+class MfaAlreadyEnrolled(TollgateError):
+    error = "mfa_already_enrolled"
+    status = 409
+    description = "An authenticator app is set up already; remove it first."
+
+
+class PasskeyTaken(TollgateError):
+    error = "passkey_registered"
+    status = 409
+    description = "This passkey is registered already."
+
+
+class InsufficientUserAuthentication(TollgateError):
+    """RFC 9470 §3: the token is valid, but the login behind it was weaker than asked."""
+
+    error = "insufficient_user_authentication"
+    status = 403
+    description = "A stronger login is needed (a second factor)."
+
+    def __init__(self, acr_values: str, description: str | None = None) -> None:
+        super().__init__(description)
+        self.acr_values = acr_values
+
+    def www_authenticate(self, realm: str = "api") -> str:
+        return (
+            f'Bearer realm="{realm}", error="{self.error}", '
+            f'error_description="{self.description}", acr_values="{self.acr_values}"'
+        )

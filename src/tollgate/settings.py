@@ -169,6 +169,14 @@ class Settings(BaseSettings):
     # no mail), and per client IP (over it: 429).
     rate_limit_mail: str = "5/hour;20/day"
     rate_limit_mail_ip: str = "10/minute;100/hour"
+    # Second factors (issue 18): how long an mfa_token (and a WebAuthn challenge) lives,
+    # whether every account must have one, and the WebAuthn relying party (id: the
+    # issuer's host unless set; origin: the issuer's origin unless set).
+    mfa_token_ttl: int = Field(default=300, ge=30, le=3600)
+    require_mfa: bool = False
+    webauthn_rp_id: str | None = None
+    webauthn_origin: str | None = None
+    webauthn_rp_name: str = "Tollgate"
 
     @field_validator("cors_origins", mode="before")
     @classmethod

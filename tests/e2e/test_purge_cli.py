@@ -105,7 +105,8 @@ def test_purge_deletes_only_what_cannot_be_used(database: Database) -> None:
         assert purged.stdout.strip() == (
             "deleted 1 ended session(s), 2 expired refresh token(s), "
             "0 expired authorization code(s), 1 audit event(s), "
-            "0 undelivered security event(s), 0 expired mail link(s)"
+            "0 undelivered security event(s), 0 expired mail link(s), "
+            "0 expired mfa challenge(s)"
         )
 
         live_sid = claims(live["access_token"])["sid"]

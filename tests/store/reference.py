@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
+from tests.store.reference_factors import ReferenceSecondFactors
 from tollgate.store import migrate
 from tollgate.store.records import (
     ALL_AUDIT,
@@ -772,6 +773,7 @@ def open_reference() -> Stores:
         scopes=ReferenceScopes(tables),
         proofs=ReferenceProofs(tables),
         security_events=ReferenceSecurityEvents(tables),
+        factors=ReferenceSecondFactors(),
         audit=ReferenceAudit(tables),
         mail_tokens=ReferenceMailTokens(tables),
         outbox=ReferenceOutbox(tables),

@@ -25,10 +25,26 @@ from tollgate.api.operation import operation
 from tollgate.api.responses import errors, header_safe
 from tollgate.api.schemas import AuthCheck
 from tollgate.api.security_headers import ALWAYS, HSTS
+from tollgate.errors import InsufficientUserAuthentication, InvalidRequest
 from tollgate.metrics import Metrics
 from tollgate.services.auth_cache import AuthCache
 from tollgate.services.scopes import parse_scope
-from tollgate.tokens.claims import AccessClaims
+from tollgate.tokens.claims import ACR_ONE_FACTOR, ACR_TWO_FACTORS, AccessClaims
+
+ACR_LEVELS = (ACR_ONE_FACTOR, ACR_TWO_FACTORS)
+
+
+def demand_acr(claims: AccessClaims, acr: str) -> None:
+    """`?acr=2`: the token's login must have been at least that strong (RFC 9470 §3). A
+    query string always takes the full route, so the lean path never skips this."""
+    if acr not in ACR_LEVELS:
+        raise InvalidRequest(f"acr must be one of {', '.join(ACR_LEVELS)}.")
+    held = claims.acr if claims.acr in ACR_LEVELS else ACR_ONE_FACTOR
+    if ACR_LEVELS.index(held) < ACR_LEVELS.index(acr):
+        raise InsufficientUserAuthentication(
+            acr, f"This needs a login with acr {acr} (a second factor); this one has {held}."
+        )
+
 
 BASE_HEADERS = [(k.lower().encode(), v.encode()) for k, v in ALWAYS.items()] + [
     (b"content-type", b"application/json"),
@@ -159,6 +175,9 @@ async def check(
     proofs: ProofsDep,
     settings: SettingsDep,
     scope: Annotated[str | None, Query(max_length=1024)] = None,
+    acr: Annotated[
+        str | None, Query(max_length=16, description="The least acr the login must have")
+    ] = None,
 ) -> AuthCheck:
     required = " ".join(parse_scope(scope)) if scope else ""
     # A DPoP-bound token is checked with its proof of the original request (RFC 9449).
@@ -166,6 +185,8 @@ async def check(
     claims = await authorized(
         request, sessions, proofs, method=method, urls=urls, required_scope=required
     )
+    if acr is not None:
+        demand_acr(claims, acr)
     response.headers["X-Auth-User"] = header_safe(claims.username)
     response.headers["X-Auth-Subject"] = str(claims.sub)
     response.headers["X-Auth-Scope"] = claims.scope

@@ -12,7 +12,12 @@ from tollgate.clock import Clock
 from tollgate.services.audit import AuditTrail
 from tollgate.services.shared_signals import SharedSignals
 from tollgate.settings import Settings
-from tollgate.store.interfaces import AuthorizationCodeStore, MailTokenStore, SessionStore
+from tollgate.store.interfaces import (
+    AuthorizationCodeStore,
+    MailTokenStore,
+    SecondFactorStore,
+    SessionStore,
+)
 
 CODE_KEEP_DAYS = 1
 
@@ -37,6 +42,7 @@ def purge(
         shared_signals: SharedSignals,
         settings: Settings,
         mail_tokens: MailTokenStore,
+        factor_store: SecondFactorStore,
     ) -> str:
         now = clock.now()
         sessions, tokens = await session_store.purge(
@@ -50,10 +56,13 @@ def purge(
         signals = await shared_signals.purge(now - timedelta(seconds=settings.ssf_retention))
         # Reset and verification links (and decoys) past their life (issue 17).
         links = await mail_tokens.purge(now)
+        # Expired mfa_tokens and WebAuthn challenges (issue 18): refused already anyway.
+        challenges = await factor_store.purge(now)
         return (
             f"deleted {sessions} ended session(s), {tokens} expired refresh token(s), "
             f"{codes} expired authorization code(s), {events} audit event(s), "
-            f"{signals} undelivered security event(s), {links} expired mail link(s)"
+            f"{signals} undelivered security event(s), {links} expired mail link(s), "
+            f"{challenges} expired mfa challenge(s)"
         )
 
     typer.echo(run(action))

@@ -9,6 +9,7 @@ import typer
 
 from tollgate.cli.runner import echo_lines, run
 from tollgate.services.accounts import Accounts
+from tollgate.services.mfa import SecondFactors
 
 app = typer.Typer(help="Manage user accounts.", no_args_is_help=True)
 
@@ -110,3 +111,32 @@ def users_delete(
         typer.confirm(f"Delete the user {username} and end all of their sessions?", abort=True)
     user = run(lambda accounts: accounts.delete(username))
     typer.echo(f"deleted {user.username} ({user.id})")
+
+
+@app.command("require-mfa")
+def users_require_mfa(
+    username: str,
+    off: Annotated[bool, typer.Option("--off", help="No longer require it.")] = False,
+) -> None:
+    """Require a second factor of a user: from the next login, an account without one must
+    set up an authenticator app before it gets tokens (TOLLGATE_REQUIRE_MFA: everyone)."""
+
+    async def action(accounts: Accounts, factors: SecondFactors) -> str:
+        user = await accounts.find(username)
+        await factors.set_required(user, not off)
+        return f"{'no longer requiring' if off else 'requiring'} a second factor of {user.username}"
+
+    typer.echo(run(action))
+
+
+@app.command("reset-mfa")
+def users_reset_mfa(username: str) -> None:
+    """Remove every second factor and recovery code of a user who lost them all (their
+    next login needs the password only, unless a factor is required of them)."""
+
+    async def action(accounts: Accounts, factors: SecondFactors) -> str:
+        user = await accounts.find(username)
+        gone = await factors.reset(user)
+        return f"removed {gone} second factor(s) and the recovery codes of {user.username}"
+
+    typer.echo(run(action))

@@ -17,7 +17,9 @@ from dataclasses import dataclass, field
 from tollgate.clock import Clock, SystemClock
 from tollgate.errors import InvalidGrant
 from tollgate.events import ClientInfo, EventBus, SessionsEnded
+from tollgate.services.grants import TokenPair
 from tollgate.services.login import Login
+from tollgate.services.mfa import SecondFactors
 from tollgate.services.sessions import end_session
 from tollgate.store.interfaces import SessionStore, UserStore
 from tollgate.store.records import SessionRecord, UserRecord
@@ -45,6 +47,7 @@ class BrowserSessions:
     _audience: str  # <issuer>/authorize
     _events: EventBus
     _clock: Clock = field(default_factory=SystemClock)
+    _factors: SecondFactors | None = None
 
     async def sign_in(
         self, username: str, password: str, client: ClientInfo
@@ -52,6 +55,19 @@ class BrowserSessions:
         """Check the password (Login's rules and errors) and start the session; returns it
         with the cookie's value. The session's token pair is never handed out."""
         pair = await self._login.with_password(username, password, None, client)
+        return await self._signed_in(pair)
+
+    async def sign_in_second_step(
+        self, mfa_token: str, code: str | None, recovery_code: str | None, client: ClientInfo
+    ) -> tuple[SignedIn, str]:
+        """The second step after `sign_in` raised MfaRequired (issue 18): as POST /login/mfa,
+        then the same cookie."""
+        if self._factors is None:
+            raise InvalidGrant()
+        pair = await self._factors.with_code(mfa_token, code, recovery_code, client)
+        return await self._signed_in(pair)
+
+    async def _signed_in(self, pair: TokenPair) -> tuple[SignedIn, str]:
         session = await self._sessions.live(pair.session_id, self._clock.now())
         user = await self._users.by_id(session.user_id) if session is not None else None
         if session is None or user is None:

@@ -36,7 +36,7 @@ from tollgate.store.records import (
     SessionRecord,
     UserRecord,
 )
-from tollgate.tokens.id_tokens import IdTokenClaims, IdTokenIssuer, scope_claims
+from tollgate.tokens.id_tokens import IdTokenClaims, IdTokenIssuer, authentication, scope_claims
 from tollgate.tokens.issuing import TokenIssuer, new_jti
 
 # RFC 7636 §4.1: code-verifier = 43*128unreserved
@@ -130,6 +130,14 @@ class CodeGrant:
         # The scopes in one order, as every other token response has them.
         stored = replace(stored, scope=format_scope(set(stored.scope.split())))
         session, first_token, jti = self._new_session(client, stored, info, now)
+        # The app's session was authenticated as the browser's Tollgate login was (its
+        # amr, RFC 8176; issue 18): a password, or a password and a second factor.
+        login = (
+            await self._sessions.live(stored.login_session_id, now)
+            if stored.login_session_id is not None
+            else None
+        )
+        session = replace(session, amr=login.amr if login is not None else None)
         if client.public:
             session = replace(session, dpop_jkt=jkt)
         audit = Event(
@@ -210,6 +218,7 @@ class CodeGrant:
             now=now_ts,
             client_id=client.client_id,
             jkt=jkt,
+            amr=session.amr,
         )
         issued = IssuedTokens(
             access_token=access,
@@ -241,7 +250,7 @@ class CodeGrant:
                     # browser's Tollgate login, which /end-session ends.
                     sid=str(code.login_session_id) if code.login_session_id else None,
                     nonce=code.nonce,
-                    extra=scope_claims(user, code.scope),
+                    extra={**scope_claims(user, code.scope), **authentication(session.amr)},
                 ),
                 access,
                 client.id_token_signed_response_alg,

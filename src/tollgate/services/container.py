@@ -30,8 +30,10 @@ from tollgate.services.grants import Grants
 from tollgate.services.login import Login
 from tollgate.services.mail_delivery import MailDelivery
 from tollgate.services.mailing import Mails, default_sender, site_name
+from tollgate.services.mfa import SecondFactors
 from tollgate.services.names import ReservedNames
 from tollgate.services.notifier import Notifier, notice_rules
+from tollgate.services.passkeys import Passkeys
 from tollgate.services.password_policy import PasswordPolicy
 from tollgate.services.passwords import PasswordHasher
 from tollgate.services.push_delivery import PushDelivery
@@ -91,6 +93,9 @@ class Services:
     # Account recovery by email (issue 17); the sender only with TOLLGATE_SMTP_URL.
     recovery: Recovery
     mail_delivery: MailDelivery | None
+    # Second factors (issue 18): authenticator apps, recovery codes and passkeys.
+    factors: SecondFactors
+    passkeys: Passkeys
 
     @classmethod
     async def open(
@@ -141,9 +146,10 @@ class Services:
         shared_signals.subscribe(events)
         audit = AuditTrail(stores.audit, events)
         throttle = Throttle(settings)
+        hasher = hasher or PasswordHasher()
         accounts = Accounts(
             stores.users,
-            hasher or PasswordHasher(),
+            hasher,
             PasswordPolicy(settings.password_min_length, settings.password_min_score),
             settings.default_scope,
             ReservedNames(settings.reserved_names),
@@ -164,7 +170,20 @@ class Services:
             events,
             clock,
         )
-        login = Login(stores.sessions, accounts, grants, throttle, audit, events, clock)
+        replays = proof_replays(settings, stores)
+        factors = SecondFactors(
+            stores.factors,
+            replays,
+            stores.users,
+            hasher,
+            grants,
+            throttle,
+            audit,
+            events,
+            settings,
+            clock,
+        )
+        login = Login(stores.sessions, accounts, grants, throttle, audit, events, clock, factors)
         browser_tokens = BrowserTokens(keyring, settings.issuer, clock.timestamp)
         mails = Mails(MailTemplates(settings.mail_templates), settings)
         recovery = Recovery(
@@ -209,6 +228,7 @@ class Services:
                 authorize_audience(settings),
                 events,
                 clock,
+                factors,
             ),
             browser_tokens=browser_tokens,
             authorization=Authorization(
@@ -224,7 +244,7 @@ class Services:
                     leeway=settings.clock_leeway,
                     clock=clock.timestamp,
                 ),
-                proof_replays(settings, stores),
+                replays,
                 clock,
                 nonce_key_source(keyring, settings.secret_key) if settings.dpop_nonce else None,
             ),
@@ -234,6 +254,10 @@ class Services:
             ),
             recovery=recovery,
             mail_delivery=mail_delivery,
+            factors=factors,
+            passkeys=Passkeys(
+                stores.factors, factors, stores.users, grants, throttle, audit, settings, clock
+            ),
         )
 
     async def start(self) -> None:

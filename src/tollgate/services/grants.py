@@ -90,10 +90,13 @@ class Grants:
         *,
         records: tuple[str, ...] = (),
         jkt: str | None = None,
+        amr: str = "pwd",
     ) -> TokenPair:
         """A new session and its first pair. `records`: names of audit events stored
         with the session (e.g. "login_succeeded") and published once it is. `jkt`: the
-        DPoP key of the request's proof: the session's tokens are bound to it."""
+        DPoP key of the request's proof: the session's tokens are bound to it. `amr`: how
+        the user authenticated (RFC 8176, space-separated); the session keeps it, so every
+        access token of it says so, after each refresh too."""
         scope = narrow(user.scope, requested_scope)
         now = self._clock.now()
         session = SessionRecord(
@@ -106,6 +109,7 @@ class Grants:
             user_agent=(client.user_agent or "")[:MAX_USER_AGENT] or None,
             ip=client.ip,
             dpop_jkt=jkt,
+            amr=amr,
         )
         jti = new_jti()
         record = RefreshTokenRecord(
@@ -256,6 +260,7 @@ class Grants:
             now=now_ts,
             client_id=session.client_id,
             jkt=access_jkt,
+            amr=session.amr,
         )
         refresh = await self._issuer.refresh_token(
             user_id=user.id,

@@ -11,6 +11,7 @@ from tollgate.events import ClientInfo, Counted, Event, EventBus
 from tollgate.services.accounts import Accounts
 from tollgate.services.audit import AuditTrail
 from tollgate.services.grants import Grants, TokenPair
+from tollgate.services.mfa import SecondFactors
 from tollgate.services.names import storable, username_key
 from tollgate.services.throttle import Throttle
 from tollgate.store.interfaces import SessionStore
@@ -29,6 +30,8 @@ class Login:
     _audit: AuditTrail
     _events: EventBus
     _clock: Clock = field(default_factory=SystemClock)
+    # Issue 18: with a second factor, the password alone yields an mfa_token, not tokens.
+    _factors: SecondFactors | None = None
 
     async def with_password(
         self,
@@ -81,6 +84,8 @@ class Login:
             )
             raise
         await self._throttle.login_succeeded(account, ip)
+        if self._factors is not None:
+            await self._factors.demand(user, scope, client, jkt)  # MfaRequired, or returns
         # The audit row goes in with the session, in one transaction.
         return await self._grants.start_session(
             user, scope, client, records=("login_succeeded",), jkt=jkt

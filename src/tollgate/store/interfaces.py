@@ -23,15 +23,18 @@ from tollgate.store.records import (
     AuditQuery,
     AuditRecord,
     AuthorizationCodeRecord,
+    ChallengeRecord,
     ClientRecord,
     CodeExchange,
     CodeUse,
     ConsentGrant,
     ConsentRecord,
     EventBatch,
+    FactorSummary,
     KeyRecord,
     MailRecord,
     MailTokenRecord,
+    PasskeyRecord,
     PasswordChange,
     RefreshTokenRecord,
     Rotation,
@@ -41,6 +44,7 @@ from tollgate.store.records import (
     SessionEnd,
     SessionRecord,
     StreamRecord,
+    TotpRecord,
     UserRecord,
 )
 
@@ -344,6 +348,66 @@ class MailOutbox(Protocol):
 
     async def backlog(self) -> int:
         """How many mails wait to be sent."""
+
+
+class SecondFactorStore(Protocol):
+    """Second factors (issue 18): a user's authenticator app, recovery codes (hashes only,
+    each used once) and passkeys; the operator's requirement; and the single-use,
+    short-lived challenges (`mfa_token`s and WebAuthn challenges). A used TOTP code is
+    remembered in the ProofReplayStore (one key per user and time step)."""
+
+    async def factors(self, user_id: uuid.UUID) -> FactorSummary:
+        """Everything of the user's, in one read (NO_FACTORS-like when none)."""
+
+    async def start_totp(self, totp: TotpRecord) -> bool:
+        """Store a pending secret (replacing a pending one); False, and nothing written,
+        when a confirmed one exists."""
+
+    async def confirm_totp(
+        self, user_id: uuid.UUID, now: datetime, recovery_hashes: Sequence[str]
+    ) -> bool:
+        """Confirm the pending secret (`confirmed_at` = now) and replace the recovery codes
+        by `recovery_hashes` in one transaction; False, nothing written, if none pends."""
+
+    async def remove_totp(self, user_id: uuid.UUID) -> bool:
+        """False if there was none (pending or confirmed)."""
+
+    async def replace_recovery_codes(
+        self, user_id: uuid.UUID, hashes: Sequence[str], now: datetime
+    ) -> None:
+        """Forget every recovery code of the user and store `hashes` unused."""
+
+    async def use_recovery_code(self, user_id: uuid.UUID, code_hash: str, now: datetime) -> bool:
+        """Mark it used; True for exactly one of any number of concurrent callers, False
+        for an unknown or used code."""
+
+    async def add_passkey(self, passkey: PasskeyRecord) -> None:
+        """`Conflict("credential_id")` when that credential is registered already."""
+
+    async def passkey(self, credential_id: bytes) -> PasskeyRecord | None: ...
+
+    async def passkey_used(
+        self, passkey_id: uuid.UUID, seen_count: int, sign_count: int, now: datetime
+    ) -> bool:
+        """Store the new signature counter and `last_used_at` if the stored counter is
+        still `seen_count` (compare-and-set); False otherwise."""
+
+    async def remove_passkey(self, user_id: uuid.UUID, passkey_id: uuid.UUID) -> bool:
+        """Only the user's own; False if there was no such passkey."""
+
+    async def set_required(self, user_id: uuid.UUID, required: bool, now: datetime) -> None: ...
+
+    async def add_challenge(self, challenge: ChallengeRecord) -> None: ...
+
+    async def challenge(self, challenge_id: str, now: datetime) -> ChallengeRecord | None:
+        """The challenge if it is stored and `expires_at` > now (a read: not used up)."""
+
+    async def take_challenge(self, challenge_id: str, now: datetime) -> ChallengeRecord | None:
+        """Use it up: of any number of concurrent callers, one gets it (if it is live at
+        `now`), the others None."""
+
+    async def purge(self, before: datetime) -> int:
+        """Forget challenges that expired before `before`; how many."""
 
 
 class AuditStore(Protocol):

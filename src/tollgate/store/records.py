@@ -73,6 +73,9 @@ class SessionRecord:
     # RFC 9449 §5: the RFC 7638 thumbprint of the DPoP key the session's refresh tokens
     # are bound to (its access tokens carry it as `cnf.jkt`); None for an unbound session.
     dpop_jkt: str | None = None
+    # RFC 8176: how the login was authenticated, space-separated ("pwd", "pwd otp",
+    # "pwd hwk", "hwk"; migration 0009). None for a session started before: "pwd".
+    amr: str | None = None
 
 
 @dataclass(frozen=True)
@@ -451,3 +454,65 @@ class MailRecord:
     attempts: int = 0
     next_attempt_at: datetime | None = None  # not before; None = created_at
     last_error: str | None = None
+
+
+# -- second factors (issue 18): TOTP, recovery codes, passkeys, challenges ------------
+
+
+@dataclass(frozen=True)
+class TotpRecord:
+    """A user's authenticator app (RFC 6238): pending until the first code confirms it."""
+
+    user_id: uuid.UUID
+    secret: bytes  # the base32 secret, sealed with TOLLGATE_SECRET_KEY when it is set
+    created_at: datetime
+    confirmed_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class PasskeyRecord:
+    """A WebAuthn credential (a passkey) registered by a user, with the name it was given."""
+
+    id: uuid.UUID
+    user_id: uuid.UUID
+    credential_id: bytes
+    public_key: bytes  # COSE_Key, as the authenticator gave it
+    sign_count: int
+    name: str
+    created_at: datetime
+    last_used_at: datetime | None = None
+    transports: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class FactorSummary:
+    """Every second factor of a user, in one read (what a login asks)."""
+
+    totp: TotpRecord | None
+    passkeys: tuple[PasskeyRecord, ...]
+    recovery_codes_left: int
+    required: bool  # the operator requires a second factor of this user
+
+    @property
+    def totp_confirmed(self) -> bool:
+        return self.totp is not None and self.totp.confirmed_at is not None
+
+    @property
+    def enrolled(self) -> bool:
+        return self.totp_confirmed or bool(self.passkeys)
+
+
+NO_FACTORS = FactorSummary(None, (), 0, False)
+
+
+@dataclass(frozen=True)
+class ChallengeRecord:
+    """Something handed out once and taken back once: an `mfa_token` (kind "mfa") or a
+    WebAuthn challenge ("webauthn_register", "webauthn_login"), known by the SHA-256 of
+    its value (hex). `data`: JSON the service needs back."""
+
+    id: str
+    kind: str
+    user_id: uuid.UUID | None
+    data: str
+    expires_at: datetime

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     DateTime,
     ForeignKey,
@@ -133,6 +134,8 @@ class SessionRow(Base):
     client_id: Mapped[str | None] = mapped_column(String(64))
     # The DPoP key (RFC 7638 thumbprint) the session is bound to (migration 0006).
     dpop_jkt: Mapped[str | None] = mapped_column(String(64))
+    # RFC 8176 methods of the login, space-separated ("pwd otp"; migration 0009).
+    amr: Mapped[str | None] = mapped_column(String(64))
 
 
 class RefreshTokenRow(Base):
@@ -338,3 +341,71 @@ class MailOutboxRow(Base):
     attempts: Mapped[int] = mapped_column(Integer, server_default="0")
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     last_error: Mapped[str | None] = mapped_column(String(512))
+
+
+class TotpRow(Base):
+    """A user's authenticator app (RFC 6238); the secret sealed when TOLLGATE_SECRET_KEY
+    is set. `confirmed_at` NULL: enrolment started, not yet confirmed by a code."""
+
+    __tablename__ = "mfa_totp"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    secret: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class RecoveryCodeRow(Base):
+    """A recovery code, stored only as its SHA-256 (hex); each is used once."""
+
+    __tablename__ = "mfa_recovery_codes"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class PasskeyRow(Base):
+    """A WebAuthn credential of a user, with its public key and signature counter."""
+
+    __tablename__ = "mfa_passkeys"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    credential_id: Mapped[bytes] = mapped_column(LargeBinary(1023), unique=True)
+    public_key: Mapped[bytes] = mapped_column(LargeBinary)
+    sign_count: Mapped[int] = mapped_column(BigInteger)
+    name: Mapped[str] = mapped_column(String(64))
+    transports: Mapped[str] = mapped_column(String(256))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class MfaRequirementRow(Base):
+    """A user the operator requires a second factor of (`tollgate users require-mfa`)."""
+
+    __tablename__ = "mfa_required"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    since: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ChallengeRow(Base):
+    """An mfa_token or a WebAuthn challenge: single use, short-lived, by its SHA-256."""
+
+    __tablename__ = "mfa_challenges"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    data: Mapped[str] = mapped_column(Text)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

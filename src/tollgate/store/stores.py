@@ -16,6 +16,7 @@ from tollgate.store.interfaces import (
     MailTokenStore,
     ProofReplayStore,
     ScopeStore,
+    SecondFactorStore,
     SecurityEventStore,
     SessionStore,
     UserStore,
@@ -34,6 +35,7 @@ class Stores:
     scopes: ScopeStore
     proofs: ProofReplayStore
     security_events: SecurityEventStore
+    factors: SecondFactorStore
     audit: AuditStore
     # Issue 17: reset and verification tokens, and the outbox of mail to send.
     mail_tokens: MailTokenStore

@@ -58,6 +58,7 @@ class TokenChecker:
             iat=c["iat"],
             exp=c["exp"],
             jkt=_jkt(c),
+            **_authentication(c),
         )
 
     async def client(self, token: str) -> str:
@@ -135,3 +136,16 @@ def _jkt(claims: dict[str, Any]) -> str | None:
     if not isinstance(cnf, dict):
         raise InvalidToken("The token has a claim of the wrong type.")
     return _str(cnf.get("jkt"))
+
+
+def _authentication(claims: dict[str, Any]) -> dict[str, Any]:
+    """`amr` and `acr` (issue 18), when the token carries them."""
+    found: dict[str, Any] = {}
+    amr = claims.get("amr")
+    if amr is not None:
+        if not isinstance(amr, list) or not all(isinstance(m, str) for m in amr):
+            raise InvalidToken("The token has a claim of the wrong type.")
+        found["amr"] = tuple(amr)
+    if "acr" in claims:
+        found["acr"] = _str(claims["acr"])
+    return found

@@ -18,6 +18,7 @@ from tollgate.errors import InvalidClient
 from tollgate.keys.keyring import Key, Keyring
 from tollgate.keys.rotation import ID_TOKEN_ALG
 from tollgate.store.records import UserRecord
+from tollgate.tokens.claims import PASSWORD_AMR, acr_of
 from tollgate.tokens.signing import sign
 
 ID_TOKEN_TYP = "JWT"  # noqa: S105 - a JWS typ
@@ -38,6 +39,11 @@ def at_hash(access_token: str, alg: str) -> str:
     digest: bytes = _HASHES[alg](access_token.encode("ascii")).digest()
     half = digest[: len(digest) // 2]
     return base64.urlsafe_b64encode(half).rstrip(b"=").decode("ascii")
+
+
+def authentication(amr: str | None) -> dict[str, Any]:
+    """OIDC Core §2 `amr` (RFC 8176 values) and `acr` of the login (issue 18)."""
+    return {"amr": (amr or PASSWORD_AMR).split(), "acr": acr_of(amr)}
 
 
 def scope_claims(user: UserRecord, scope: str) -> dict[str, Any]:

@@ -7,7 +7,13 @@ import uuid
 
 from tollgate.keys.keyring import Keyring
 from tollgate.settings import Settings
-from tollgate.tokens.claims import ACCESS_TYP, FIRST_PARTY_CLIENT, REFRESH_TYP
+from tollgate.tokens.claims import (
+    ACCESS_TYP,
+    FIRST_PARTY_CLIENT,
+    PASSWORD_AMR,
+    REFRESH_TYP,
+    acr_of,
+)
 from tollgate.tokens.signing import sign
 
 
@@ -39,10 +45,12 @@ class TokenIssuer:
         now: int,
         client_id: str | None = None,
         jkt: str | None = None,
+        amr: str | None = None,
     ) -> str:
         """`client_id`: the app a session of the authorization code flow belongs to; None
         for a first-party session (FIRST_PARTY_CLIENT). `jkt`: the DPoP key the token is
-        bound to (RFC 9449 §6.1), None for a Bearer token."""
+        bound to (RFC 9449 §6.1), None for a Bearer token. `amr`: the session's methods
+        (space-separated, RFC 8176), None for a password login."""
         s = self._settings
         return await self._sign(
             with_binding(
@@ -59,6 +67,8 @@ class TokenIssuer:
                     "sid": str(session_id),
                     "scope": scope,
                     "username": username,
+                    "amr": (amr or PASSWORD_AMR).split(),
+                    "acr": acr_of(amr),
                 },
             ),
             ACCESS_TYP,

@@ -109,6 +109,28 @@ def login_page(
     )
 
 
+def mfa_page(
+    *,
+    app: str,
+    form_token: str,
+    destination: str | None,
+    message: str = "",
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+) -> HTMLResponse:
+    """The second step after a right password (issue 18): a code or a recovery code."""
+    return render(
+        "mfa.html",
+        status,
+        [destination],
+        headers,
+        title="Second step",
+        app=app,
+        form_token=form_token,
+        message=message,
+    )
+
+
 def consent_page(
     *,
     app: str,

@@ -20,7 +20,15 @@ from tollgate.api.browser_forms import (
     set_csrf_cookie,
     set_sso_cookie,
 )
-from tollgate.errors import AccountDisabled, InvalidGrant, TollgateError, TooManyRequests
+from tollgate.errors import (
+    AccountDisabled,
+    InvalidGrant,
+    InvalidInput,
+    MfaEnrollmentRequired,
+    MfaRequired,
+    TollgateError,
+    TooManyRequests,
+)
 from tollgate.services.authorization import (
     AuthorizationPageError,
     AuthorizationRequest,
@@ -30,12 +38,16 @@ from tollgate.services.authorization import (
     Outcome,
     RedirectedError,
 )
-from tollgate.services.browser_session import SSO_COOKIE
+from tollgate.services.browser_session import SSO_COOKIE, SignedIn
 from tollgate.tokens.browser import AUTHORIZE_FORM_TYP
 from tollgate.ui import pages
 
 WRONG_CREDENTIALS = "Wrong username or password."
 MAX_FIELD = 1024
+ENROL_FIRST = (
+    "This account must set up a second factor first: log in on your Tollgate account "
+    "page to do so, then come back."
+)
 
 
 async def authorize(request: Request) -> Response:
@@ -83,8 +95,88 @@ async def login(request: Request) -> Response:
         if not username or len(username) > MAX_FIELD or len(password) > MAX_FIELD:
             raise InvalidGrant(WRONG_CREDENTIALS)
         signed_in, cookie = await services.browser.sign_in(username, password, client)
+    except MfaEnrollmentRequired as enrol:
+        return await _login_again(request, auth_request, username, enrol)
+    except MfaRequired as second_step:
+        # Issue 18: the password was right; the code prompt carries the mfa_token (in the
+        # signed form token, never in the page's URL).
+        return await _mfa_page(request, auth_request, second_step.mfa_token)
     except (InvalidGrant, AccountDisabled, TooManyRequests) as failure:
         return await _login_again(request, auth_request, username, failure)
+    return await _signed_in_now(request, auth_request, signed_in, cookie)
+
+
+async def mfa(request: Request) -> Response:
+    """POST /authorize/mfa: the code prompt after a right password (issue 18)."""
+    form = await request.form()
+    services = services_of(request)
+    try:
+        claims = await read_form_token(
+            request, form.get("request"), AUTHORIZE_FORM_TYP, audience_of(request)
+        )
+        mfa_token = claims.get("mfa_token")
+        if claims.get("step") != "mfa" or not isinstance(mfa_token, str):
+            raise FormRefused("This is not a second-step form.")
+        auth_request = await services.authorization.validate(_params(claims))
+    except FormRefused as refused:
+        return pages.error_page(str(refused), 403)
+    except AuthorizationPageError as refused:
+        return pages.error_page(refused.description)
+    except RedirectedError as refused:
+        return redirect(refused.location)
+    code, recovery = form.get("code"), form.get("recovery_code")
+    code = code.strip() if isinstance(code, str) and code.strip() else None
+    recovery = recovery.strip() if isinstance(recovery, str) and recovery.strip() else None
+    client = client_of(request)
+    try:
+        if code is not None and recovery is not None:
+            recovery = None  # the app's code wins when both were typed
+        if (code and len(code) > 32) or (recovery and len(recovery) > 32):
+            raise InvalidGrant("The code is not valid.")
+        signed_in, cookie = await services.browser.sign_in_second_step(
+            mfa_token, code, recovery, client
+        )
+    except InvalidInput:
+        return await _mfa_page(request, auth_request, mfa_token, "Type the code from your app.")
+    except TooManyRequests as failure:
+        return await _mfa_page(request, auth_request, mfa_token, failure.description, 429)
+    except InvalidGrant as failure:
+        if "mfa_token" in failure.description:
+            return await _login_again(request, auth_request, "", failure)
+        return await _mfa_page(request, auth_request, mfa_token, "That code is not valid.", 401)
+    return await _signed_in_now(request, auth_request, signed_in, cookie)
+
+
+async def _mfa_page(
+    request: Request,
+    auth_request: AuthorizationRequest,
+    mfa_token: str,
+    message: str = "",
+    status: int = 200,
+) -> Response:
+    new_cookie: list[str] = []
+    token = await form_token(
+        request, new_cookie, AUTHORIZE_FORM_TYP, audience_of(request),
+        {"step": "mfa", "params": dict(auth_request.params), "mfa_token": mfa_token},
+    )  # fmt: skip
+    services = services_of(request)
+    response = pages.mfa_page(
+        app=auth_request.client.name,
+        form_token=token,
+        destination=pages.form_destination(auth_request.redirect_uri),
+        message=message,
+        status=status,
+    )
+    for nonce in new_cookie:
+        set_csrf_cookie(response, nonce, services.settings)
+    return response
+
+
+async def _signed_in_now(
+    request: Request, auth_request: AuthorizationRequest, signed_in: SignedIn, cookie: str
+) -> Response:
+    services = services_of(request)
+    client = client_of(request)
     # One Tollgate sign-in per browser: the one this replaces ends.
     before = await services.browser.current(request.cookies.get(SSO_COOKIE))
     if before is not None and before.session.id != signed_in.session.id:
@@ -217,6 +309,10 @@ async def _login_again(
         headers["Retry-After"] = str(failure.retry_after)
     elif isinstance(failure, AccountDisabled):
         message, status = "This account is disabled.", 403
+    elif isinstance(failure, MfaEnrollmentRequired):
+        message, status = ENROL_FIRST, 403
+    elif "mfa_token" in failure.description:
+        message, status = "That took too long; log in again.", 401
     else:
         # One message for an unknown user and a wrong password.
         message, status = WRONG_CREDENTIALS, 401

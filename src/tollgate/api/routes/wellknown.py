@@ -12,6 +12,7 @@ from tollgate.keys.keyring import Keyring
 from tollgate.services.scopes import EVERY_USERS_SCOPES
 from tollgate.settings import Settings
 from tollgate.store.interfaces import ScopeStore
+from tollgate.tokens.claims import ACR_ONE_FACTOR, ACR_TWO_FACTORS
 from tollgate.verify.dpop import PROOF_ALGORITHMS
 
 METADATA_CACHE = {"Cache-Control": "public, max-age=3600"}
@@ -36,6 +37,8 @@ CLAIMS_SUPPORTED = [
     "azp",
     "sid",
     "at_hash",
+    "amr",
+    "acr",
     "preferred_username",
     "email",
     "email_verified",
@@ -80,6 +83,8 @@ async def authorization_server_metadata(
         "id_token_signing_alg_values_supported": await keyring.id_token_algorithms(),
         "scopes_supported": sorted(scopes),
         "claims_supported": CLAIMS_SUPPORTED,
+        # Issue 18: "1" a password, "2" two factors (a code or a passkey).
+        "acr_values_supported": [ACR_ONE_FACTOR, ACR_TWO_FACTORS],
         # RFC 9449 §5.1: the algorithms a DPoP proof may be signed with.
         "dpop_signing_alg_values_supported": list(PROOF_ALGORITHMS),
         # RFC 9207: the authorization response carries `iss`.

@@ -10,6 +10,7 @@ from tollgate.store.postgres.audit import PostgresAuditStore
 from tollgate.store.postgres.clients import PostgresClientStore
 from tollgate.store.postgres.codes import PostgresAuthorizationCodeStore
 from tollgate.store.postgres.consents import PostgresConsentStore
+from tollgate.store.postgres.factors import PostgresSecondFactorStore
 from tollgate.store.postgres.keys import PostgresKeyStore
 from tollgate.store.postgres.mail import PostgresMailOutbox, PostgresMailTokenStore
 from tollgate.store.postgres.pool import Connections, PostgresDatabase, open_pool
@@ -41,6 +42,7 @@ async def open_postgres(settings: Settings) -> Stores:
         scopes=PostgresScopeStore(connections),
         proofs=PostgresProofReplayStore(connections),
         security_events=PostgresSecurityEventStore(connections),
+        factors=PostgresSecondFactorStore(connections),
         audit=PostgresAuditStore(connections),
         mail_tokens=PostgresMailTokenStore(connections),
         outbox=PostgresMailOutbox(connections),

@@ -13,6 +13,7 @@ CONFLICTS = {
     "uq_users_username_skeleton": "username_skeleton",
     "uq_clients_name": "client_name",
     "uq_users_verified_email_key": "email",
+    "uq_mfa_passkeys_credential_id": "credential_id",
     # Ids are random; a taken one means a caller reused an id, still a conflict.
     "pk_users": "user_id",
     "pk_sessions": "session_id",

@@ -50,6 +50,7 @@ SESSION = (
     "ip",
     "client_id",
     "dpop_jkt",
+    "amr",
 )
 TOKEN = (
     "id",
@@ -171,6 +172,7 @@ def session(row: Record, prefix: str = "") -> SessionRecord:
         ip,
         client_id,
         jkt,
+        amr,
     ) = _values(row, SESSION, prefix)
     return SessionRecord(
         id=id_,
@@ -185,6 +187,7 @@ def session(row: Record, prefix: str = "") -> SessionRecord:
         ip=ip,
         client_id=client_id,
         dpop_jkt=jkt,
+        amr=amr,
     )
 
 

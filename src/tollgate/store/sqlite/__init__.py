@@ -14,6 +14,7 @@ from tollgate.store.sqlite.codes import SqliteAuthorizationCodeStore
 from tollgate.store.sqlite.connection import ConnectionThread, database_path
 from tollgate.store.sqlite.consents import SqliteConsentStore
 from tollgate.store.sqlite.database import SqliteDatabase
+from tollgate.store.sqlite.factors import SqliteSecondFactorStore
 from tollgate.store.sqlite.keys import SqliteKeyStore
 from tollgate.store.sqlite.loop import LoopConnection
 from tollgate.store.sqlite.mail import SqliteMailOutbox, SqliteMailTokenStore
@@ -50,6 +51,7 @@ async def open_sqlite(settings: Settings) -> Stores:
         scopes=SqliteScopeStore(thread),
         proofs=SqliteProofReplayStore(thread),
         security_events=SqliteSecurityEventStore(thread),
+        factors=SqliteSecondFactorStore(thread),
         audit=SqliteAuditStore(thread),
         mail_tokens=SqliteMailTokenStore(thread),
         outbox=SqliteMailOutbox(thread),

@@ -111,9 +111,9 @@ def user_from_row(row: Row, at: int = 0) -> UserRecord:
 
 SESSION_COLUMNS = (
     "id, user_id, scope, created_at, last_used_at, expires_at, revoked_at, revoked_reason, "
-    "user_agent, ip, client_id, dpop_jkt"
+    "user_agent, ip, client_id, dpop_jkt, amr"
 )
-SESSION_WIDTH = 12
+SESSION_WIDTH = 13
 
 
 def session_params(session: SessionRecord) -> Row:
@@ -130,6 +130,7 @@ def session_params(session: SessionRecord) -> Row:
         session.ip,
         session.client_id,
         session.dpop_jkt,
+        session.amr,
     )
 
 
@@ -147,6 +148,7 @@ def session_from_row(row: Row, at: int = 0) -> SessionRecord:
         ip=row[at + 9],
         client_id=row[at + 10],
         dpop_jkt=row[at + 11],
+        amr=row[at + 12],
     )
 
 

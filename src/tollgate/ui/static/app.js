@@ -10,6 +10,8 @@
 // Where WebCrypto is missing (plain http on a non-local host) the page falls back to
 // unbound tokens.
 
+import { secondStep, showFactors } from "./mfa.js";
+
 const DELIVERY = { "X-Token-Delivery": "cookie" };
 const CSRF_COOKIE = "__Host-tollgate-csrf";
 
@@ -232,7 +234,7 @@ async function keepAlive() {
 }
 
 function show(section) {
-  for (const id of ["loading", "signed-out", "signed-in", "reset", "verify"]) {
+  for (const id of ["loading", "signed-out", "mfa-step", "signed-in", "reset", "verify"]) {
     $(id).hidden = id !== section;
   }
 }
@@ -325,6 +327,7 @@ async function showAccount() {
   if (sessions.ok) renderSessions(await sessions.json());
   const apps = await call("/consents");
   if (apps.ok) renderApps(await apps.json());
+  await showFactors();
   show("signed-in");
 }
 
@@ -352,6 +355,13 @@ async function submitTokens(form, path, payload, context) {
       body: JSON.stringify(payload),
     });
     if (!response.ok) {
+      // Issue 18: a right password of an account with a second factor.
+      const body = await response.clone().json().catch(() => ({}));
+      if (response.status === 403 && body.error && body.error.startsWith("mfa_")) {
+        form.reset();
+        secondStep(body);
+        return;
+      }
       say(await explain(response, context));
       return;
     }
@@ -543,3 +553,5 @@ $("resend-verification").addEventListener("click", async () => {
   }
   signedOut("");
 })();
+
+export { DELIVERY, accept, busy, call, explain, say, send, show, showAccount };
