@@ -16,6 +16,8 @@ import pytest
 
 from tests.conftest import OTHER_PASSWORD, PASSWORD, bearer
 from tests.support.smtp import SmtpSink, link_in, text_of
+from tollgate.app import create_app
+from tollgate.services.passwords import PasswordHasher
 from tollgate.settings import Settings
 
 NEW_PASSWORD = "copper-lantern-meadow-58"
@@ -267,3 +269,29 @@ async def test_refresh_token_reuse_mails_a_notice(
     assert reused.status_code == 401
     notice = (await smtp.arrived(to="minsu@example.org", count=2))[-1]
     assert "used twice" in text_of(notice)
+
+
+
+async def test_the_address_and_the_username_share_one_lockout(
+    make_settings: Callable[..., Settings], smtp: SmtpSink, hasher: PasswordHasher
+) -> None:
+    """Typing the verified address instead of the name does not double the allowance."""
+    settings = make_settings(smtp_url=smtp.url, mail_interval=0.05, account_lockout_failures=4)
+    app = create_app(settings, hasher)
+
+    def from_address(ip: str) -> httpx.AsyncClient:
+        transport = httpx.ASGITransport(app=app, client=(ip, 1234))
+        return httpx.AsyncClient(transport=transport, base_url="http://tollgate.test")
+
+    async with app.router.lifespan_context(app):
+        async with from_address("203.0.113.50") as home:
+            await join(home)
+            await verify_by_mail(home, smtp, "minsu@example.org")
+        answers = []
+        names = ["minsu", "minsu@example.org", "Minsu", "MINSU@example.org", "minsu"]
+        for i, name in enumerate(names):
+            # Each try from another address: only the per-account count fills.
+            async with from_address(f"192.0.2.{i + 1}") as attacker:
+                wrong = {"username": name, "password": "wrong-wrong-wrong"}
+                answers.append((await attacker.post("/login", json=wrong)).status_code)
+    assert answers == [401, 401, 401, 401, 429]

@@ -218,6 +218,17 @@ class Accounts:
             user = await self.by_verified_email(username)
         return user
 
+    async def login_key(self, typed: str) -> str:
+        """The name that login limits and lockout count a try under: the account's own
+        username key when a verified address names it, so that typing the address and
+        typing the username share one allowance; else the key of what was typed."""
+        key = username_key(typed)
+        if "@" in typed and storable(typed) and await self._users.by_username_key(key) is None:
+            user = await self.by_verified_email(typed)
+            if user is not None:
+                return user.username_key
+        return key
+
     async def by_verified_email(self, email: str) -> UserRecord | None:
         found = await self._users.by_email_key(email_key(email))
         return found[0] if found and found[0].email_verified else None

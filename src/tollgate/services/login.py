@@ -12,7 +12,7 @@ from tollgate.services.accounts import Accounts
 from tollgate.services.audit import AuditTrail
 from tollgate.services.grants import Grants, TokenPair
 from tollgate.services.mfa import SecondFactors
-from tollgate.services.names import storable, username_key
+from tollgate.services.names import storable
 from tollgate.services.throttle import Throttle
 from tollgate.store.interfaces import SessionStore
 
@@ -42,7 +42,8 @@ class Login:
         jkt: str | None = None,
     ) -> TokenPair:
         """`jkt`: the DPoP key of the request's proof; the session is bound to it."""
-        account = username_key(username)
+        # Issue 17: a verified address and the username share one lockout.
+        account = await self._accounts.login_key(username)
         ip = client.ip or "unknown"
 
         async def trusted_address() -> bool:
