@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -15,6 +16,9 @@ from fastapi import FastAPI
 
 from tests.conftest import ISSUER, PASSWORD, bearer, join
 from tests.support.authenticator import SoftPasskey, b64url
+from tollgate.app import create_app
+from tollgate.services.passwords import PasswordHasher
+from tollgate.settings import Settings
 from tollgate.store.records import AuditQuery
 
 RP_ID = "tollgate.test"
@@ -253,3 +257,24 @@ async def test_the_same_passkey_twice_and_removal(client: httpx.AsyncClient, app
     names = [(e.event, e.detail) for e in events]
     assert ("mfa_enrolled", "webauthn") in names
     assert ("mfa_removed", "webauthn") in names
+
+
+async def test_passwordless_sign_in_keeps_the_verified_address_rule(
+    client: httpx.AsyncClient,
+    make_settings: Callable[..., Settings],
+    hasher: PasswordHasher,
+) -> None:
+    """A passkey registered before TOLLGATE_REQUIRE_VERIFIED_EMAIL was turned on does not
+    get around it (the same database, served with the setting on)."""
+    tokens = await join(client)
+    passkey, _ = await register(client, tokens["access_token"])
+    strict = create_app(make_settings(require_verified_email=True), hasher)
+    transport = httpx.ASGITransport(app=strict, client=("203.0.113.7", 5555))
+    async with (
+        strict.router.lifespan_context(strict),
+        httpx.AsyncClient(transport=transport, base_url="http://tollgate.test") as other,
+    ):
+        answer = await passwordless(other, passkey)
+    assert answer.status_code == 403, answer.text
+    assert answer.json()["error"] == "email_not_verified"
+    assert "access_token" not in answer.json()

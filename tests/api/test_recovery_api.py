@@ -271,7 +271,6 @@ async def test_refresh_token_reuse_mails_a_notice(
     assert "used twice" in text_of(notice)
 
 
-
 async def test_the_address_and_the_username_share_one_lockout(
     make_settings: Callable[..., Settings], smtp: SmtpSink, hasher: PasswordHasher
 ) -> None:

@@ -40,7 +40,14 @@ from webauthn.helpers.structs import (
 )
 
 from tollgate.clock import Clock, SystemClock
-from tollgate.errors import AccountDisabled, InvalidGrant, InvalidRequest, NotFound, PasskeyTaken
+from tollgate.errors import (
+    AccountDisabled,
+    EmailNotVerified,
+    InvalidGrant,
+    InvalidRequest,
+    NotFound,
+    PasskeyTaken,
+)
 from tollgate.events import ClientInfo, Event
 from tollgate.services.audit import AuditTrail
 from tollgate.services.grants import Grants, TokenPair
@@ -271,6 +278,9 @@ class Passkeys:
         else:
             if user.disabled:
                 raise AccountDisabled()
+            # Issue 17: without a password the address rule still holds.
+            if self._settings.require_verified_email and not user.email_verified:
+                raise EmailNotVerified()
             pair = await self._grants.start_session(
                 user, None, client, records=("login_succeeded",), jkt=jkt, amr="hwk"
             )
