@@ -161,6 +161,8 @@ class Settings(BaseSettings):
     notify_new_sign_in: bool = False
     notify_password_changed: bool = True
     notify_refresh_reuse: bool = True
+    # Issue 18: an authenticator app or a passkey added or removed.
+    notify_factor_changed: bool = True
     # The outbox: how often each process looks for due mail, and the backoff between tries.
     mail_interval: float = Field(default=1.0, gt=0, le=60)
     mail_first_retry: float = Field(default=5.0, gt=0)

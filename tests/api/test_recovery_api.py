@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
+import pyotp
 import pytest
 
 from tests.conftest import OTHER_PASSWORD, PASSWORD, bearer
@@ -294,3 +295,27 @@ async def test_the_address_and_the_username_share_one_lockout(
                 wrong = {"username": name, "password": "wrong-wrong-wrong"}
                 answers.append((await attacker.post("/login", json=wrong)).status_code)
     assert answers == [401, 401, 401, 401, 429]
+
+
+async def test_adding_and_removing_a_second_factor_mails_a_notice(
+    client: httpx.AsyncClient, smtp: SmtpSink
+) -> None:
+    access = (await join(client))["access_token"]
+    await verify_by_mail(client, smtp, "minsu@example.org")
+    started = await client.post("/mfa/totp", json={"password": PASSWORD}, headers=bearer(access))
+    assert started.status_code == 200, started.text
+    code = pyotp.TOTP(started.json()["secret"]).now()
+    confirmed = await client.post("/mfa/totp/confirm", json={"code": code}, headers=bearer(access))
+    assert confirmed.status_code == 200, confirmed.text
+
+    added = (await smtp.arrived(to="minsu@example.org", count=2))[-1]
+    assert added["Subject"] == "A second factor of your account on tollgate.test changed"
+    assert "An authenticator app was set up as a second factor" in text_of(added)
+    assert "203.0.113.7" in text_of(added)
+
+    removed = await client.request(
+        "DELETE", "/mfa/totp", json={"password": PASSWORD}, headers=bearer(access)
+    )
+    assert removed.status_code == 204, removed.text
+    notice = (await smtp.arrived(to="minsu@example.org", count=3))[-1]
+    assert "The authenticator app was removed as a second factor" in text_of(notice)

@@ -25,6 +25,15 @@ PASSWORD_EVENTS = {
     "password_reset": "It was reset through a mailed link; every session ended.",
 }
 
+# Issue 18: what the factor events' detail (the kind of factor) says in the mail.
+FACTOR_CHANGES = {
+    ("mfa_enrolled", "totp"): "An authenticator app was set up as a second factor",
+    ("mfa_enrolled", "webauthn"): "A passkey was added",
+    ("mfa_removed", "totp"): "The authenticator app was removed as a second factor",
+    ("mfa_removed", "webauthn"): "A passkey was removed",
+}
+OPERATOR_RESET = "An operator removed every second factor"
+
 
 def notice_rules(settings: Settings) -> dict[str, str]:
     """Event name → template, as the settings turn each notice on."""
@@ -33,6 +42,8 @@ def notice_rules(settings: Settings) -> dict[str, str]:
         rules.update(dict.fromkeys(PASSWORD_EVENTS, "password_changed"))
     if settings.notify_refresh_reuse:
         rules[REUSE_EVENT] = "refresh_reuse"
+    if settings.notify_factor_changed:
+        rules.update(dict.fromkeys(("mfa_enrolled", "mfa_removed"), "factor_changed"))
     if settings.notify_new_sign_in:
         rules["login_succeeded"] = "new_sign_in"
     return rules
@@ -71,6 +82,14 @@ class Notifier:
             when=when(event.at),
             ip=event.client.ip,
             user_agent=event.client.user_agent,
-            detail=PASSWORD_EVENTS.get(event.name, event.detail or ""),
+            detail=_detail(event),
         )
         await self._outbox.enqueue(mail)
+
+
+def _detail(event: Event) -> str:
+    if event.name in PASSWORD_EVENTS:
+        return PASSWORD_EVENTS[event.name]
+    if event.name in ("mfa_enrolled", "mfa_removed"):
+        return FACTOR_CHANGES.get((event.name, event.detail or ""), OPERATOR_RESET)
+    return event.detail or ""
