@@ -11,6 +11,7 @@ import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +19,12 @@ import pyotp
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from tests.browser.test_authorize import Catcher, answer_of, in_database
 from tests.conftest import PASSWORD
 from tests.e2e.server import TOLLGATE, free_port, running_process, tollgate_env
+from tests.support.authorize import add_client, authorize_url
+from tollgate.services.codes import code_id
+from tollgate.store.records import AuthorizationCodeRecord, ClientRecord
 
 
 @contextmanager
@@ -42,6 +47,10 @@ def localhost_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     the relying party id WebAuthn checks (`localhost`)."""
     with serving_localhost(tmp_path_factory.mktemp("passkeys")) as base:
         yield base
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
 
 
 def claims(token: str) -> dict[str, Any]:
@@ -211,6 +220,67 @@ def test_a_required_factor_is_set_up_at_the_first_login(
             expect(page.locator("#mfa-status")).to_contain_text("required")
     except Exception:
         page.screenshot(path=str(artifacts / "passkeys-enrolment-failure.png"))
+        raise
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def app_side() -> Iterator[Catcher]:
+    running = Catcher()
+    yield running
+    running.close()
+
+
+def test_a_passkey_is_the_second_step_when_another_app_signs_in(
+    browser: Browser, tmp_path: Path, artifacts: Path, app_side: Catcher
+) -> None:
+    """An account whose only factor is a passkey signs in to another app: the
+    authorization endpoint's second-step page asks the passkey (its script, under its
+    CSP), and the app gets its code."""
+    context = browser.new_context()
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    try:
+        with serving_localhost(tmp_path) as site:
+            shop: ClientRecord = in_database(
+                tmp_path / "tollgate.db", lambda s: add_client(s.clients, trusted=True)
+            )
+            virtual_authenticator(page)
+            page.goto(site + "/")
+            join = page.locator("#join-form")
+            join.get_by_label("Username").fill("sol")
+            join.get_by_label("Password").fill(PASSWORD)
+            join.get_by_role("button", name="Create account").click()
+            expect(page.locator("#who")).to_have_text("Signed in as sol")
+            page.get_by_role("button", name="Add a passkey").click()
+            expect(page.locator("#passkeys")).to_contain_text("Passkey")
+            log_out(page)
+
+            page.goto(site + authorize_url(shop, redirect_uri=app_side.redirect_uri))
+            page.get_by_label("Username").fill("sol")
+            page.get_by_label("Password").fill(PASSWORD)
+            page.get_by_role("button", name="Log in").click()
+            expect(page.get_by_role("heading", name="Second step: continue to Photo Shop"))
+            expect(page.get_by_label("Code from your authenticator app")).to_have_count(0)
+            page.get_by_role("button", name="Use a passkey").click()
+            expect(page.get_by_role("heading", name="Photo Shop")).to_be_visible()
+            answer = answer_of(page.url)
+            assert page.url.startswith(app_side.redirect_uri + "?")
+            code: AuthorizationCodeRecord | None = in_database(
+                tmp_path / "tollgate.db", lambda s: s.codes.by_id(code_id(answer["code"]))
+            )
+            assert code is not None
+            session = in_database(
+                tmp_path / "tollgate.db", lambda s: s.sessions.live(code.login_session_id, now())
+            )
+            assert session is not None
+            assert session.amr == "pwd hwk"
+        assert not [p for p in problems if "Content Security Policy" in p], problems
+    except Exception:
+        page.screenshot(path=str(artifacts / "authorize-passkey-failure.png"))
         raise
     finally:
         context.close()

@@ -108,6 +108,8 @@ ROUTES = (
     Route("POST", "/authorize/mfa", authorize.mfa, limit="token"),
     Route("POST", "/authorize/consent", authorize.consent),
     Route("GET", "/authorize/style.css", pages.stylesheet),
+    Route("GET", "/authorize/passkey.js", pages.passkey_script),
+    Route("GET", "/authorize/webauthn.js", pages.webauthn_script),
     Route("GET", "/end-session", end_session.end_session),
     Route("POST", "/end-session", end_session.end_session),
     # Operations

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from typing import Any
 
 from tollgate.clock import Clock, SystemClock
 from tollgate.errors import InvalidGrant
@@ -20,6 +21,7 @@ from tollgate.events import ClientInfo, EventBus, SessionsEnded
 from tollgate.services.grants import TokenPair
 from tollgate.services.login import Login
 from tollgate.services.mfa import SecondFactors
+from tollgate.services.passkeys import Passkeys
 from tollgate.services.sessions import end_session
 from tollgate.store.interfaces import SessionStore, UserStore
 from tollgate.store.records import SessionRecord, UserRecord
@@ -48,6 +50,7 @@ class BrowserSessions:
     _events: EventBus
     _clock: Clock = field(default_factory=SystemClock)
     _factors: SecondFactors | None = None
+    _passkeys: Passkeys | None = None
 
     async def sign_in(
         self, username: str, password: str, client: ClientInfo
@@ -66,6 +69,26 @@ class BrowserSessions:
             raise InvalidGrant()
         pair = await self._factors.with_code(mfa_token, code, recovery_code, client)
         return await self._signed_in(pair)
+
+    async def sign_in_with_passkey(
+        self, mfa_token: str, credential: dict[str, Any], client: ClientInfo
+    ) -> tuple[SignedIn, str]:
+        """The second step with a passkey (issue 18): as POST /webauthn/login with the
+        mfa_token, then the same cookie."""
+        if self._passkeys is None:
+            raise InvalidGrant()
+        pair = await self._passkeys.login(credential, mfa_token, client)
+        return await self._signed_in(pair)
+
+    async def passkey_options(self, mfa_token: str) -> str | None:
+        """WebAuthn request options for the second-step page; None once the mfa_token no
+        longer works (the page then offers codes only, which say so when tried)."""
+        if self._passkeys is None:
+            return None
+        try:
+            return await self._passkeys.login_options(mfa_token, None)
+        except InvalidGrant:
+            return None
 
     async def _signed_in(self, pair: TokenPair) -> tuple[SignedIn, str]:
         session = await self._sessions.live(pair.session_id, self._clock.now())

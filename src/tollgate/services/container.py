@@ -184,6 +184,9 @@ class Services:
             clock,
         )
         login = Login(stores.sessions, accounts, grants, throttle, audit, events, clock, factors)
+        passkeys = Passkeys(
+            stores.factors, factors, stores.users, grants, throttle, audit, settings, clock
+        )
         browser_tokens = BrowserTokens(keyring, settings.issuer, clock.timestamp)
         mails = Mails(MailTemplates(settings.mail_templates), settings)
         recovery = Recovery(
@@ -229,6 +232,7 @@ class Services:
                 events,
                 clock,
                 factors,
+                passkeys,
             ),
             browser_tokens=browser_tokens,
             authorization=Authorization(
@@ -255,9 +259,7 @@ class Services:
             recovery=recovery,
             mail_delivery=mail_delivery,
             factors=factors,
-            passkeys=Passkeys(
-                stores.factors, factors, stores.users, grants, throttle, audit, settings, clock
-            ),
+            passkeys=passkeys,
         )
 
     async def start(self) -> None:

@@ -1,5 +1,5 @@
 """The authorization endpoint's pages (login, consent, logout, errors): server-rendered
-HTML in the account page's style, no script at all.
+HTML in the account page's style, no script but one file for the passkey step.
 
 Jinja2 renders them with autoescaping on: every value shown (an app's name, a scope's
 description, a login hint) comes from someone other than the reader.
@@ -18,6 +18,9 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 TEMPLATES = Path(__file__).with_name("templates")
 STYLESHEET = Path(__file__).with_name("static") / "style.css"
+PASSKEY_SCRIPT = STYLESHEET.with_name("authorize-passkey.js")
+WEBAUTHN_SCRIPT = STYLESHEET.with_name("webauthn.js")
+SCRIPT_HEADERS = {"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"}
 
 _env = Environment(
     loader=FileSystemLoader(TEMPLATES),
@@ -57,13 +60,17 @@ def form_destination(uri: str) -> str | None:
     return scheme if parts.scheme and _SCHEME.fullmatch(scheme) else None
 
 
-def page_headers(destinations: Sequence[str | None] = ()) -> dict[str, str]:
+def page_headers(
+    destinations: Sequence[str | None] = (), *, script: bool = False
+) -> dict[str, str]:
     """No framing (CSP frame-ancestors and X-Frame-Options for older browsers), no
-    caching of pages holding a form token, no Referer to the app (RFC 9700 §4.2.4)."""
+    caching of pages holding a form token, no Referer to the app (RFC 9700 §4.2.4).
+    `script`: our own script files (the passkey step), never inline code."""
     targets = " ".join(["'self'", *(d for d in destinations if d)])
+    scripts = "script-src 'self'; " if script else ""
     return {
         "Content-Security-Policy": (
-            "default-src 'none'; style-src 'self'; img-src 'self' data:; "
+            f"default-src 'none'; {scripts}style-src 'self'; img-src 'self' data:; "
             f"form-action {targets}; base-uri 'none'; frame-ancestors 'none'"
         ),
         "X-Frame-Options": "DENY",
@@ -78,10 +85,13 @@ def render(
     status: int = 200,
     destinations: Sequence[str | None] = (),
     headers: dict[str, str] | None = None,
+    *,
+    script: bool = False,
     **values: object,
 ) -> HTMLResponse:
     html = _env.get_template(template).render(**values)
-    return HTMLResponse(html, status, headers={**page_headers(destinations), **(headers or {})})
+    own = page_headers(destinations, script=script)
+    return HTMLResponse(html, status, headers={**own, **(headers or {})})
 
 
 def login_page(
@@ -117,17 +127,24 @@ def mfa_page(
     message: str = "",
     status: int = 200,
     headers: dict[str, str] | None = None,
+    codes: bool = True,
+    passkey_options: str | None = None,
 ) -> HTMLResponse:
-    """The second step after a right password (issue 18): a code or a recovery code."""
+    """The second step after a right password (issue 18): a code or a recovery code
+    (`codes`), and a passkey when `passkey_options` (WebAuthn request options, JSON) are
+    given; the passkey form needs our script, so only then does the page allow it."""
     return render(
         "mfa.html",
         status,
         [destination],
         headers,
+        script=passkey_options is not None,
         title="Second step",
         app=app,
         form_token=form_token,
         message=message,
+        codes=codes,
+        passkey_options=passkey_options,
     )
 
 
@@ -183,6 +200,16 @@ def logout_page(
         who=who,
         form_token=form_token,
     )
+
+
+async def passkey_script() -> FileResponse:
+    """The second-step page's passkey script (issue 18)."""
+    return FileResponse(PASSKEY_SCRIPT, media_type="text/javascript", headers=SCRIPT_HEADERS)
+
+
+async def webauthn_script() -> FileResponse:
+    """What the passkey script imports (WebAuthn JSON to ArrayBuffers)."""
+    return FileResponse(WEBAUTHN_SCRIPT, media_type="text/javascript", headers=SCRIPT_HEADERS)
 
 
 async def stylesheet() -> FileResponse:

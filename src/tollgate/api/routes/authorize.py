@@ -4,7 +4,9 @@ api/browser_forms.py the cookies and CSRF."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
 from urllib.parse import urlencode
 
 from fastapi import Request, Response
@@ -24,6 +26,7 @@ from tollgate.errors import (
     AccountDisabled,
     InvalidGrant,
     InvalidInput,
+    InvalidRequest,
     MfaEnrollmentRequired,
     MfaRequired,
     TollgateError,
@@ -44,6 +47,9 @@ from tollgate.ui import pages
 
 WRONG_CREDENTIALS = "Wrong username or password."
 MAX_FIELD = 1024
+# A WebAuthn assertion is a few hundred bytes of base64url; a form field past this is not one.
+MAX_CREDENTIAL = 16_384
+PASSKEY_REFUSED = "The passkey could not be verified. Try again, or use a code."
 ENROL_FIRST = (
     "This account must set up a second factor first: log in on your Tollgate account "
     "page to do so, then come back."
@@ -100,7 +106,9 @@ async def login(request: Request) -> Response:
     except MfaRequired as second_step:
         # Issue 18: the password was right; the code prompt carries the mfa_token (in the
         # signed form token, never in the page's URL).
-        return await _mfa_page(request, auth_request, second_step.mfa_token)
+        return await _mfa_page(
+            request, auth_request, second_step.mfa_token, methods=second_step.methods
+        )
     except (InvalidGrant, AccountDisabled, TooManyRequests) as failure:
         return await _login_again(request, auth_request, username, failure)
     return await _signed_in_now(request, auth_request, signed_in, cookie)
@@ -117,6 +125,8 @@ async def mfa(request: Request) -> Response:
         mfa_token = claims.get("mfa_token")
         if claims.get("step") != "mfa" or not isinstance(mfa_token, str):
             raise FormRefused("This is not a second-step form.")
+        methods = claims.get("methods")
+        methods = [m for m in methods if isinstance(m, str)] if isinstance(methods, list) else []
         auth_request = await services.authorization.validate(_params(claims))
     except FormRefused as refused:
         return pages.error_page(str(refused), 403)
@@ -124,10 +134,14 @@ async def mfa(request: Request) -> Response:
         return pages.error_page(refused.description)
     except RedirectedError as refused:
         return redirect(refused.location)
+    client = client_of(request)
+    again = partial(_mfa_page, request, auth_request, mfa_token, methods=methods)
+    credential = form.get("credential")
+    if isinstance(credential, str) and credential:
+        return await _with_passkey(request, auth_request, mfa_token, credential, again)
     code, recovery = form.get("code"), form.get("recovery_code")
     code = code.strip() if isinstance(code, str) and code.strip() else None
     recovery = recovery.strip() if isinstance(recovery, str) and recovery.strip() else None
-    client = client_of(request)
     try:
         if code is not None and recovery is not None:
             recovery = None  # the app's code wins when both were typed
@@ -137,13 +151,42 @@ async def mfa(request: Request) -> Response:
             mfa_token, code, recovery, client
         )
     except InvalidInput:
-        return await _mfa_page(request, auth_request, mfa_token, "Type the code from your app.")
+        return await again("Type the code from your app.")
     except TooManyRequests as failure:
-        return await _mfa_page(request, auth_request, mfa_token, failure.description, 429)
+        return await again(failure.description, 429)
     except InvalidGrant as failure:
         if "mfa_token" in failure.description:
             return await _login_again(request, auth_request, "", failure)
-        return await _mfa_page(request, auth_request, mfa_token, "That code is not valid.", 401)
+        return await again("That code is not valid.", 401)
+    return await _signed_in_now(request, auth_request, signed_in, cookie)
+
+
+async def _with_passkey(
+    request: Request,
+    auth_request: AuthorizationRequest,
+    mfa_token: str,
+    credential: str,
+    again: Callable[..., Awaitable[Response]],
+) -> Response:
+    """The second step answered by a passkey: the page's script posts its answer."""
+    services = services_of(request)
+    try:
+        if len(credential) > MAX_CREDENTIAL:
+            raise InvalidGrant(PASSKEY_REFUSED)
+        answer = json.loads(credential)
+        if not isinstance(answer, dict):
+            raise InvalidGrant(PASSKEY_REFUSED)
+        signed_in, cookie = await services.browser.sign_in_with_passkey(
+            mfa_token, answer, client_of(request)
+        )
+    except (ValueError, RecursionError):
+        return await again(PASSKEY_REFUSED, 400)
+    except TooManyRequests as failure:
+        return await again(failure.description, 429)
+    except (InvalidGrant, InvalidRequest) as failure:
+        if "mfa_token" in failure.description:
+            return await _login_again(request, auth_request, "", failure)
+        return await again(PASSKEY_REFUSED, 401)
     return await _signed_in_now(request, auth_request, signed_in, cookie)
 
 
@@ -153,19 +196,26 @@ async def _mfa_page(
     mfa_token: str,
     message: str = "",
     status: int = 200,
+    *,
+    methods: Sequence[str] = (),
 ) -> Response:
     new_cookie: list[str] = []
     token = await form_token(
         request, new_cookie, AUTHORIZE_FORM_TYP, audience_of(request),
-        {"step": "mfa", "params": dict(auth_request.params), "mfa_token": mfa_token},
+        {"step": "mfa", "params": dict(auth_request.params), "mfa_token": mfa_token,
+         "methods": list(methods)},
     )  # fmt: skip
     services = services_of(request)
+    # Each showing of the page gets a challenge of its own (a challenge is answered once).
+    options = await services.browser.passkey_options(mfa_token) if "webauthn" in methods else None
     response = pages.mfa_page(
         app=auth_request.client.name,
         form_token=token,
         destination=pages.form_destination(auth_request.redirect_uri),
         message=message,
         status=status,
+        codes=bool({"totp", "recovery_code"} & set(methods)) or options is None,
+        passkey_options=options,
     )
     for nonce in new_cookie:
         set_csrf_cookie(response, nonce, services.settings)
