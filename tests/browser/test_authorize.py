@@ -117,7 +117,9 @@ def test_sign_in_consent_with_a_scope_left_out_then_single_sign_on(
     page.keyboard.type("violet-harbor-kettle-42")
     page.keyboard.press("Enter")
 
-    expect(page.get_by_role("heading", name="Allow Photo Shop to use your Tollgate account?"))
+    expect(
+        page.get_by_role("heading", name="Allow Photo Shop to use your Tollgate account?")
+    ).to_be_visible()
     openid = page.get_by_role("checkbox", name=re.compile("^openid"))
     expect(openid).to_be_checked()
     expect(openid).to_be_disabled()
@@ -129,7 +131,7 @@ def test_sign_in_consent_with_a_scope_left_out_then_single_sign_on(
     page.keyboard.press("Space")  # unchecked with the keyboard
     expect(email).not_to_be_checked()
     page.get_by_role("button", name="Allow").click()
-    expect(page.get_by_role("heading", name="Photo Shop")).to_be_visible()
+    expect(page.get_by_role("heading", name="Photo Shop", exact=True)).to_be_visible()
 
     answer = answer_of(page.url)
     assert page.url.startswith(back + "?")
@@ -143,7 +145,7 @@ def test_sign_in_consent_with_a_scope_left_out_then_single_sign_on(
 
     # Second sign-in in the same browser: no password, no consent, straight back.
     page.goto(site + authorize_url(shop, redirect_uri=back, state="second", scope="openid profile"))
-    expect(page.get_by_role("heading", name="Photo Shop")).to_be_visible()
+    expect(page.get_by_role("heading", name="Photo Shop", exact=True)).to_be_visible()
     second = answer_of(page.url)
     assert second["state"] == "second"
     assert second["code"] != answer["code"]
@@ -169,7 +171,7 @@ def test_the_account_page_lists_allowed_apps_and_revokes_one(
     page.get_by_label("Password").fill("violet-harbor-kettle-42")
     page.get_by_role("button", name="Log in").click()
     page.get_by_role("button", name="Allow").click()
-    expect(page.get_by_role("heading", name="Photo Shop")).to_be_visible()
+    expect(page.get_by_role("heading", name="Photo Shop", exact=True)).to_be_visible()
 
     page.goto(site + "/")
     row = page.locator("#allowed-apps li")

@@ -263,10 +263,12 @@ def test_a_passkey_is_the_second_step_when_another_app_signs_in(
             page.get_by_label("Username").fill("sol")
             page.get_by_label("Password").fill(PASSWORD)
             page.get_by_role("button", name="Log in").click()
-            expect(page.get_by_role("heading", name="Second step: continue to Photo Shop"))
+            expect(
+                page.get_by_role("heading", name="Second step: continue to Photo Shop")
+            ).to_be_visible()
             expect(page.get_by_label("Code from your authenticator app")).to_have_count(0)
             page.get_by_role("button", name="Use a passkey").click()
-            expect(page.get_by_role("heading", name="Photo Shop")).to_be_visible()
+            expect(page.get_by_role("heading", name="Photo Shop", exact=True)).to_be_visible()
             answer = answer_of(page.url)
             assert page.url.startswith(app_side.redirect_uri + "?")
             code: AuthorizationCodeRecord | None = in_database(
