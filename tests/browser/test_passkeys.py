@@ -20,6 +20,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.browser.test_authorize import Catcher, answer_of, in_database
+from tests.browser.test_page import sign_up
 from tests.conftest import PASSWORD
 from tests.e2e.server import TOLLGATE, free_port, running_process, tollgate_env
 from tests.support.authorize import add_client, authorize_url
@@ -111,12 +112,7 @@ def test_passkeys_and_an_authenticator_app_on_the_account_page(
     page.on("pageerror", lambda e: problems.append(str(e)))
     try:
         virtual_authenticator(page)
-        page.goto(localhost_site + "/")
-        join = page.locator("#join-form")
-        join.get_by_label("Username").fill("ari")
-        join.get_by_label("Password").fill(PASSWORD)
-        join.get_by_role("button", name="Create account").click()
-        expect(page.locator("#who")).to_have_text("Signed in as ari")
+        sign_up(page, localhost_site, "ari")
 
         # Add a passkey, log out, log in with it alone.
         page.get_by_label("Name of a new passkey").fill("This laptop")
@@ -193,12 +189,7 @@ def test_a_required_factor_is_set_up_at_the_first_login(
     page = context.new_page()
     try:
         with serving_localhost(tmp_path, require_mfa="true") as site:
-            page.goto(site + "/")
-            join = page.locator("#join-form")
-            join.get_by_label("Username").fill("bora")
-            join.get_by_label("Password").fill(PASSWORD)
-            join.get_by_role("button", name="Create account").click()
-            expect(page.locator("#who")).to_have_text("Signed in as bora")
+            sign_up(page, site, "bora")
             log_out(page)
             form = page.locator("#login-form")
             form.get_by_label("Username").fill("bora")
@@ -249,12 +240,7 @@ def test_a_passkey_is_the_second_step_when_another_app_signs_in(
                 tmp_path / "tollgate.db", lambda s: add_client(s.clients, trusted=True)
             )
             virtual_authenticator(page)
-            page.goto(site + "/")
-            join = page.locator("#join-form")
-            join.get_by_label("Username").fill("sol")
-            join.get_by_label("Password").fill(PASSWORD)
-            join.get_by_role("button", name="Create account").click()
-            expect(page.locator("#who")).to_have_text("Signed in as sol")
+            sign_up(page, site, "sol")
             page.get_by_role("button", name="Add a passkey").click()
             expect(page.locator("#passkeys")).to_contain_text("Passkey")
             log_out(page)
