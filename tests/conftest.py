@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import jwt
 import pytest
 from fastapi import FastAPI
 
@@ -98,6 +99,12 @@ async def join(
     assert response.status_code == 201, response.text
     body: dict[str, Any] = response.json()
     return body
+
+
+def token_claims(token: str) -> dict[str, Any]:
+    """A JWT's payload, unverified: for reading what a token the server issued says."""
+    decoded: dict[str, Any] = jwt.decode(token, options={"verify_signature": False})
+    return decoded
 
 
 def bearer(token: str) -> dict[str, str]:

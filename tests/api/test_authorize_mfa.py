@@ -4,7 +4,6 @@ token then say how the user logged in."""
 
 from __future__ import annotations
 
-import base64
 import html
 import json
 import re
@@ -18,6 +17,7 @@ from fastapi import FastAPI
 
 from tests.api.test_passkeys_api import register
 from tests.conftest import PASSWORD, bearer, join
+from tests.conftest import token_claims as claims
 from tests.support.authorize import (
     REDIRECT_URI,
     add_client,
@@ -27,14 +27,6 @@ from tests.support.authorize import (
     query_of,
 )
 from tollgate.store.records import ClientRecord
-
-
-def claims(token: str) -> dict[str, Any]:
-    payload = token.split(".")[1]
-    decoded: dict[str, Any] = json.loads(
-        base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
-    )
-    return decoded
 
 
 @pytest.fixture

@@ -12,17 +12,10 @@ import httpx
 import jwt
 
 from tests.conftest import ISSUER, PASSWORD, bearer, join
+from tests.conftest import token_claims as claims
 from tests.support.dpop import ProofKey
 
 ME = f"{ISSUER}/me"
-
-
-def claims(token: str) -> dict[str, Any]:
-    payload = token.split(".")[1]
-    decoded: dict[str, Any] = json.loads(
-        base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
-    )
-    return decoded
 
 
 def dpop(token: str, proof: str) -> dict[str, str]:

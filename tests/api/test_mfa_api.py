@@ -5,8 +5,6 @@ codes, the mfa_token's life, throttling, amr/acr after refresh, GET /auth?acr=."
 from __future__ import annotations
 
 import asyncio
-import base64
-import json
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -16,20 +14,13 @@ import pytest
 from fastapi import FastAPI
 
 from tests.conftest import ISSUER, PASSWORD, bearer, join
+from tests.conftest import token_claims as claims
 from tests.support.dpop import ProofKey
 from tollgate.app import create_app
 from tollgate.clock import MovableClock
 from tollgate.services.passwords import PasswordHasher
 from tollgate.settings import Settings
 from tollgate.store.records import AuditQuery
-
-
-def claims(token: str) -> dict[str, Any]:
-    payload = token.split(".")[1]
-    decoded: dict[str, Any] = json.loads(
-        base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
-    )
-    return decoded
 
 
 @pytest.fixture

@@ -5,8 +5,6 @@ anything a client sends."""
 
 from __future__ import annotations
 
-import base64
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -15,6 +13,7 @@ import pytest
 from fastapi import FastAPI
 
 from tests.conftest import ISSUER, PASSWORD, bearer, join
+from tests.conftest import token_claims as claims
 from tests.support.authenticator import SoftPasskey, b64url
 from tollgate.app import create_app
 from tollgate.services.passwords import PasswordHasher
@@ -22,14 +21,6 @@ from tollgate.settings import Settings
 from tollgate.store.records import AuditQuery
 
 RP_ID = "tollgate.test"
-
-
-def claims(token: str) -> dict[str, Any]:
-    payload = token.split(".")[1]
-    decoded: dict[str, Any] = json.loads(
-        base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
-    )
-    return decoded
 
 
 async def register(

@@ -5,8 +5,6 @@ password login asks for the second step, answered with a code and with the passk
 
 from __future__ import annotations
 
-import base64
-import json
 import re
 import time
 from collections.abc import Iterator
@@ -22,6 +20,7 @@ from playwright.sync_api import Browser, Page, expect
 from tests.browser.test_authorize import Catcher, answer_of, in_database
 from tests.browser.test_page import sign_up
 from tests.conftest import PASSWORD
+from tests.conftest import token_claims as claims
 from tests.e2e.server import TOLLGATE, free_port, running_process, tollgate_env
 from tests.support.authorize import add_client, authorize_url
 from tollgate.services.codes import code_id
@@ -52,14 +51,6 @@ def localhost_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 def now() -> datetime:
     return datetime.now(UTC)
-
-
-def claims(token: str) -> dict[str, Any]:
-    payload = token.split(".")[1]
-    decoded: dict[str, Any] = json.loads(
-        base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
-    )
-    return decoded
 
 
 def virtual_authenticator(page: Page) -> None:
